@@ -1,0 +1,139 @@
+"""One model call as a domain object: stream it, collect the answer, log it to the database.
+
+``run_call`` is what the ensemble engine (and later the agents) use; consumers see the events as they arrive
+through ``on_event`` and get a ``CallResult`` at the end. A cancelled call is logged as cancelled and the
+cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config.models import ModelConfig
+from .events import Done, Error, Event, Perf, TextDelta, ThinkingDelta, Usage
+from .providers.base import Message, Params, backend_for
+from .providers.stream import stream
+from .storage import CallRecord, Store
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class CallResult:
+    """What one call produced."""
+
+    model: ModelConfig
+    text: str = ""
+    thinking: str = ""
+    usage: Usage = field(default_factory=Usage)
+    perf: Perf | None = None
+    finish_reason: str | None = None
+    error: Error | None = None
+    cancelled: bool = False
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    cost_usd: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.cancelled
+
+    @property
+    def status(self) -> str:
+        return "cancelled" if self.cancelled else ("failed" if self.error else "done")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Where a call belongs, for the log."""
+
+    store: Store | None = None
+    run_id: str | None = None
+    phase: str = "call"
+    variant: str | None = None
+    label: str | None = None
+
+
+async def run_call(
+    model: ModelConfig,
+    messages: list[Message],
+    params: Params | None = None,
+    *,
+    ctx: CallContext | None = None,
+    on_event: EventSink | None = None,
+) -> CallResult:
+    """Call ``model``, forwarding each event to ``on_event``, and log the call when it ends."""
+    ctx = ctx or CallContext()
+    result = CallResult(model=model)
+    started_wall = time.time()
+    t0 = time.monotonic()
+    text: list[str] = []
+    thinking: list[str] = []
+    try:
+        async for event in stream(model, messages, params):
+            if isinstance(event, TextDelta):
+                if result.ttft_s is None:
+                    result.ttft_s = time.monotonic() - t0
+                text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking.append(event.text)
+            elif isinstance(event, Usage):
+                result.usage = event
+            elif isinstance(event, Perf):
+                result.perf = event
+            elif isinstance(event, Done):
+                result.finish_reason = event.finish_reason
+            elif isinstance(event, Error):
+                result.error = event
+            if on_event is not None:
+                on_event(event)
+    except asyncio.CancelledError:
+        result.cancelled = True
+        raise
+    finally:
+        result.text = "".join(text)
+        result.thinking = "".join(thinking)
+        result.latency_s = time.monotonic() - t0
+        if result.usage.prompt_tokens or result.usage.completion_tokens:
+            try:
+                result.cost_usd = backend_for(model).cost(model, result.usage)
+            except Exception:
+                result.cost_usd = 0.0
+        if ctx.store is not None:
+            _log(ctx, model, messages, result, started_wall)
+    return result
+
+
+def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallResult, started: float) -> None:
+    assert ctx.store is not None
+    perf: dict[str, Any] | None = None
+    if r.perf is not None:
+        perf = {**r.perf.to_dict(), **r.perf.summary()}
+    ctx.store.log_call(
+        CallRecord(
+            run_id=ctx.run_id,
+            phase=ctx.phase,
+            model_alias=model.name,
+            model=model.model,
+            messages=list(messages),
+            reply=r.text,
+            thinking=r.thinking,
+            status=r.status,
+            finish_reason=r.finish_reason,
+            prompt_tokens=r.usage.prompt_tokens,
+            completion_tokens=r.usage.completion_tokens,
+            cost_usd=r.cost_usd,
+            perf=perf,
+            latency_s=r.latency_s,
+            ttft_s=r.ttft_s,
+            error_kind=r.error.kind if r.error else ("cancelled" if r.cancelled else None),
+            error_message=r.error.message if r.error else None,
+            variant=ctx.variant,
+            label=ctx.label,
+            started_at=started,
+        )
+    )

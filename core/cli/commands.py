@@ -1,0 +1,188 @@
+"""The headless commands. Progress goes to stderr, the result to stdout (or ``-o FILE``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, LoadedConfig, load_config
+from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show}
+    try:
+        loaded = load_config(Path.cwd())
+        return handlers[args.command](args, loaded)
+    except ConfigError as e:
+        err(f"moot: config error: {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err("moot: interrupted")
+        return 130
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    if getattr(args, "output", None):
+        Path(args.output).write_text(text, encoding="utf-8")
+        err(f"moot: wrote {args.output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _open_store() -> Any:
+    from ..storage import Store
+
+    store = Store()
+    store.mark_interrupted()
+    return store
+
+
+# -------------------------------------------------------------------------------------------------- plan
+
+
+def plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    task = sys.stdin.read() if args.task == "-" else args.task
+    if not task.strip():
+        err("moot: the task is empty")
+        return EXIT_USAGE
+    return asyncio.run(_plan(args, loaded, task))
+
+
+async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> int:
+    from ..discovery import model_statuses
+    from ..ensemble import Ensemble, PlanOptions, StrategyError
+    from ..ensemble.prompts import UnknownVariant
+    from ..ensemble.strategies import default_strategy, resolve
+    from ..providers.base import close_backends
+    from .progress import ProgressPrinter
+
+    statuses = await model_statuses(loaded)
+    usable = [s.model.name for s in statuses if s.usable]
+    opts = PlanOptions(strategy=args.strategy, models=args.models, variants=args.variants, judge=args.judge,
+                       rank=args.rank, max_usd=args.max_usd)
+    try:
+        strategy = opts.strategy or default_strategy(loaded.config, usable)
+        proposers = resolve(strategy, loaded.config, usable, models=opts.models, variants=opts.variants)
+        if args.judge and loaded.config.model(args.judge) is None:
+            raise StrategyError(f"unknown judge {args.judge!r} (known: {', '.join(loaded.config.aliases)})")
+    except StrategyError as e:
+        err(f"moot: {e}")
+        return EXIT_USAGE
+    names = [f"{p.model.name} ({p.variant})" for p in proposers]
+    if loaded.defaulted_models:
+        err("moot: no models configured; using " + ", ".join(usable or ["nothing usable"])
+            + " (run `moot doctor` to add hosted or Ollama models)")
+    err(f"moot: {strategy}: {len(proposers)} proposers")
+    printer = ProgressPrinter(names)
+    store = _open_store()
+    ensemble = Ensemble(loaded, store, usable, on_progress=printer)
+    try:
+        result = await ensemble.plan(task, opts)
+    except UnknownVariant as e:
+        err(f"moot: {e}")
+        return EXIT_USAGE
+    finally:
+        printer.finish()
+        store.close()
+        await close_backends()
+    for p in result.proposals:
+        if p.status != "done" and p.error:
+            err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
+    err(f"moot: run {result.run_id} in {result.wall_s:.1f} s, ${result.totals()['cost_usd']:.4f}")
+    doc = result.to_json()
+    _emit(args, json.dumps(doc, indent=2) if args.json else result.to_markdown())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------------------ models / doctor
+
+
+def models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from ..discovery import model_statuses
+
+    statuses = asyncio.run(model_statuses(loaded))
+    if args.json:
+        print(json.dumps([{"name": s.model.name, "model": s.model.model, "backend": s.model.backend,
+                           "usable": s.usable, "reason": s.availability.reason} for s in statuses], indent=2))
+        return EXIT_OK
+    width = max([len(s.model.name) for s in statuses] + [5])
+    print(f"{'ALIAS':<{width}}  {'BACKEND':<7}  {'MODEL':<36}  STATUS")
+    for s in statuses:
+        state = "usable" if s.usable else s.availability.reason
+        if s.usable and s.availability.reason:
+            state += f" ({s.availability.reason})"
+        print(f"{s.model.name:<{width}}  {s.model.backend:<7}  {s.model.model:<36}  {state}")
+    if loaded.defaulted_models:
+        print("\n(no models configured: these are the defaults; `moot doctor` says how to add more)")
+    return EXIT_OK
+
+
+def doctor(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(loaded)
+
+
+# -------------------------------------------------------------------------------------------- history
+
+
+def history(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    store = _open_store()
+    try:
+        runs = store.runs(limit=args.limit, search=args.search)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([{k: r[k] for k in ("id", "kind", "task", "strategy", "status", "created_at")}
+                          for r in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet" + (f" matching {args.search!r}" if args.search else ""))
+        return EXIT_OK
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+        task = " ".join(r["task"].split())
+        print(f"{r['id']}  {when}  {r['kind']:<4}  {r['status']:<11}  {r['strategy'] or '':<10}  "
+              f"{task[:60] + ('…' if len(task) > 60 else '')}")
+    return EXIT_OK
+
+
+def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from ..ensemble.result import markdown_from_json
+
+    store = _open_store()
+    try:
+        run = store.run(args.run)
+        calls = store.calls(run["id"]) if run else []
+    finally:
+        store.close()
+    if run is None:
+        err(f"moot: no run {args.run!r} (see `moot history`)")
+        return EXIT_USAGE
+    doc = json.loads(run["result_json"]) if run["result_json"] else None
+    if args.json:
+        print(json.dumps({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": doc,
+                          "calls": calls}, indent=2))
+        return EXIT_OK
+    if doc is None:
+        print(f"run {run['id']} is {run['status']} and left no result")
+    else:
+        sys.stdout.write(markdown_from_json(doc))
+    print("\n## Calls")
+    for c in calls:
+        figures = f"{c['prompt_tokens']}+{c['completion_tokens']} tokens, {c['latency_s'] or 0:.1f} s, " \
+                  f"${c['cost_usd']:.4f}"
+        extra = f" — {c['error_kind']}: {c['error_message']}" if c["error_kind"] else ""
+        print(f"- {c['phase']:<7} {c['label'] or '-'}  {c['model_alias']} ({c['variant'] or '-'}): "
+              f"{c['status']}, {figures}{extra}")
+    return EXIT_OK

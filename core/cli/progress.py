@@ -1,0 +1,79 @@
+"""Progress of a planning run on stderr: one status line per proposer, rewritten in place on a terminal,
+plain lines (start, every 100 tokens, done/failed) otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from ..ensemble import Progress
+from ..events import Done, Error, TextDelta, ThinkingDelta
+
+
+class ProgressPrinter:
+    def __init__(self, names: list[str], stream: TextIO | None = None):
+        self.out = stream or sys.stderr
+        self.names = names
+        self.tokens = [0] * len(names)
+        self.state = ["waiting"] * len(names)
+        self.judge_tokens = 0
+        self.live = self.out.isatty()
+        self._drawn = 0
+        self._last = 0.0
+
+    def _line(self, i: int) -> str:
+        return f"  {self.names[i]:<28} {self.state[i]:<10} {self.tokens[i]:>6} tokens"
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F")
+        lines = [self._line(i) for i in range(len(self.names))]
+        self.out.write("".join(f"\x1b[2K{line}\n" for line in lines))
+        self._drawn = len(lines)
+        self.out.flush()
+
+    def say(self, text: str) -> None:
+        self._drawn = 0 if self.live else self._drawn  # a note ends the live block; the next draw starts anew
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, p: Progress) -> None:
+        if p.phase == "run":
+            if p.note:
+                self.say(f"moot: {p.note}…")
+            return
+        if p.phase == "judge":
+            if isinstance(p.event, TextDelta | ThinkingDelta):
+                self.judge_tokens += 1
+            elif isinstance(p.event, Error):
+                self.say(f"  judge failed: {p.event.message}")
+            elif isinstance(p.event, Done):
+                self.say(f"  judge done, {self.judge_tokens} tokens")
+            return
+        if p.phase != "propose" or p.index is None:
+            return
+        i, ev = p.index, p.event
+        before = self.state[i]
+        if isinstance(ev, TextDelta | ThinkingDelta):
+            self.state[i] = "streaming"
+            self.tokens[i] += 1
+        elif isinstance(ev, Done):
+            self.state[i] = "done"
+        elif isinstance(ev, Error):
+            self.state[i] = "cancelled" if ev.kind == "cancelled" else "failed"
+        if self.live:
+            self._draw(force=self.state[i] != before)
+            return
+        if self.state[i] != before or (self.state[i] == "streaming" and self.tokens[i] % 100 == 0):
+            line = self._line(i)
+            if isinstance(ev, Error):
+                line += f": {ev.kind}: {ev.message}"
+            self.say(line)
+
+    def finish(self) -> None:
+        if self.live:
+            self._draw(force=True)

@@ -1,0 +1,286 @@
+"""Reading the config layers and reporting their mistakes by file, line and key.
+
+Layers, later wins: built-in defaults < user file (``MOOT_CONFIG``, else ``$XDG_CONFIG_HOME/moot/config.toml``)
+< project file ``.moot/config.toml`` < overrides from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .models import PROVIDER_KEY_ENV, ROLE_NAMES, Config, ModelConfig
+
+#: The hosted model offered by default for each provider whose key is in the environment.
+DEFAULT_HOSTED = {
+    "openai": "openai/gpt-4o-mini",
+    "anthropic": "anthropic/claude-3-5-haiku-latest",
+    "gemini": "gemini/gemini-2.0-flash",
+    "openrouter": "openrouter/openai/gpt-4o-mini",
+    "mistral": "mistral/mistral-small-latest",
+    "groq": "groq/llama-3.3-70b-versatile",
+    "deepseek": "deepseek/deepseek-chat",
+    "xai": "xai/grok-2-latest",
+}
+
+#: The embedded model everyone has: small and weak, but it always runs.
+EMBEDDED_DEFAULT = ModelConfig(name="smollm2", model="local/smollm2", max_tokens=384, temperature=0.7, num_ctx=8192)
+
+
+class ConfigError(Exception):
+    """A config mistake, with where it is. ``str()`` is the message a user sees."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
+        self.file, self.line, self.key, self.detail = file, line, key, message
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        super().__init__(f"{where}{key + ': ' if key else ''}{message}")
+
+
+@dataclass
+class Layer:
+    """One config file's contents and where it came from."""
+
+    path: Path
+    text: str
+    data: dict[str, Any]
+
+
+@dataclass
+class LoadedConfig:
+    """The merged config plus what it was made of."""
+
+    config: Config
+    layers: list[Layer] = field(default_factory=list)
+    project_dir: Path = field(default_factory=Path.cwd)
+    defaulted_models: bool = False
+    """True when no model was configured and the built-in defaults were used."""
+
+
+# ---------------------------------------------------------------------------------------------- paths
+
+
+def user_config_path() -> Path:
+    if env := os.environ.get("MOOT_CONFIG"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "moot" / "config.toml"
+
+
+def data_dir() -> Path:
+    """Where moot keeps its database and caches: ``MOOT_HOME``, else ``$XDG_DATA_HOME/moot``."""
+    if env := os.environ.get("MOOT_HOME"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "moot"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The git top level containing ``start``, else ``start`` itself."""
+    start = (start or Path.cwd()).resolve()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return start
+
+
+# --------------------------------------------------------------------------------------- locating keys
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_dotted(s: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", s)
+    return tuple(p.strip("\"'") for p in parts)
+
+
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each table and key path in a TOML text to the line (1-based) where it is written."""
+    lines: dict[tuple[Any, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    counts: dict[tuple[Any, ...], int] = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if m := _HEADER.match(raw):
+            path = _split_dotted(m.group(2))
+            if m.group(1) == "[[":
+                idx = counts.get(path, 0)
+                counts[path] = idx + 1
+                table = (*path, idx)
+            else:
+                table = path
+            lines.setdefault(table, n)
+            continue
+        if m := _KEY.match(raw):
+            lines.setdefault((*table, *_split_dotted(m.group(1))), n)
+    return lines
+
+
+def locate(text: str, loc: Sequence[Any]) -> int | None:
+    """The line of the longest prefix of ``loc`` written in ``text``."""
+    table = key_lines(text)
+    for end in range(len(loc), 0, -1):
+        if (line := table.get(tuple(loc[:end]))) is not None:
+            return line
+    return None
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _friendly(err: Mapping[str, Any]) -> str:
+    if err.get("type") == "extra_forbidden":
+        return "unknown key"
+    if err.get("type") == "missing":
+        return "required key is missing"
+    return str(err.get("msg", "invalid value"))
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def read_layer(path: Path) -> Layer | None:
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", file=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        line = int(m.group(1)) if m else None
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise ConfigError(f"not valid TOML: {msg}", file=str(path), line=line) from None
+    layer = Layer(path, text, data)
+    _validate_layer(layer)
+    return layer
+
+
+def _validate_layer(layer: Layer) -> None:
+    try:
+        Config.model_validate(layer.data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = first["loc"]
+        raise ConfigError(
+            _friendly(first), file=str(layer.path), line=locate(layer.text, loc), key=_dotted(loc)
+        ) from None
+
+
+def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge one layer over another: tables key by key, ``models`` by alias, other arrays replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if key == "models" and isinstance(value, list):
+            by_name = {m.get("name"): dict(m) for m in out.get("models", [])}
+            for m in value:
+                by_name[m.get("name")] = {**by_name.get(m.get("name"), {}), **m}
+            out["models"] = list(by_name.values())
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            if key in ("strategies", "variants"):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_models(environ: Mapping[str, str] | None = None) -> list[ModelConfig]:
+    """The models offered when none is configured: the embedded one, plus one per provider key present.
+
+    Ollama's pulled models are added by discovery, which needs the network.
+    """
+    env = os.environ if environ is None else environ
+    models = [EMBEDDED_DEFAULT.model_copy()]
+    for provider, var in PROVIDER_KEY_ENV.items():
+        if env.get(var) and provider in DEFAULT_HOSTED:
+            models.append(ModelConfig(name=provider, model=DEFAULT_HOSTED[provider]))
+    return models
+
+
+def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None) -> LoadedConfig:
+    """Read, merge and check every layer. Raises ``ConfigError`` naming the file, line and key at fault."""
+    root = project_root(project_dir)
+    layers = [
+        layer for layer in (read_layer(user_config_path()), read_layer(root / ".moot" / "config.toml")) if layer
+    ]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = merge(merged, layer.data)
+    if overrides:
+        merged = merge(merged, overrides)
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as e:  # only overrides can get here: each file was checked alone
+        first = e.errors()[0]
+        raise ConfigError(_friendly(first), file="command line", key=_dotted(first["loc"])) from None
+    defaulted = not config.models
+    if defaulted:
+        config.models = default_models()
+    for m in config.models:  # an Ollama model without a host of its own uses [ollama] host
+        if m.backend == "ollama" and not m.api_base and config.ollama.host:
+            m.api_base = config.ollama.host
+    _check_references(config, layers)
+    return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=defaulted)
+
+
+def _where(layers: list[Layer], loc: tuple[Any, ...]) -> tuple[str | None, int | None]:
+    """The last layer that writes ``loc`` (the one that won), and the line."""
+    for layer in reversed(layers):
+        line = locate(layer.text, loc)
+        if line is not None and locate(layer.text, loc[:1]) is not None:
+            return str(layer.path), line
+    return None, None
+
+
+def _check_references(config: Config, layers: list[Layer]) -> None:
+    aliases = set(config.aliases)
+    seen: set[str] = set()
+    for i, m in enumerate(config.models):
+        if m.name in seen:
+            f, line = _where(layers, ("models", i, "name"))
+            raise ConfigError(f"model alias {m.name!r} is defined twice", file=f, line=line, key=f"models[{i}].name")
+        seen.add(m.name)
+
+    def missing(alias: str, loc: tuple[Any, ...], what: str) -> ConfigError:
+        f, line = _where(layers, loc)
+        known = ", ".join(sorted(aliases)) or "none"
+        return ConfigError(f"{what} {alias!r} is not a configured model (known: {known})", file=f, line=line,
+                           key=_dotted(loc))
+
+    for role, alias in config.roles.items():
+        if role not in ROLE_NAMES:
+            f, line = _where(layers, ("roles", role))
+            raise ConfigError(f"unknown role (roles are: {', '.join(ROLE_NAMES)})", file=f, line=line,
+                              key=f"roles.{role}")
+        if alias not in aliases:
+            raise missing(alias, ("roles", role), "role points to")
+    for name, strat in config.strategies.items():
+        for j, member in enumerate(strat.members):
+            if member.model not in aliases:
+                raise missing(member.model, ("strategies", name, "members", j, "model"), "member")
+        for key in ("model", "judge"):
+            alias = getattr(strat, key)
+            if alias and alias not in aliases:
+                raise missing(alias, ("strategies", name, key), key)

@@ -1,0 +1,180 @@
+"""The configuration schema: what a ``config.toml`` may say, field by field.
+
+Unknown keys are errors (``extra="forbid"``), so a typo is reported instead of silently ignored.
+API keys never appear here: a model names the environment variable that holds its key.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+Backend = Literal["hosted", "ollama", "local"]
+
+#: Environment variable that conventionally holds each hosted provider's key.
+PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "xai": "XAI_API_KEY",
+}
+
+ROLE_NAMES = ("planner", "judge", "frontend", "backend", "tests", "docs", "reviewer")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """One model moot may call, under an alias."""
+
+    name: str
+    """The alias used everywhere: on the command line, in roles and strategies."""
+    model: str
+    """Which model: a litellm string (``openai/gpt-4o``), ``ollama/<tag>`` for Ollama, ``local/<name>`` for the
+    embedded engine (``local/smollm2`` is the shipped model)."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server, or the Ollama host for an ``ollama/`` model."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key; the key itself never goes in a file."""
+    max_tokens: int = Field(default=4096, gt=0)
+    """Most tokens the model may write in one answer."""
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    """Sampling temperature."""
+    timeout_s: float = Field(default=300.0, gt=0)
+    """Per-call time limit in seconds; a call that runs longer fails alone."""
+    retries: int = Field(default=3, ge=0, le=10)
+    """How many times a retryable failure (429, 5xx, connection refused) is tried again."""
+    path: str | None = None
+    """For ``local/`` models: path of a GGUF file (the shipped model needs none)."""
+    num_ctx: int | None = Field(default=None, gt=0)
+    """Context window for local models; kept stable per model so Ollama never reloads it because of moot."""
+
+    @field_validator("name")
+    @classmethod
+    def _alias(cls, v: str) -> str:
+        if not v or any(c in v for c in " ,@/"):
+            raise ValueError("an alias must be non-empty and contain no spaces, commas, '@' or '/'")
+        return v
+
+    @property
+    def backend(self) -> Backend:
+        if self.model.startswith("ollama/") or self.model.startswith("ollama_chat/"):
+            return "ollama"
+        if self.model.startswith("local/"):
+            return "local"
+        return "hosted"
+
+    @property
+    def provider(self) -> str:
+        """The part before the first slash (``openai``, ``ollama``, ``local``…)."""
+        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def key_env(self) -> str | None:
+        """The variable that should hold this model's key, or None when it needs none."""
+        if self.backend != "hosted":
+            return None
+        if self.api_key_env:
+            return self.api_key_env
+        if self.api_base:  # a self-hosted OpenAI-compatible server usually needs no key
+            return None
+        return PROVIDER_KEY_ENV.get(self.provider)
+
+    def api_key(self) -> SecretStr | None:
+        """The key, read from the environment at the moment of use; None when not set or not needed."""
+        env = self.key_env
+        value = os.environ.get(env) if env else None
+        return SecretStr(value) if value else None
+
+
+class OllamaConfig(_Strict):
+    """Where the Ollama server is."""
+
+    host: str | None = None
+    """Base URL; when unset, ``OLLAMA_HOST``, else ``http://127.0.0.1:11434``."""
+
+
+class StrategyMember(_Strict):
+    """One proposer in a strategy."""
+
+    model: str
+    """A model alias."""
+    variant: str = "default"
+    """The prompt perspective: a shipped variant or one from ``[variants]``."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Overrides the model's temperature for this proposer."""
+
+
+class StrategyConfig(_Strict):
+    """Who proposes. Give ``members`` explicitly, or ``model`` with ``samples`` (self-moa) / ``variants``."""
+
+    members: list[StrategyMember] = Field(default_factory=list)
+    """The proposers, each a model alias and a prompt variant."""
+    model: str | None = None
+    """For one-model strategies (role-based, self-moa): the alias to use."""
+    variants: list[str] | None = None
+    """For role-based: the prompt variants, one proposer each."""
+    samples: int | None = Field(default=None, ge=1, le=6)
+    """For self-moa: how many samples of the one model, at spread temperatures."""
+    judge: str | None = None
+    """The judge for this strategy (else ``[roles] judge``)."""
+
+
+class VariantConfig(_Strict):
+    """A prompt variant of the user's own."""
+
+    prompt: str | None = None
+    """The perspective text, inline."""
+    file: str | None = None
+    """Or a file holding it, relative to the config file."""
+
+
+class EnsembleConfig(_Strict):
+    """How planning runs."""
+
+    default_strategy: str | None = None
+    """The strategy used when none is named; when unset, ``diverse`` with several usable models, else
+    ``role-based``."""
+    max_proposers: int = Field(default=6, ge=1, le=6)
+    """At most this many proposers in one run."""
+    max_usd: float | None = Field(default=None, gt=0)
+    """Cost limit for one run in US dollars; a call that could exceed it is not started."""
+    rank: bool = False
+    """Peer-rank the proposals (Borda count) before the judge."""
+    context_budget: int = Field(default=4000, ge=0)
+    """Tokens of repository context given to each proposer."""
+
+
+class Config(_Strict):
+    """The whole configuration, after the layers are merged."""
+
+    models: list[ModelConfig] = Field(default_factory=list)
+    """The configured models."""
+    ollama: OllamaConfig = Field(default_factory=OllamaConfig)
+    """The Ollama server."""
+    roles: dict[str, str] = Field(default_factory=dict)
+    """Role name to model alias (planner, judge, frontend, backend, tests, docs, reviewer)."""
+    strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+    """Named strategies; the built-in names are diverse, role-based, consensus and self-moa."""
+    variants: dict[str, VariantConfig] = Field(default_factory=dict)
+    """Prompt variants of the user's own, by name."""
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    """Planning settings."""
+
+    def model(self, alias: str) -> ModelConfig | None:
+        for m in self.models:
+            if m.name == alias:
+                return m
+        return None
+
+    @property
+    def aliases(self) -> list[str]:
+        return [m.name for m in self.models]

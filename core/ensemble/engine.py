@@ -1,0 +1,225 @@
+"""The ensemble engine: proposers in parallel, optional peer ranking, then the judge.
+
+Each proposer runs in its own task and fails alone: its error is kept on its ``Proposal`` and the others
+carry on. Progress is reported through a callback, so the CLI prints it and the workbench turns it into
+messages; the engine itself knows nothing of either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import string
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..calls import CallContext, CallResult, run_call
+from ..config import LoadedConfig, ModelConfig
+from ..events import Error, Event, ProviderError
+from ..providers.base import Message, Params
+from ..storage import Store
+from . import prompts
+from .budget import Budget, worst_case_usd
+from .judge import parse_synthesis
+from .ranking import Ranking, borda, parse_ranking
+from .result import PlanResult, Proposal
+from .strategies import default_strategy, judge_model, resolve
+
+MIN_RANKED = 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Something happened in a run: an event from one call, or a note."""
+
+    phase: str
+    """propose, rank, judge or run."""
+    index: int | None = None
+    """The proposer's index (in strategy order); None for the judge and for run notes."""
+    event: Event | None = None
+    note: str | None = None
+
+
+@dataclass
+class PlanOptions:
+    """Choices for one run; ``None`` means the config's."""
+
+    strategy: str | None = None
+    models: Sequence[str] | None = None
+    variants: Sequence[str] | None = None
+    judge: str | None = None
+    rank: bool | None = None
+    max_usd: float | None = None
+    context: str | None = None
+    params: Params = field(default_factory=Params)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
+
+
+class Ensemble:
+    """Runs planning for one task. Create one per run; ``cancel`` stops a proposer (or all)."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        store: Store | None,
+        usable: Sequence[str],
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
+        self.loaded = loaded
+        self.config = loaded.config
+        self.store = store
+        self.usable = list(usable)
+        self._report = on_progress or (lambda p: None)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.proposals: list[Proposal] = []
+        self.run_id = new_run_id()
+
+    # ------------------------------------------------------------------------------------------ control
+
+    def cancel(self, index: int | None = None) -> None:
+        """Cancel one proposer by index, or every running one."""
+        for i, task in self._tasks.items():
+            if index is None or i == index:
+                task.cancel()
+
+    # ------------------------------------------------------------------------------------------- phases
+
+    async def _call(
+        self, model: ModelConfig, messages: list[Message], params: Params, budget: Budget, ctx: CallContext,
+        report: Callable[[Event], None],
+    ) -> CallResult:
+        resolved = params.resolve(model)
+        try:
+            reserved = budget.reserve(ctx.label or model.name, worst_case_usd(model, messages, resolved.max_tokens or 0))
+        except ProviderError as e:
+            report(e.to_event())
+            return CallResult(model=model, error=e.to_event())
+        result = CallResult(model=model, cancelled=True)
+        try:
+            result = await run_call(model, messages, params, ctx=ctx, on_event=report)
+        finally:
+            budget.settle(reserved, result.cost_usd)
+        return result
+
+    async def _propose(self, p: Proposal, task: str, opts: PlanOptions, budget: Budget) -> None:
+        system = prompts.variant_text(p.proposer.variant, self.config, self._config_dir())
+        messages = prompts.proposer_messages(task, system, opts.context)
+        params = replace(opts.params, temperature=p.proposer.temperature) if p.proposer.temperature is not None \
+            else opts.params
+        p.status = "running"
+        ctx = CallContext(self.store, self.run_id, "propose", p.proposer.variant)
+        try:
+            p.result = await self._call(
+                p.proposer.model, messages, params, budget, ctx,
+                lambda ev: self._report(Progress("propose", p.index, ev)),
+            )
+            p.status = "done" if p.result.ok and p.result.text.strip() else "failed"
+            if p.result.ok and not p.result.text.strip():
+                p.result.error = Error("internal", "the model returned an empty answer")
+        except asyncio.CancelledError:
+            p.status = "cancelled"
+            p.result = p.result or CallResult(model=p.proposer.model, cancelled=True)
+            self._report(Progress("propose", p.index, Error("cancelled", "cancelled")))
+
+    async def _rank(self, task: str, survivors: list[Proposal], opts: PlanOptions, budget: Budget) -> Ranking:
+        labels = [p.label for p in survivors]
+
+        async def ballot(voter: Proposal) -> tuple[str, list[str] | None]:
+            others = [(p.label, p.text) for p in survivors if p is not voter]
+            ctx = CallContext(self.store, self.run_id, "rank", voter.proposer.variant, voter.label)
+            r = await self._call(voter.proposer.model, prompts.rank_messages(task, others), opts.params, budget,
+                                 ctx, lambda ev: self._report(Progress("rank", voter.index, ev)))
+            return voter.label, parse_ranking(r.text, [lbl for lbl, _ in others]) if r.ok else None
+
+        results = await asyncio.gather(*(ballot(v) for v in survivors))
+        ranking = borda({v: order for v, order in results if order}, labels)
+        ranking.notes += [f"plan {v}'s ranking could not be read" for v, order in results if not order]
+        return ranking
+
+    def _config_dir(self) -> Path | None:
+        return self.loaded.layers[-1].path.parent if self.loaded.layers else None
+
+    # --------------------------------------------------------------------------------------------- run
+
+    async def plan(self, task: str, opts: PlanOptions | None = None) -> PlanResult:
+        """Run the whole planning flow for ``task``; never raises for a model's failure."""
+        opts = opts or PlanOptions()
+        started = time.monotonic()
+        strategy = opts.strategy or default_strategy(self.config, self.usable)
+        proposers = resolve(strategy, self.config, self.usable, models=opts.models, variants=opts.variants)
+        for pr in proposers:  # fail on an unknown variant before anything starts
+            prompts.variant_text(pr.variant, self.config, self._config_dir())
+        self.proposals = [Proposal(i, pr) for i, pr in enumerate(proposers)]
+        result = PlanResult(self.run_id, task, strategy, self.proposals)
+        budget = Budget(opts.max_usd if opts.max_usd is not None else self.config.ensemble.max_usd)
+        if self.store:
+            self.store.start_run(self.run_id, "plan", task, strategy, str(self.loaded.project_dir))
+        status = "failed"
+        try:
+            self._tasks = {
+                p.index: asyncio.create_task(self._propose(p, task, opts, budget), name=f"propose-{p.index}")
+                for p in self.proposals
+            }
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._tasks = {}
+            survivors = self._label(self.proposals)
+            if not survivors:
+                result.notes.append("every proposer failed; see each one's error")
+            elif len(survivors) == 1:
+                result.plan = survivors[0].text
+                result.notes.append(f"only plan {survivors[0].label} ({survivors[0].proposer.model.name}) "
+                                    "survived, so it is the plan; no judge was needed")
+            else:
+                await self._judge(task, strategy, survivors, opts, budget, result)
+            status = "done" if result.ok else "failed"
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        finally:
+            result.wall_s = time.monotonic() - started
+            if self.store:
+                self.store.finish_run(self.run_id, status, result.to_json())
+        return result
+
+    def _label(self, proposals: list[Proposal]) -> list[Proposal]:
+        """Give the survivors shuffled letters A, B, … (what the judge sees); failed ones come after."""
+        survivors = [p for p in proposals if p.status == "done"]
+        random.Random(self.run_id).shuffle(survivors)
+        rest = [p for p in proposals if p.status != "done"]
+        for letter, p in zip(string.ascii_uppercase, survivors + rest):
+            p.label = letter
+        return sorted(survivors, key=lambda p: p.label)
+
+    async def _judge(
+        self, task: str, strategy: str, survivors: list[Proposal], opts: PlanOptions, budget: Budget,
+        result: PlanResult,
+    ) -> None:
+        rank = opts.rank if opts.rank is not None else self.config.ensemble.rank
+        note = None
+        if rank and len(survivors) >= MIN_RANKED:
+            self._report(Progress("run", note="ranking"))
+            result.ranking = await self._rank(task, survivors, opts, budget)
+            note = " > ".join(result.ranking.order)
+        elif rank:
+            result.notes.append(f"peer ranking needs at least {MIN_RANKED} plans; skipped")
+        judge = judge_model(self.config, self.usable, strategy, opts.judge)
+        self._report(Progress("run", note=f"judging with {judge.name}"))
+        messages = prompts.judge_messages(task, [(p.label, p.text) for p in survivors], note)
+        ctx = CallContext(self.store, self.run_id, "judge")
+        result.judge = await self._call(judge, messages, opts.params, budget, ctx,
+                                        lambda ev: self._report(Progress("judge", None, ev)))
+        if result.judge.ok and result.judge.text.strip():
+            result.synthesis = parse_synthesis(result.judge.text)
+            result.plan = result.synthesis.plan
+        else:
+            best = result.ranking.order[0] if result.ranking else survivors[0].label
+            chosen = next(p for p in survivors if p.label == best)
+            result.plan = chosen.text
+            why = result.judge.error.message if result.judge.error else "empty answer"
+            result.notes.append(f"the judge ({judge.name}) failed ({why}); plan {best} is shown as the plan")

