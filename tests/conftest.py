@@ -33,3 +33,43 @@ def moot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Nothing listens here: an Ollama probe during a test fails fast instead of finding a real server.
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     return home
+
+
+@pytest.fixture
+def scripted():
+    """The scripted backend, registered for ``scripted/<name>`` models for the duration of a test."""
+    from scripted import ScriptedBackend
+
+    backend = ScriptedBackend.install()
+    yield backend
+    ScriptedBackend.uninstall()
+
+
+@pytest.fixture
+def user_config(tmp_path: Path):
+    """Write the user config file (MOOT_CONFIG) and return its path."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "user-config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+SCRIPTED_CONFIG = """
+[[models]]
+name = "alpha"
+model = "scripted/alpha"
+
+[[models]]
+name = "beta"
+model = "scripted/beta"
+
+[[models]]
+name = "gamma"
+model = "scripted/gamma"
+
+[roles]
+judge = "alpha"
+"""

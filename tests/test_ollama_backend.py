@@ -8,8 +8,6 @@ import time
 
 import httpx
 import pytest
-from standins.ollama_server import OllamaStandIn
-
 from moot.core.config.models import ModelConfig
 from moot.core.events import Done, Error, Perf, ProviderError, TextDelta, ThinkingDelta, Usage
 from moot.core.providers.base import Params, backend_for, close_backends
@@ -22,6 +20,7 @@ from moot.core.providers.ollama import (
     show_model,
 )
 from moot.core.providers.stream import stream
+from standins.ollama_server import OllamaStandIn
 
 TAG = "qwen2.5-coder:7b"
 PIECES = ["def ", "add", "(a, b):", " return a + b"]
@@ -34,7 +33,10 @@ FIGURES = {
     "eval_count": 10,
     "eval_duration": 250_000_000,  # 0.25 s -> 40 tokens/s
 }
-MESSAGES = [{"role": "system", "content": "You write Python."}, {"role": "user", "content": "add two numbers"}]
+MESSAGES = [
+    {"role": "system", "content": "You write Python."},
+    {"role": "user", "content": "add two numbers"},
+]
 
 
 @pytest.fixture
@@ -89,8 +91,11 @@ async def test_direct_backend_leaves_ttft_zero(server: OllamaStandIn) -> None:
 
 
 async def test_omitted_zero_fields_become_zero(server: OllamaStandIn) -> None:
-    server.add_model("warm:1b", pieces=["ok"], figures={"total_duration": 9_000_000, "eval_count": 1,
-                                                        "eval_duration": 8_000_000})
+    server.add_model(
+        "warm:1b",
+        pieces=["ok"],
+        figures={"total_duration": 9_000_000, "eval_count": 1, "eval_duration": 8_000_000},
+    )
     # The wire format really omits them, as Ollama does for a warm model with a cached prompt.
     async with httpx.AsyncClient(base_url=server.url) as http:
         r = await http.post("/api/chat", json={"model": "warm:1b", "messages": MESSAGES})
@@ -228,13 +233,14 @@ def test_one_backend_serves_successive_event_loops() -> None:
     """backend_for() keeps one backend for the process; its pooled connections must not leak across loops."""
     backend = OllamaBackend()
 
-    async def ask(url: str) -> str:
-        return text_of([e async for e in backend.stream(cfg(url), MESSAGES, Params(max_tokens=100))])
+    async def ask(url: str) -> tuple[str, bool]:
+        text = text_of([e async for e in backend.stream(cfg(url), MESSAGES, Params(max_tokens=100))])
+        return text, (await backend.availability(cfg(url))).usable  # leaves a pooled keep-alive connection
 
     with OllamaStandIn() as s:
         s.add_model(TAG, pieces=list(PIECES))
-        assert asyncio.run(ask(s.url)) == "".join(PIECES)
-        assert asyncio.run(ask(s.url)) == "".join(PIECES)
+        assert asyncio.run(ask(s.url)) == ("".join(PIECES), True)
+        assert asyncio.run(ask(s.url)) == ("".join(PIECES), True)
 
 
 # -- cancellation ------------------------------------------------------------------------------------------
@@ -318,7 +324,10 @@ async def test_running_models(server: OllamaStandIn) -> None:
     entry = server.load(TAG, size_vram=2_000_000_000, context_length=8192)
     [running] = await running_models(server.url)
     assert running == {
-        "model": TAG, "size": entry["size"], "size_vram": 2_000_000_000, "context_length": 8192,
+        "model": TAG,
+        "size": entry["size"],
+        "size_vram": 2_000_000_000,
+        "context_length": 8192,
         "expires_at": entry["expires_at"],
     }
     server.running.clear()
@@ -371,7 +380,9 @@ def test_resolve_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_standin_generate_and_non_streaming(server: OllamaStandIn) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        r = await http.post("/api/generate", json={"model": TAG, "prompt": "hi", "options": {"num_predict": 3}})
+        r = await http.post(
+            "/api/generate", json={"model": TAG, "prompt": "hi", "options": {"num_predict": 3}}
+        )
         assert r.headers["content-type"] == "application/x-ndjson"
         assert r.headers["transfer-encoding"] == "chunked"
         lines = [json.loads(x) for x in r.text.splitlines()]
@@ -382,8 +393,11 @@ async def test_standin_generate_and_non_streaming(server: OllamaStandIn) -> None
         one = r.json()
         assert one["message"] == {"role": "assistant", "content": "".join(PIECES)} and one["done"] is True
         tags = (await http.get("/api/tags")).json()["models"]
-        assert tags[0]["name"] == TAG and {"format", "family", "families", "parameter_size",
-                                            "quantization_level"} <= tags[0]["details"].keys()
+        assert (
+            tags[0]["name"] == TAG
+            and {"format", "family", "families", "parameter_size", "quantization_level"}
+            <= tags[0]["details"].keys()
+        )
         r = await http.post("/api/chat", json={"model": "ghost", "messages": MESSAGES})
         assert r.status_code == 404
         assert r.json() == {"error": 'model "ghost" not found, try pulling it first'}

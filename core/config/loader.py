@@ -177,14 +177,25 @@ def read_layer(path: Path) -> Layer | None:
 
 
 def _validate_layer(layer: Layer) -> None:
+    """Check one file alone, so its mistakes are reported against it. A ``[[models]]`` entry may leave out
+    ``model`` here (it may refine an alias from an earlier layer); the merged config is checked for that."""
     try:
         Config.model_validate(layer.data)
     except ValidationError as e:
-        first = e.errors()[0]
-        loc = first["loc"]
-        raise ConfigError(
-            _friendly(first), file=str(layer.path), line=locate(layer.text, loc), key=_dotted(loc)
-        ) from None
+        errors = [
+            x for x in e.errors()
+            if not (x["type"] == "missing" and len(x["loc"]) == 3 and x["loc"][0] == "models" and x["loc"][2] == "model")
+        ]
+        if errors:
+            loc = errors[0]["loc"]
+            raise ConfigError(
+                _friendly(errors[0]), file=str(layer.path), line=locate(layer.text, loc), key=_dotted(loc)
+            ) from None
+    names = [m.get("name") for m in layer.data.get("models", []) if isinstance(m, Mapping)]
+    for j, name in enumerate(names):
+        if name in names[:j]:
+            raise ConfigError(f"model alias {name!r} is defined twice", file=str(layer.path),
+                              line=locate(layer.text, ("models", j, "name")), key=f"models[{j}].name")
 
 
 def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,9 +243,10 @@ def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | 
         merged = merge(merged, overrides)
     try:
         config = Config.model_validate(merged)
-    except ValidationError as e:  # only overrides can get here: each file was checked alone
+    except ValidationError as e:  # a model no layer completes, or a bad override from the command line
         first = e.errors()[0]
-        raise ConfigError(_friendly(first), file="command line", key=_dotted(first["loc"])) from None
+        f, line = _where(layers, tuple(first["loc"]), merged.get("models", []))
+        raise ConfigError(_friendly(first), file=f or "command line", line=line, key=_dotted(first["loc"])) from None
     defaulted = not config.models
     if defaulted:
         config.models = default_models()
@@ -245,23 +257,38 @@ def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | 
     return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=defaulted)
 
 
-def _where(layers: list[Layer], loc: tuple[Any, ...]) -> tuple[str | None, int | None]:
-    """The last layer that writes ``loc`` (the one that won), and the line."""
+def _has(data: Any, loc: Sequence[Any]) -> bool:
+    for part in loc:
+        if isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
+        elif isinstance(data, Mapping) and part in data:
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _where(layers: list[Layer], loc: tuple[Any, ...], models: list[dict[str, Any]] | None = None) -> tuple[str | None, int | None]:
+    """The last layer that writes ``loc`` (the one that won), and the line. A ``models[i]`` of the merged
+    config is found in each layer by its alias, since layers number their models differently."""
     for layer in reversed(layers):
-        line = locate(layer.text, loc)
-        if line is not None and locate(layer.text, loc[:1]) is not None:
-            return str(layer.path), line
+        local = loc
+        if models is not None and len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
+            alias = models[loc[1]].get("name") if loc[1] < len(models) else None
+            own = [j for j, m in enumerate(layer.data.get("models", [])) if m.get("name") == alias]
+            if not own:
+                continue
+            local = ("models", own[-1], *loc[2:])
+            if not _has(layer.data, local):
+                local = ("models", own[-1])
+        elif not _has(layer.data, loc):
+            continue
+        return str(layer.path), locate(layer.text, local)
     return None, None
 
 
 def _check_references(config: Config, layers: list[Layer]) -> None:
     aliases = set(config.aliases)
-    seen: set[str] = set()
-    for i, m in enumerate(config.models):
-        if m.name in seen:
-            f, line = _where(layers, ("models", i, "name"))
-            raise ConfigError(f"model alias {m.name!r} is defined twice", file=f, line=line, key=f"models[{i}].name")
-        seen.add(m.name)
 
     def missing(alias: str, loc: tuple[Any, ...], what: str) -> ConfigError:
         f, line = _where(layers, loc)

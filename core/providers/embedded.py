@@ -9,6 +9,7 @@ decode counters, in the same units as Ollama's.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
@@ -72,6 +73,18 @@ class EmbeddedBackend(Backend):
     def __init__(self) -> None:
         self._engines: dict[tuple[str, int], _Engine] = {}
         self._load_lock = threading.Lock()
+        # llama.cpp's own destructor fails once the interpreter is tearing down: free engines before that
+        atexit.register(self._close_engines)
+
+    def _close_engines(self) -> None:
+        with self._load_lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            with engine.lock:  # wait for a generation still running in its thread
+                engine.llm.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._close_engines)
 
     async def availability(self, model: ModelConfig) -> Availability:
         if not engine_installed():
@@ -155,7 +168,12 @@ class EmbeddedBackend(Backend):
         stop = threading.Event()
 
         def emit(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            if stop.is_set() or loop.is_closed():
+                return  # nobody is listening any more
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed between the check and the call
+                pass
 
         def work() -> None:
             try:

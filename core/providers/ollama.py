@@ -45,7 +45,8 @@ def resolve_host(api_base: str | None) -> str:
 
 
 def model_tag(model: str) -> str:
-    """The Ollama tag of a model string: ``ollama/qwen2.5-coder:7b`` and ``ollama_chat/…`` give ``qwen2.5-coder:7b``."""
+    """The Ollama tag of a model string: ``ollama/qwen2.5-coder:7b`` (or ``ollama_chat/…``) gives
+    ``qwen2.5-coder:7b``."""
     return model.split("/", 1)[1] if "/" in model else model
 
 
@@ -59,20 +60,24 @@ def _same_tag(a: str, b: str) -> bool:
 
 
 def _unreachable(host: str) -> ProviderError:
-    return ProviderError("connection", f"Ollama is not reachable at {host} (start it with: ollama serve)", retryable=True)
+    return ProviderError(
+        "connection", f"Ollama is not reachable at {host} (start it with: ollama serve)", retryable=True
+    )
 
 
 def _translate(exc: BaseException, host: str, tag: str) -> ProviderError:
     """Turn an ollama/httpx exception into a ``ProviderError`` with a message a user can act on."""
     if isinstance(exc, ResponseError):
         status, text = exc.status_code, str(exc.error)
-        if status == 404:
+        if status == 404 and tag:
             msg = f'model "{tag}" is not pulled on {host} (run: ollama pull {tag})'
             return ProviderError("not_found", msg, status=404)
         if status == -1:  # an {"error": ...} line after the stream began
             return ProviderError("server", f"Ollama failed while answering: {text}", retryable=True)
         if status == 400:
-            return ProviderError("bad_request", f'Ollama rejected the request for "{tag}": {text}', status=400)
+            return ProviderError(
+                "bad_request", f'Ollama rejected the request for "{tag}": {text}', status=400
+            )
         return error_for_status(status, f"Ollama at {host} answered {status}: {text}")
     if isinstance(exc, ConnectionError | httpx.ConnectError | httpx.ConnectTimeout):
         return _unreachable(host)
@@ -93,7 +98,9 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def _new_client(host: str) -> AsyncClient:
-    return AsyncClient(host=host, timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT_S), verify=_ssl_context())
+    return AsyncClient(
+        host=host, timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT_S), verify=_ssl_context()
+    )
 
 
 class OllamaBackend(Backend):
@@ -106,7 +113,8 @@ class OllamaBackend(Backend):
         self._clients: dict[str, tuple[AsyncClient, asyncio.AbstractEventLoop]] = {}
 
     def client(self, host: str) -> AsyncClient:
-        """The cached client for ``host``; a new one when the event loop changed (httpx pools are per loop)."""
+        """The cached client for ``host``; a new one when the event loop changed (httpx pools are per
+        loop: a pooled connection from a closed loop fails with "Event loop is closed")."""
         loop = asyncio.get_running_loop()
         entry = self._clients.get(host)
         if entry is None or entry[1] is not loop:
@@ -114,7 +122,9 @@ class OllamaBackend(Backend):
             self._clients[host] = entry
         return entry[0]
 
-    async def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
+    async def stream(
+        self, model: ModelConfig, messages: list[Message], params: Params
+    ) -> AsyncIterator[Event]:
         """Yield the answer of ``model`` as events; raise ``ProviderError`` on failure."""
         host, tag = resolve_host(model.api_base), model_tag(model.model)
         options: dict[str, Any] = {"num_predict": params.max_tokens, "temperature": params.temperature}
@@ -157,7 +167,8 @@ class OllamaBackend(Backend):
             err = _translate(e, host, tag)
             if err.kind == "connection":
                 return Availability(
-                    False, f"Ollama not reachable at {host}",
+                    False,
+                    f"Ollama not reachable at {host}",
                     fix="start Ollama (ollama serve) or set [ollama] host / OLLAMA_HOST",
                 )
             return Availability(False, err.message)
@@ -204,8 +215,8 @@ async def list_models(host: str) -> list[str]:
 
 
 async def running_models(host: str) -> list[dict[str, Any]]:
-    """The models loaded on ``host`` (``GET /api/ps``): ``model``, ``size``, ``size_vram``, ``context_length``,
-    ``expires_at``, as the server returned them (missing ones are None)."""
+    """The models loaded on ``host`` (``GET /api/ps``): ``model``, ``size``, ``size_vram``,
+    ``context_length``, ``expires_at``, as the server returned them (missing ones are None)."""
     data = await _request_json(host, "GET", "/api/ps")
     keys = ("model", "size", "size_vram", "context_length", "expires_at")
     return [{k: m.get(k) for k in keys} for m in data.get("models") or []]

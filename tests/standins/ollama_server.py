@@ -16,6 +16,7 @@ Endpoints: ``POST /api/chat``, ``POST /api/generate`` (NDJSON streaming, or one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -28,7 +29,12 @@ from typing import Any, Literal
 
 FailMode = Literal["not_found", "bad_request", "unavailable", "error_mid_stream"]
 FIGURE_KEYS = (
-    "total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
 )
 
 
@@ -70,8 +76,12 @@ class ModelScript:
 
     def details(self) -> dict[str, Any]:
         return {
-            "parent_model": "", "format": "gguf", "family": self.family, "families": [self.family],
-            "parameter_size": self.parameter_size, "quantization_level": self.quantization_level,
+            "parent_model": "",
+            "format": "gguf",
+            "family": self.family,
+            "families": [self.family],
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization_level,
         }
 
 
@@ -122,10 +132,8 @@ class _Server(ThreadingHTTPServer):
         with self.conns_lock:
             conns = list(self.conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _ClientGone(Exception):
@@ -267,7 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         if body.get("stream") is False:
             if mid_stream_error:
-                self._error(500, script.error or "an error was encountered while running the model: unexpected EOF")
+                self._error(
+                    500, script.error or "an error was encountered while running the model: unexpected EOF"
+                )
                 return
             final = line("".join(pieces), "".join(thinking), done=True)
             time.sleep(script.delay_s * (len(pieces) + len(thinking)))
@@ -289,7 +299,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(line(text, think))
                 record.pieces_sent += 1
             if mid_stream_error:
-                self._chunk({"error": script.error or "an error was encountered while running the model: unexpected EOF"})
+                self._chunk(
+                    {
+                        "error": script.error
+                        or "an error was encountered while running the model: unexpected EOF"
+                    }
+                )
             else:
                 self._pause(0.0)
                 self._chunk(line(done=True))
@@ -311,15 +326,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             words = len(str(body.get("prompt", "")).split())
         f = {
-            "prompt_eval_count": words, "prompt_eval_duration": words * 1_000_000,
-            "eval_count": generated, "eval_duration": generated * 10_000_000, "load_duration": 0,
+            "prompt_eval_count": words,
+            "prompt_eval_duration": words * 1_000_000,
+            "eval_count": generated,
+            "eval_duration": generated * 10_000_000,
+            "load_duration": 0,
         }
         f["total_duration"] = f["prompt_eval_duration"] + f["eval_duration"] + 1_000_000
         return f
 
 
 class OllamaStandIn:
-    """A scriptable Ollama server on ``127.0.0.1`` (port 0 picks a free one), served from a background thread."""
+    """A scriptable Ollama server on ``127.0.0.1`` (port 0 picks a free one), served from a background
+    thread."""
 
     def __init__(self, port: int = 0, version: str = "0.9.0") -> None:
         self.version = version
@@ -342,8 +361,12 @@ class OllamaStandIn:
         if self._httpd is None:
             self._httpd = _Server(("127.0.0.1", self._port), self)
             self._port = self._httpd.server_address[1]
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="ollama-standin", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="ollama-standin",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -379,14 +402,25 @@ class OllamaStandIn:
         self.models[full_tag(tag)] = s
         return s
 
-    def load(self, tag: str, *, size_vram: int | None = None, context_length: int = 4096,
-             expires_in_s: float = 300.0) -> dict[str, Any]:
+    def load(
+        self,
+        tag: str,
+        *,
+        size_vram: int | None = None,
+        context_length: int = 4096,
+        expires_in_s: float = 300.0,
+    ) -> dict[str, Any]:
         """Add a pulled model to ``/api/ps`` as Ollama reports a loaded one, and return the entry."""
         name = full_tag(tag)
         s = self.models[name]
         entry = {
-            "name": name, "model": name, "size": s.size, "digest": s.digest, "details": s.details(),
-            "expires_at": _now(expires_in_s), "size_vram": s.size if size_vram is None else size_vram,
+            "name": name,
+            "model": name,
+            "size": s.size,
+            "digest": s.digest,
+            "details": s.details(),
+            "expires_at": _now(expires_in_s),
+            "size_vram": s.size if size_vram is None else size_vram,
             "context_length": context_length,
         }
         self.running.append(entry)
@@ -394,14 +428,20 @@ class OllamaStandIn:
 
     def tag_entry(self, name: str) -> dict[str, Any]:
         s = self.models[name]
-        return {"name": name, "model": name, "modified_at": "2025-01-15T10:00:00.000000000Z", "size": s.size,
-                "digest": s.digest, "details": s.details()}
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": "2025-01-15T10:00:00.000000000Z",
+            "size": s.size,
+            "digest": s.digest,
+            "details": s.details(),
+        }
 
     def show_entry(self, name: str) -> dict[str, Any]:
         s = self.models[name]
         caps = ["completion"] + (["thinking"] if s.thinking else [])
         return {
-            "modelfile": f"# Modelfile generated by \"ollama show\"\nFROM {name}\n",
+            "modelfile": f'# Modelfile generated by "ollama show"\nFROM {name}\n',
             "parameters": 'stop                           "<|im_end|>"',
             "template": "{{ .Prompt }}",
             "details": s.details(),

@@ -1,0 +1,94 @@
+"""The SQLite store: WAL, numbered migrations, run and call rows, and keys never written."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from moot.core.calls import CallContext, run_call
+from moot.core.config import ModelConfig
+from moot.core.providers.base import Params
+from moot.core.storage import CallRecord, Store, redact, register_secret_env
+from moot.core.storage.migrations import MIGRATIONS, migrate
+
+
+def test_database_lives_under_moot_home_in_wal_mode(moot_env: Path) -> None:
+    with Store() as store:
+        assert store.path == moot_env / "moot.db"
+        assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
+
+
+def test_migrations_are_numbered_recorded_and_run_once(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    assert migrate(db) == [name for name, _ in MIGRATIONS]
+    assert migrate(db) == []
+    rows = db.execute("SELECT id, name FROM _migrations ORDER BY id").fetchall()
+    assert rows == [(i + 1, name) for i, (name, _) in enumerate(MIGRATIONS)]
+
+
+def test_failed_migration_leaves_nothing_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moot.core.storage import migrations
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [("m001_broken", "CREATE TABLE t (x); CREATE TABLE t (y);")])
+    db = sqlite3.connect(tmp_path / "y.db", isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(db)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchall() == []
+    assert db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == 0
+
+
+def test_runs_newest_first_searchable_and_by_prefix() -> None:
+    with Store() as store:
+        store.start_run("20260101-000000-aaaa", "plan", "add a flag", "diverse", "/p")
+        store.start_run("20260102-000000-bbbb", "plan", "fix 100% of_the bugs", "diverse", "/p")
+        assert [r["id"] for r in store.runs()] == ["20260102-000000-bbbb", "20260101-000000-aaaa"]
+        assert [r["id"] for r in store.runs(search="100%")] == ["20260102-000000-bbbb"]
+        assert store.runs(search="of_t")[0]["task"].startswith("fix")
+        assert store.runs(search="zzz") == []
+        assert store.run("20260101")["id"] == "20260101-000000-aaaa"  # type: ignore[index]
+        assert store.run("2026") is None  # ambiguous prefix
+        store.finish_run("20260101-000000-aaaa", "done", {"ok": True})
+        assert store.mark_interrupted() == 1
+        assert store.run("20260102-000000-bbbb")["status"] == "interrupted"  # type: ignore[index]
+
+
+def test_keys_are_redacted_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("MY_CUSTOM_VAR", "custom-secret-value-42")
+    register_secret_env("MY_CUSTOM_VAR")
+    with Store() as store:
+        store.start_run("r1", "plan", f"task mentioning {key}", None, None)
+        store.log_call(CallRecord(
+            run_id="r1", phase="propose", model_alias="gpt", model="openai/gpt-4o",
+            messages=[{"role": "user", "content": f"my key is {key}"}],
+            reply="here: custom-secret-value-42", error_kind="auth", error_message=f"bad key {key}",
+        ))
+        store.finish_run("r1", "done", {"echo": key})
+    files = [Path(store.path), Path(f"{store.path}-wal")]
+    raw = b"".join(f.read_bytes() for f in files if f.exists())
+    assert key.encode() not in raw and b"custom-secret-value-42" not in raw
+    assert b"[redacted]" in raw
+
+
+def test_redact_shapes() -> None:
+    assert redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz") == "Authorization: Bearer [redacted]"
+    assert redact("key sk-proj-ABCDEFGHIJKLMNOPQRST") == "key [redacted]"
+    assert redact("nothing secret here") == "nothing secret here"
+
+
+async def test_run_call_logs_reply_usage_and_error(scripted) -> None:
+    model = ModelConfig(name="alpha", model="scripted/alpha")
+    scripted.enqueue("alpha", "hello there")
+    scripted.enqueue("alpha", error=("auth", False))
+    with Store() as store:
+        store.start_run("r2", "plan", "t", None, None)
+        ctx = CallContext(store, "r2", "propose", "default", "A")
+        ok = await run_call(model, [{"role": "user", "content": "hi"}], Params(), ctx=ctx)
+        bad = await run_call(model, [{"role": "user", "content": "hi"}], Params(), ctx=ctx)
+        rows = store.calls("r2")
+    assert ok.text == "hello there" and ok.ok and not bad.ok
+    assert rows[0]["reply"] == "hello there" and rows[0]["completion_tokens"] == 2 and rows[0]["label"] == "A"
+    assert rows[1]["status"] == "failed" and rows[1]["error_kind"] == "auth"
