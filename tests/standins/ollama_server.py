@@ -20,6 +20,7 @@ import contextlib
 import json
 import select
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -126,6 +127,12 @@ class _Server(ThreadingHTTPServer):
         with self.conns_lock:
             self.conns.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up an idle keep-alive connection is normal, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
         self.stopping = True
