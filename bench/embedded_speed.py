@@ -36,7 +36,7 @@ def direct(rounds: int) -> list[float]:
     rates = []
     for _ in range(rounds):
         llm.reset()
-        t0, first, n = time.perf_counter(), None, 0
+        first, n = None, 0
         for chunk in llm.create_chat_completion(messages=PROMPT, stream=True, max_tokens=TOKENS, temperature=0.7,
                                                 repeat_penalty=1.1):
             if chunk["choices"][0]["delta"].get("content"):

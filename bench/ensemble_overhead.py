@@ -17,13 +17,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from standins.ollama_server import OllamaStandIn  # noqa: E402
-
 from moot.core.config import load_config  # noqa: E402
 from moot.core.ensemble import Ensemble, PlanOptions, Progress  # noqa: E402
 from moot.core.events import TextDelta  # noqa: E402
 from moot.core.providers.base import close_backends  # noqa: E402
 from moot.core.providers.stream import stream  # noqa: E402
+from standins.ollama_server import OllamaStandIn  # noqa: E402
 
 PIECES = 50
 PROPOSERS = 4

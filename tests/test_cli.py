@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTED_CONFIG
 
+from conftest import SCRIPTED_CONFIG
 from moot.core.cli.main import main
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTED_CONFIG
 
+from conftest import SCRIPTED_CONFIG
 from moot.core.config import load_config
 from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
 from moot.core.ensemble.budget import Budget

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from moot.core.config.models import ModelConfig
 from moot.core.events import Done, Error, Perf, ProviderError, TextDelta, ThinkingDelta, Usage
 from moot.core.providers.base import Params, backend_for, close_backends

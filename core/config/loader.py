@@ -259,9 +259,7 @@ def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | 
 
 def _has(data: Any, loc: Sequence[Any]) -> bool:
     for part in loc:
-        if isinstance(part, int) and isinstance(data, list) and part < len(data):
-            data = data[part]
-        elif isinstance(data, Mapping) and part in data:
+        if isinstance(part, int) and isinstance(data, list) and part < len(data) or isinstance(data, Mapping) and part in data:
             data = data[part]
         else:
             return False

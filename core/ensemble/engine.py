@@ -192,7 +192,7 @@ class Ensemble:
         survivors = [p for p in proposals if p.status == "done"]
         random.Random(self.run_id).shuffle(survivors)
         rest = [p for p in proposals if p.status != "done"]
-        for letter, p in zip(string.ascii_uppercase, survivors + rest):
+        for letter, p in zip(string.ascii_uppercase, survivors + rest, strict=False):
             p.label = letter
         return sorted(survivors, key=lambda p: p.label)
 

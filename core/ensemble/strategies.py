@@ -65,7 +65,7 @@ def resolve(
         chosen = [_lookup(config, a) for a in models] if models else [_primary(config, usable)]
         vs = list(variants) if variants else ["default"]
         # equal lengths pair up (model i with variant i); otherwise every model with every variant
-        pairs = list(zip(chosen, vs)) if len(chosen) == len(vs) else [(m, v) for m in chosen for v in vs]
+        pairs = list(zip(chosen, vs, strict=True)) if len(chosen) == len(vs) else [(m, v) for m in chosen for v in vs]
         return [Proposer(m, v) for m, v in pairs][:limit]
 
     own: StrategyConfig | None = config.strategies.get(name)

@@ -86,7 +86,7 @@ class Backend(ABC):
         """The cost in US dollars of a call with this usage. Local backends cost nothing."""
         return 0.0
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  optional, with a do-nothing default
         """Release clients and engines. Optional."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib.util
 import os
 import threading
@@ -170,10 +171,8 @@ class EmbeddedBackend(Backend):
         def emit(item: Any) -> None:
             if stop.is_set() or loop.is_closed():
                 return  # nobody is listening any more
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
                 loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop closed between the check and the call
-                pass
 
         def work() -> None:
             try:

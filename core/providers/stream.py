@@ -9,6 +9,7 @@ which stops the request (HTTP) or the engine (embedded) for real.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator
@@ -52,10 +53,8 @@ async def _attempt(
     finally:
         aclose = getattr(agen, "aclose", None)
         if aclose is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing after an error: nothing more to report
                 await aclose()
-            except Exception:  # closing after an error: nothing more to report
-                pass
 
 
 async def stream(
