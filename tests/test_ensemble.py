@@ -254,3 +254,26 @@ def test_borda_drops_self_votes() -> None:
     # A's ballot (own vote dropped) B>C: B+1; B's: C>A: C+1; C's: A>B: A+1 -> a three-way tie, broken by label
     assert r.scores == {"A": 1, "B": 1, "C": 1}
     assert r.order == ["A", "B", "C"] and r.notes
+
+
+async def test_user_variants_inline_and_from_file(scripted, tmp_path, user_config, store) -> None:
+    (tmp_path / "perspectives").mkdir()
+    (tmp_path / "perspectives" / "dba.md").write_text("You are a database administrator.\n")
+    user_config(SCRIPTED_CONFIG + '\n[variants.poet]\nprompt = "You write plans as haiku."\n'
+                '[variants.dba]\nfile = "perspectives/dba.md"\n'
+                '[strategies.mine]\nmembers = [{ model = "beta", variant = "poet" }, { model = "gamma", variant = "dba" }]\n')
+    loaded = load_config(tmp_path)
+    ens = Ensemble(loaded, store, ["alpha", "beta", "gamma"])
+    result = await ens.plan("t", PlanOptions(strategy="mine", params=FAST))
+    systems = {name: msgs[0]["content"] for name, msgs, _ in scripted.calls[:2]}
+    assert systems == {"beta": "You write plans as haiku.", "gamma": "You are a database administrator."}
+    assert [p.proposer.variant for p in result.proposals] == ["poet", "dba"]
+
+
+async def test_budget_uses_each_backends_price_for_the_worst_case(scripted, loaded, store) -> None:
+    scripted.price_per_token = 0.001  # worst case per proposer: (prompt + 4096 max_tokens) * $0.001 > $4
+    _, coro = run(loaded, store, max_usd=5.0)
+    result = await coro
+    assert sorted(p.status for p in result.proposals) == ["done", "failed", "failed"]
+    assert len(scripted.calls) == 1
+    assert result.totals()["cost_usd"] < 5.0

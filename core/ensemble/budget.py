@@ -5,19 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config.models import ModelConfig
-from ..events import ProviderError
-from ..providers.base import Message
+from ..events import ProviderError, Usage
+from ..providers.base import Message, backend_for
 from ..tokens import count_messages
 
 
 def worst_case_usd(model: ModelConfig, messages: list[Message], max_tokens: int) -> float:
-    """The most a call can cost: its prompt plus ``max_tokens`` of answer. Local models cost nothing; a
-    hosted model whose price is unknown counts as free (and says so in ``moot doctor``)."""
-    if model.backend != "hosted":
+    """The most a call can cost: its backend's price for the whole prompt plus ``max_tokens`` of answer.
+    Local backends cost nothing; a model whose price is unknown counts as free."""
+    backend = backend_for(model)
+    if backend.local:
         return 0.0
-    from ..providers.hosted import estimate_cost
-
-    return estimate_cost(model, count_messages(messages, model.model), max_tokens) or 0.0
+    return backend.cost(model, Usage(count_messages(messages, model.model), max_tokens))
 
 
 @dataclass

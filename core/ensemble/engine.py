@@ -94,9 +94,11 @@ class Ensemble:
         self, model: ModelConfig, messages: list[Message], params: Params, budget: Budget, ctx: CallContext,
         report: Callable[[Event], None],
     ) -> CallResult:
-        resolved = params.resolve(model)
         try:
-            reserved = budget.reserve(ctx.label or model.name, worst_case_usd(model, messages, resolved.max_tokens or 0))
+            worst = 0.0
+            if budget.max_usd is not None:
+                worst = worst_case_usd(model, messages, params.resolve(model).max_tokens or 0)
+            reserved = budget.reserve(ctx.label or model.name, worst)
         except ProviderError as e:
             report(e.to_event())
             return CallResult(model=model, error=e.to_event())
