@@ -111,9 +111,9 @@ class EmbeddedBackend(Backend):
         self, model: ModelConfig, messages: list[Message], params: Params, emit: Any, stop: threading.Event
     ) -> None:
         """Runs in a worker thread; hands events to ``emit``."""
+        path = model_path(model)
         if not engine_installed():
             raise ProviderError("unavailable", "embedded engine not installed (pip install 'moot[local]')")
-        path = model_path(model)
         t_start = time.perf_counter_ns()
         engine = self._engine(path, params.num_ctx or DEFAULT_CTX)
         with engine.lock:

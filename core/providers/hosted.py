@@ -130,7 +130,9 @@ class HostedBackend(Backend):
     name = "hosted"
     local = False
 
-    async def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
+    async def stream(
+        self, model: ModelConfig, messages: list[Message], params: Params
+    ) -> AsyncIterator[Event]:
         """Stream the answer: ``TextDelta`` / ``ThinkingDelta``, then ``Usage`` and ``Done``.
 
         Raises ``ProviderError`` for a missing key (before any request) and for every provider failure.
@@ -151,7 +153,8 @@ class HostedBackend(Backend):
                 temperature=params.temperature,
                 api_base=model.api_base,
                 api_key=key,
-                timeout=params.timeout_s,
+                # moot's own per-call deadline (in stream()) governs; litellm's is only a backstop
+                timeout=(params.timeout_s or 300.0) + 5.0,
                 num_retries=0,  # litellm's own retry wrapper
                 max_retries=0,  # the OpenAI SDK client underneath (it retries twice by default)
                 drop_params=True,  # e.g. temperature for models that only accept the default
@@ -196,13 +199,14 @@ class HostedBackend(Backend):
         return estimate_cost(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
 
     async def aclose(self) -> None:
-        """Close litellm's cached HTTP clients (only if litellm was ever imported)."""
+        """Close litellm's cached HTTP clients and forget them (only if litellm was ever imported)."""
         if _litellm is None:
             return
         try:
             from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
             await close_litellm_async_clients()
+            _litellm.in_memory_llm_clients_cache.flush_cache()  # a closed client must never be handed out again
         except Exception:  # best effort at shutdown
             pass
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from ..config.models import ModelConfig
 from ..events import Done, Error, Event, Perf, ProviderError, TextDelta, ThinkingDelta
+from ..storage.redact import redact
 from .base import Backend, Message, Params, backend_for
 
 
@@ -49,7 +50,7 @@ async def _attempt(
     except asyncio.CancelledError:
         raise
     except Exception as e:  # a backend bug must not take down the other proposers
-        yield Error("internal", f"{type(e).__name__}: {e}")
+        yield Error("internal", redact(f"{type(e).__name__}: {e}")[:300])
     finally:
         aclose = getattr(agen, "aclose", None)
         if aclose is not None:

@@ -22,6 +22,7 @@ arrives as ``gpt-4o-mini``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import select
@@ -126,6 +127,7 @@ class OpenAIStandIn:
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._sockets: set[socket.socket] = set()
+        self._host = host
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -135,12 +137,16 @@ class OpenAIStandIn:
     @property
     def url(self) -> str:
         """The ``api_base``: ``http://127.0.0.1:<port>/v1``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{self._host}:{self._server.server_port}/v1"
 
     def start(self) -> OpenAIStandIn:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="openai-standin", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="openai-standin",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -154,10 +160,8 @@ class OpenAIStandIn:
         with self._cond:
             sockets = list(self._sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._server.server_close()
 
     def __enter__(self) -> OpenAIStandIn:
@@ -298,10 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.standin._cond:
             self.standin._sockets.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -363,9 +365,15 @@ class _Handler(BaseHTTPRequestHandler):
             tokens, finish = tokens[:limit], "length"
         prompt = script.prompt_tokens
         if prompt is None:
-            prompt = sum(len(str(m.get("content") or "").split()) + 4 for m in body["messages"] if isinstance(m, dict))
+            prompt = sum(
+                len(str(m.get("content") or "").split()) + 4 for m in body["messages"] if isinstance(m, dict)
+            )
         completion = len(script.reasoning) + len(tokens)  # like OpenAI, reasoning tokens count as completion
-        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         ident = f"chatcmpl-standin{len(self.standin._requests)}"
         created = int(time.time())
         model = req.model or "unknown"
@@ -377,14 +385,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(
                 req,
                 200,
-                {"id": ident, "object": "chat.completion", "created": created, "model": model,
-                 "choices": [choice], "usage": usage, "system_fingerprint": None},
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [choice],
+                    "usage": usage,
+                    "system_fingerprint": None,
+                },
             )
             return
 
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-            return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "system_fingerprint": None, "choices": choices, **extra}
+            return {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": None,
+                "choices": choices,
+                **extra,
+            }
 
         def delta(d: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
             return chunk([{"index": 0, "delta": d, "logprobs": None, "finish_reason": finish_reason}])
@@ -448,7 +470,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not data:
             raise _Disconnected
 
-    def _json(self, req: RecordedRequest, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, req: RecordedRequest, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -463,7 +487,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, req: RecordedRequest, status: int, message: str, retry_after: float | None) -> None:
         auth = req.headers.get("authorization", "")
         key = auth.removeprefix("Bearer ").strip()
-        kind, code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
-        payload = {"error": {"message": message.replace("{api_key}", key), "type": kind, "param": None, "code": code}}
+        kind, code = _ERROR_TYPES.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None)
+        )
+        payload = {
+            "error": {"message": message.replace("{api_key}", key), "type": kind, "param": None, "code": code}
+        }
         headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
         self._json(req, status, payload, headers)
