@@ -277,3 +277,24 @@ async def test_budget_uses_each_backends_price_for_the_worst_case(scripted, load
     assert sorted(p.status for p in result.proposals) == ["done", "failed", "failed"]
     assert len(scripted.calls) == 1
     assert result.totals()["cost_usd"] < 5.0
+
+
+async def test_retry_one_proposer_then_judge_again(scripted, loaded, store) -> None:
+    scripted.enqueue("alpha", "plan a")
+    for _ in range(4):
+        scripted.enqueue("beta", error=("server", True))
+    scripted.enqueue("gamma", error=("auth", False))
+    ens = Ensemble(loaded, store, ["alpha", "beta", "gamma"])
+    result = ens.begin("t", PlanOptions(params=FAST))
+    await ens.propose()
+    await ens.synthesise()
+    ens.finish()
+    assert result.judge is None and any("survived" in n for n in result.notes)
+    scripted.enqueue("beta", "plan b, second try")
+    scripted.enqueue("alpha", JUDGE_REPLY)
+    await ens.retry(1)
+    await ens.synthesise()
+    ens.finish()
+    assert [p.status for p in result.proposals] == ["done", "done", "failed"]
+    assert result.synthesis is not None and not any("survived" in n for n in result.notes)
+    assert store.run(result.run_id)["status"] == "done"

@@ -151,42 +151,75 @@ class Ensemble:
 
     async def plan(self, task: str, opts: PlanOptions | None = None) -> PlanResult:
         """Run the whole planning flow for ``task``; never raises for a model's failure."""
+        result = self.begin(task, opts)
+        status = "cancelled"
+        try:
+            await self.propose()
+            await self.synthesise()
+            status = "done" if result.ok else "failed"
+        finally:
+            self.finish(status)
+        return result
+
+    # The phases, for callers that drive a run step by step (the workbench retries one proposer, then judges
+    # again). ``begin`` must come first; ``finish`` records the result.
+
+    def begin(self, task: str, opts: PlanOptions | None = None) -> PlanResult:
+        """Resolve the strategy and create the proposals; raises StrategyError / UnknownVariant."""
         opts = opts or PlanOptions()
-        started = time.monotonic()
         strategy = opts.strategy or default_strategy(self.config, self.usable)
         proposers = resolve(strategy, self.config, self.usable, models=opts.models, variants=opts.variants)
         for pr in proposers:  # fail on an unknown variant before anything starts
             prompts.variant_text(pr.variant, self.config, self._config_dir())
         self.proposals = [Proposal(i, pr) for i, pr in enumerate(proposers)]
-        result = PlanResult(self.run_id, task, strategy, self.proposals)
-        budget = Budget(opts.max_usd if opts.max_usd is not None else self.config.ensemble.max_usd)
+        self.task, self.opts = task, opts
+        self.result = PlanResult(self.run_id, task, strategy, self.proposals)
+        self.budget = Budget(opts.max_usd if opts.max_usd is not None else self.config.ensemble.max_usd)
+        self._started = time.monotonic()
         if self.store:
             self.store.start_run(self.run_id, "plan", task, strategy, str(self.loaded.project_dir))
-        status = "failed"
+        return self.result
+
+    async def propose(self, indices: Sequence[int] | None = None) -> None:
+        """Run the proposers (all, or those in ``indices``) concurrently; each fails alone."""
+        chosen = [p for p in self.proposals if indices is None or p.index in indices]
+        self._tasks = {
+            p.index: asyncio.create_task(self._propose(p, self.task, self.opts, self.budget), name=f"propose-{p.index}")
+            for p in chosen
+        }
         try:
-            self._tasks = {
-                p.index: asyncio.create_task(self._propose(p, task, opts, budget), name=f"propose-{p.index}")
-                for p in self.proposals
-            }
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            self._tasks = {}
-            survivors = self._label(self.proposals)
-            if not survivors:
-                result.notes.append("every proposer failed; see each one's error")
-            elif len(survivors) == 1:
-                result.plan = survivors[0].text
-                result.notes.append(f"only plan {survivors[0].label} ({survivors[0].proposer.model.name}) "
-                                    "survived, so it is the plan; no judge was needed")
-            else:
-                await self._judge(task, strategy, survivors, opts, budget, result)
-            status = "done" if result.ok else "failed"
-        except asyncio.CancelledError:
-            status = "cancelled"
-            raise
         finally:
-            result.wall_s = time.monotonic() - started
-            if self.store:
-                self.store.finish_run(self.run_id, status, result.to_json())
+            self._tasks = {}
+
+    async def retry(self, index: int) -> None:
+        """Run proposer ``index`` again (after it failed or was cancelled)."""
+        p = self.proposals[index]
+        p.status, p.result = "waiting", None
+        await self.propose([index])
+
+    async def synthesise(self) -> None:
+        """Label the surviving proposals, then rank and judge them (or take the only one)."""
+        result = self.result
+        result.notes = []  # every note comes from this phase: a second synthesis starts clean
+        result.ranking = result.judge = result.synthesis = None
+        result.plan = ""
+        survivors = self._label(self.proposals)
+        if not survivors:
+            result.notes.append("every proposer failed; see each one's error")
+        elif len(survivors) == 1:
+            result.plan = survivors[0].text
+            result.notes.append(f"only plan {survivors[0].label} ({survivors[0].proposer.model.name}) "
+                                "survived, so it is the plan; no judge was needed")
+        else:
+            await self._judge(self.task, result.strategy, survivors, self.opts, self.budget, result)
+
+    def finish(self, status: str | None = None) -> PlanResult:
+        """Record the run's result (again, after a retry)."""
+        result = self.result
+        result.wall_s = time.monotonic() - self._started
+        if self.store:
+            self.store.finish_run(self.run_id, status or ("done" if result.ok else "failed"), result.to_json())
         return result
 
     def _label(self, proposals: list[Proposal]) -> list[Proposal]:
