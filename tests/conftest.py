@@ -73,3 +73,35 @@ model = "scripted/gamma"
 [roles]
 judge = "alpha"
 """
+
+
+@pytest.fixture
+def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyPatch):
+    """A factory for the workbench app on the scripted models (alpha, beta, gamma; alpha judges), in a fresh
+    project directory, with every model usable and a frozen pane clock (deterministic figures)."""
+    from moot.core.config import load_config
+    from moot.core.discovery import ModelStatus
+    from moot.core.providers.base import Availability
+    from moot.core.storage import Store
+    from moot.tui.app import MootApp
+    from moot.tui.widgets.proposals import pane
+
+    user_config(SCRIPTED_CONFIG)
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(pane, "clock", lambda: 100.0)
+    stores: list[Store] = []
+
+    def make(config: str | None = None) -> MootApp:
+        if config is not None:
+            user_config(config)
+        loaded = load_config(project)
+        store = Store()
+        stores.append(store)
+        statuses = [ModelStatus(m, Availability(True)) for m in loaded.config.models]
+        return MootApp(loaded, store, statuses)
+
+    yield make
+    for s in stores:
+        s.close()

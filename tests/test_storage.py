@@ -92,3 +92,14 @@ async def test_run_call_logs_reply_usage_and_error(scripted) -> None:
     assert ok.text == "hello there" and ok.ok and not bad.ok
     assert rows[0]["reply"] == "hello there" and rows[0]["completion_tokens"] == 2 and rows[0]["label"] == "A"
     assert rows[1]["status"] == "failed" and rows[1]["error_kind"] == "auth"
+
+
+def test_prefs_are_remembered_per_scope() -> None:
+    with Store() as store:
+        assert store.get_pref("user", "theme", "moot-dark") == "moot-dark"
+        store.set_pref("user", "theme", "moot-light")
+        store.set_pref("/p", "run", {"strategy": "self-moa"})
+    with Store() as store:
+        assert store.get_pref("user", "theme") == "moot-light"
+        assert store.get_pref("/p", "run") == {"strategy": "self-moa"}
+        assert store.get_pref("/q", "run") is None

@@ -168,6 +168,9 @@ class Config(_Strict):
     """Prompt variants of the user's own, by name."""
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     """Planning settings."""
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Workbench key remapping: a binding id (see the help screen, F1) to keys, e.g. ``"proposal.maximise" =
+    "z"`` or ``"screen.history" = "f3,ctrl+o"``."""
 
     def model(self, alias: str) -> ModelConfig | None:
         for m in self.models:

@@ -75,7 +75,7 @@ class Ensemble:
         self.config = loaded.config
         self.store = store
         self.usable = list(usable)
-        self._report = on_progress or (lambda p: None)
+        self.on_progress: Callable[[Progress], None] = on_progress or (lambda p: None)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self.proposals: list[Proposal] = []
         self.run_id = new_run_id()
@@ -119,7 +119,7 @@ class Ensemble:
         try:
             p.result = await self._call(
                 p.proposer.model, messages, params, budget, ctx,
-                lambda ev: self._report(Progress("propose", p.index, ev)),
+                lambda ev: self.on_progress(Progress("propose", p.index, ev)),
             )
             p.status = "done" if p.result.ok and p.result.text.strip() else "failed"
             if p.result.ok and not p.result.text.strip():
@@ -127,7 +127,7 @@ class Ensemble:
         except asyncio.CancelledError:
             p.status = "cancelled"
             p.result = p.result or CallResult(model=p.proposer.model, cancelled=True)
-            self._report(Progress("propose", p.index, Error("cancelled", "cancelled")))
+            self.on_progress(Progress("propose", p.index, Error("cancelled", "cancelled")))
 
     async def _rank(self, task: str, survivors: list[Proposal], opts: PlanOptions, budget: Budget) -> Ranking:
         labels = [p.label for p in survivors]
@@ -136,7 +136,7 @@ class Ensemble:
             others = [(p.label, p.text) for p in survivors if p is not voter]
             ctx = CallContext(self.store, self.run_id, "rank", voter.proposer.variant, voter.label)
             r = await self._call(voter.proposer.model, prompts.rank_messages(task, others), opts.params, budget,
-                                 ctx, lambda ev: self._report(Progress("rank", voter.index, ev)))
+                                 ctx, lambda ev: self.on_progress(Progress("rank", voter.index, ev)))
             return voter.label, parse_ranking(r.text, [lbl for lbl, _ in others]) if r.ok else None
 
         results = await asyncio.gather(*(ballot(v) for v in survivors))
@@ -238,17 +238,17 @@ class Ensemble:
         rank = opts.rank if opts.rank is not None else self.config.ensemble.rank
         note = None
         if rank and len(survivors) >= MIN_RANKED:
-            self._report(Progress("run", note="ranking"))
+            self.on_progress(Progress("run", note="ranking"))
             result.ranking = await self._rank(task, survivors, opts, budget)
             note = " > ".join(result.ranking.order)
         elif rank:
             result.notes.append(f"peer ranking needs at least {MIN_RANKED} plans; skipped")
         judge = judge_model(self.config, self.usable, strategy, opts.judge)
-        self._report(Progress("run", note=f"judging with {judge.name}"))
+        self.on_progress(Progress("run", note=f"judging with {judge.name}"))
         messages = prompts.judge_messages(task, [(p.label, p.text) for p in survivors], note)
         ctx = CallContext(self.store, self.run_id, "judge")
         result.judge = await self._call(judge, messages, opts.params, budget, ctx,
-                                        lambda ev: self._report(Progress("judge", None, ev)))
+                                        lambda ev: self.on_progress(Progress("judge", None, ev)))
         if result.judge.ok and result.judge.text.strip():
             result.synthesis = parse_synthesis(result.judge.text)
             result.plan = result.synthesis.plan

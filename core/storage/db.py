@@ -149,6 +149,22 @@ class Store:
             out.append(d)
         return out
 
+    # ------------------------------------------------------------------------------------------ prefs
+
+    def get_pref(self, scope: str, key: str, default: Any = None) -> Any:
+        """A remembered choice (the theme for 'user', the strategy for a project directory)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM prefs WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_pref(self, scope: str, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO prefs (scope, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                (scope, key, json.dumps(value)),
+            )
+
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """Raw access, for tests and later modules that own their own tables."""
         with self._lock:

@@ -51,6 +51,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX calls_run ON calls(run_id);
         """,
     ),
+    (
+        "m002_prefs",
+        """
+        CREATE TABLE prefs (
+            scope TEXT NOT NULL,                  -- 'user', or a project directory
+            key   TEXT NOT NULL,
+            value TEXT NOT NULL,                  -- JSON
+            PRIMARY KEY (scope, key)
+        );
+        """,
+    ),
 ]
 
 

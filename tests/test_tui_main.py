@@ -1,0 +1,133 @@
+"""The main screen with the scripted models: run, stream, fail alone, choose, accept, cancel, retry."""
+
+from __future__ import annotations
+
+from moot.tui.messages import JudgeState, ProposalState, RunFinished
+from moot.tui.screens.main import MainScreen
+from moot.tui.widgets.proposals import ProposalPane, ProposalsArea
+from moot.tui.widgets.synthesis import SynthesisPane
+
+JUDGE = "## Plan\n1. Change `cli.py`.\n\n## Consensus\n- add a flag\n\n## Divergent approaches\n- A vs B\n"
+
+
+async def run_task(pilot, task: str = "add a --verbose flag") -> None:
+    await pilot.click("#prompt")
+    await pilot.press(*task, "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_run_streams_every_proposal_and_the_synthesis(workbench, scripted) -> None:
+    scripted.enqueue("alpha", "alpha plan text", delay=0.001)
+    scripted.enqueue("beta", "beta plan text")
+    scripted.enqueue("gamma", error=("auth", False))
+    scripted.enqueue("alpha", JUDGE)
+    seen: list[object] = []
+    app = workbench()
+    async with app.run_test(size=(120, 34), message_hook=seen.append) as pilot:
+        await run_task(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        panes = screen.query_one(ProposalsArea).panes
+        assert [p.state for p in panes] == ["done", "done", "failed"]
+        assert panes[0].text == "alpha plan text" and panes[1].text == "beta plan text"
+        assert panes[2].error and panes[2].error.startswith("auth")
+        synthesis = screen.query_one(SynthesisPane)
+        assert synthesis.state == "done"
+        states = [(m.index, m.state) for m in seen if isinstance(m, ProposalState)]
+        assert (0, "streaming") in states and (0, "done") in states and (2, "failed") in states
+        assert any(isinstance(m, JudgeState) for m in seen)
+        assert sum(isinstance(m, RunFinished) for m in seen) == 1
+        assert app.store.runs()[0]["task"] == "add a --verbose flag"
+        assert app.store.runs()[0]["status"] == "done"
+        assert {c["phase"] for c in app.store.calls(app.store.runs()[0]["id"])} == {"propose", "judge"}
+
+
+async def test_choose_accept_and_export(workbench, scripted, tmp_path) -> None:
+    scripted.enqueue("alpha", "alpha plan")
+    scripted.enqueue("beta", "beta plan")
+    scripted.enqueue("gamma", "gamma plan")
+    scripted.enqueue("alpha", JUDGE)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await run_task(pilot, "Add verbose flag!")
+        screen = app.screen
+        screen.query_one("#proposal-1", ProposalPane).focus()
+        await pilot.press("p")
+        assert screen.chosen is not None and screen.chosen[1] == "beta plan"
+        await pilot.press("f5")
+        assert screen.chosen[1].startswith("1. Change `cli.py`.")
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        exported = app.loaded.project_dir / "plans" / "add-verbose-flag.md"
+        assert exported.read_text().startswith("# Add verbose flag!\n\n1. Change `cli.py`.")
+
+
+async def test_cancel_one_then_retry_it(workbench, scripted) -> None:
+    scripted.enqueue("alpha", "alpha plan")
+    scripted.enqueue("beta", hang=True)
+    scripted.enqueue("gamma", "gamma plan")
+    scripted.enqueue("alpha", JUDGE)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"task", "enter")
+        await pilot.pause(0.2)
+        screen = app.screen
+        screen.query_one("#proposal-1", ProposalPane).focus()
+        await pilot.press("k")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panes = screen.query_one(ProposalsArea).panes
+        assert [p.state for p in panes] == ["done", "cancelled", "done"]
+        assert scripted.cancelled == ["beta"]
+        scripted.enqueue("beta", "beta plan, second try")
+        scripted.enqueue("alpha", JUDGE)
+        panes[1].focus()
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert panes[1].state == "done" and panes[1].text == "beta plan, second try"
+        assert screen.result is not None and screen.result.proposals[1].status == "done"
+
+
+async def test_escape_cancels_the_whole_run(workbench, scripted) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, hang=True)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"task", "enter")
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panes = app.screen.query_one(ProposalsArea).panes
+        assert [p.state for p in panes] == ["cancelled"] * 3
+        assert app.store.runs()[0]["status"] == "cancelled"
+
+
+async def test_narrow_terminal_shows_tabs(workbench, scripted) -> None:
+    app = workbench()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_task(pilot)
+        area = app.screen.query_one(ProposalsArea)
+        assert area.narrow
+        assert [p.display for p in area.panes] == [True, False, False]
+        area.show(2)
+        await pilot.pause()
+        assert [p.display for p in area.panes] == [False, False, True]
+
+
+async def test_prompt_history_up_and_down(workbench, scripted) -> None:
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await run_task(pilot, "first task")
+        await run_task(pilot, "second task")
+        prompt = app.screen.query_one("#prompt")
+        await pilot.press("up")
+        assert prompt.value == "second task"
+        await pilot.press("up")
+        assert prompt.value == "first task"
+        await pilot.press("down", "down")
+        assert prompt.value == ""

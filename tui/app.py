@@ -1,0 +1,155 @@
+"""The workbench application: config, database, themes, keymap, model discovery; the screens do the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from moot.core.config import LoadedConfig, load_config
+from moot.core.discovery import ModelStatus, model_statuses
+from moot.core.ensemble import PlanOptions
+from moot.core.storage import Store
+from moot.themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS
+
+from .commands import BindingCommands
+
+PLAN_PREFS = "plan"
+
+
+def git_branch(path: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=path, capture_output=True,
+                             text=True, timeout=3)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+class MootApp(App[None]):
+    """moot's workbench. Everything the screens share lives here: config, store, usable models, prefs."""
+
+    TITLE = "moot"
+    COMMANDS = App.COMMANDS | {BindingCommands}
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help", tooltip="Every key of this screen"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help-key", tooltip="Every key of this screen"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave moot", priority=True),
+    ]
+
+    def __init__(self, loaded: LoadedConfig | None = None, store: Store | None = None,
+                 statuses: list[ModelStatus] | None = None, watch_css: bool = False) -> None:
+        super().__init__(watch_css=watch_css)
+        self.loaded = loaded or load_config(Path.cwd())
+        self.store = store or Store()
+        self.statuses: list[ModelStatus] = statuses or []
+        self.models_ready = asyncio.Event()
+        self._given_statuses = statuses is not None
+        self.branch = git_branch(self.loaded.project_dir)
+
+    # ------------------------------------------------------------------------------------------ set-up
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = self.store.get_pref("user", "theme", DEFAULT_THEME) or DEFAULT_THEME
+        if self.loaded.config.keys:
+            self.set_keymap(dict(self.loaded.config.keys))
+        from .screens.main import MainScreen
+
+        self.push_screen(MainScreen())
+        if self._given_statuses:
+            self.models_ready.set()
+        else:
+            self.discover()
+
+    def watch_theme(self, theme: str) -> None:
+        if self.is_mounted:
+            self.store.set_pref("user", "theme", theme)
+
+    @work(exclusive=True, group="discovery", exit_on_error=False)
+    async def discover(self) -> None:
+        """Check every model (keys, Ollama, the embedded engine) without blocking the screen."""
+        try:
+            self.statuses = await model_statuses(self.loaded)
+        finally:
+            self.models_ready.set()
+        from .screens.main import MainScreen
+
+        if isinstance(self.screen, MainScreen):
+            self.screen.refresh_header()
+
+    # ---------------------------------------------------------------------------------- shared state
+
+    @property
+    def usable(self) -> list[str]:
+        return [s.model.name for s in self.statuses if s.usable]
+
+    def header_text(self, chosen: str | None = None) -> str:
+        root = self.loaded.project_dir
+        where = f"{root.name}" + (f" @ {self.branch}" if self.branch else "")
+        if not self.models_ready.is_set():
+            models = "checking models…"
+        else:
+            models = f"{len(self.usable)}/{len(self.statuses)} models usable"
+            if self.loaded.defaulted_models and self.usable == ["smollm2"]:
+                models = "embedded model only (smollm2) · run `moot doctor` to add hosted or Ollama models"
+        prefs = self.plan_prefs()
+        strategy = prefs.get("strategy") or "auto"
+        text = f" moot · {where} · {models} · strategy: {strategy}"
+        return text + (f" · plan: {chosen}" if chosen else "")
+
+    def task_history(self) -> list[str]:
+        tasks = [r["task"] for r in reversed(self.store.runs(limit=100))]
+        return [t for i, t in enumerate(tasks) if t and (i == 0 or tasks[i - 1] != t)]
+
+    def plan_prefs(self) -> dict[str, Any]:
+        """The strategy, models, variants, judge and rank chosen for this project (remembered)."""
+        return self.store.get_pref(str(self.loaded.project_dir), PLAN_PREFS, {}) or {}
+
+    def save_plan_prefs(self, prefs: dict[str, Any]) -> None:
+        self.store.set_pref(str(self.loaded.project_dir), PLAN_PREFS, prefs)
+
+    def plan_options(self) -> PlanOptions:
+        p = self.plan_prefs()
+        return PlanOptions(strategy=p.get("strategy"), models=p.get("models") or None,
+                           variants=p.get("variants") or None, judge=p.get("judge"), rank=p.get("rank"))
+
+    # ---------------------------------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def on_unmount(self) -> None:
+        from moot.core.providers.base import close_backends
+
+        await close_backends()
+        self.store.close()
+
+
+def run_workbench() -> int:
+    """``moot`` with no command: the workbench in the current directory."""
+    from moot.core.config import ConfigError
+
+    try:
+        loaded = load_config(Path.cwd())
+    except ConfigError as e:
+        import sys
+
+        print(f"moot: config error: {e}", file=sys.stderr)
+        return 2
+    store = Store()
+    store.mark_interrupted()
+    MootApp(loaded, store).run()
+    return 0

@@ -1,0 +1,332 @@
+"""The main screen: header, proposals side by side, the synthesis, and the task prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from moot.core.ensemble import Ensemble, PlanResult, StrategyError
+from moot.core.ensemble.prompts import UnknownVariant
+from moot.core.ensemble.strategies import judge_model
+
+from ..bridge import Bridge
+from ..commands import BindingCommands
+from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
+from ..widgets.prompt import PromptInput
+from ..widgets.proposals import ProposalPane, ProposalsArea
+from ..widgets.synthesis import SynthesisPane
+
+if TYPE_CHECKING:
+    from ..app import MootApp
+
+FLUSH_S = 1 / 30
+"""How often streamed tokens reach the screen."""
+
+
+def slug(text: str, limit: int = 48) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (words[:limit].rstrip("-") or "plan")
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = "main.tcss"
+    COMMANDS = {BindingCommands}
+    BINDINGS = [
+        Binding("f2", "strategy", "Strategy", id="run.strategy",
+                tooltip="Choose the strategy, models, variants and judge for the next run"),
+        Binding("f3", "history", "History", id="screen.history", tooltip="Past runs"),
+        Binding("f4", "compare", "Compare", id="proposals.compare", tooltip="Compare two proposals as a diff"),
+        Binding("f5", "accept", "Accept synthesis", id="plan.accept", tooltip="Take the judge's synthesis as the plan"),
+        Binding("f6", "edit", "Edit plan", id="plan.edit", tooltip="Edit the chosen plan before accepting it"),
+        Binding("f7", "export", "Export", id="plan.export", tooltip="Write the chosen plan to plans/<slug>.md"),
+        Binding("f8", "link", "Link scroll", id="proposals.link", tooltip="Scroll every proposal together"),
+        Binding("escape", "cancel_all", "Cancel all", id="run.cancel-all", tooltip="Stop every running model"),
+        Binding("ctrl+l", "focus_prompt", "Prompt", show=False, id="prompt.focus", tooltip="Back to the prompt"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ensemble: Ensemble | None = None
+        self.result: PlanResult | None = None
+        self.chosen: tuple[str, str] | None = None
+        """(where from, text) of the plan the user chose or accepted."""
+        self.running = False
+
+    @property
+    def moot(self) -> MootApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.moot.header_text(), id="header", markup=False)
+        yield ProposalsArea(id="proposals")
+        yield SynthesisPane(id="synthesis")
+        yield PromptInput(self.moot.task_history(), placeholder="Describe a task and press Enter", id="prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(PromptInput).focus()
+
+    def refresh_header(self) -> None:
+        self.query_one("#header", Static).update(self.moot.header_text(self.chosen[0] if self.chosen else None))
+
+    # ------------------------------------------------------------------------------------------- running
+
+    @on(PromptInput.Submitted)
+    def _submit(self, event: PromptInput.Submitted) -> None:
+        task = event.value.strip()
+        if not task:
+            return
+        if self.running:
+            self.notify("A run is in progress: Esc cancels it.", severity="warning")
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.remember(task)
+        prompt.value = ""
+        self.run_task(task)
+
+    @work(exclusive=True, group="ensemble", exit_on_error=False)
+    async def run_task(self, task: str) -> None:
+        """Plan ``task``: proposers in parallel, then the judge; every event arrives as a message."""
+        app = self.moot
+        await app.models_ready.wait()
+        bridge = Bridge(self.post_message)
+        ensemble = Ensemble(app.loaded, app.store, app.usable, on_progress=bridge)
+        try:
+            result = ensemble.begin(task, app.plan_options())
+        except (StrategyError, UnknownVariant) as e:
+            self.notify(str(e), title="Cannot run", severity="error", timeout=8)
+            return
+        self.ensemble, self.result, self.chosen, self.running = ensemble, result, None, True
+        self.refresh_header()
+        area = self.query_one(ProposalsArea)
+        await area.set_proposers([p.proposer for p in result.proposals])
+        synthesis = self.query_one(SynthesisPane)
+        await synthesis.reset(self._judge_name(result))
+        for pane in area.panes:
+            pane.reset()
+        flusher = self.set_interval(FLUSH_S, bridge.flush)
+        status = "cancelled"
+        try:
+            await ensemble.propose()
+            bridge.flush()
+            await ensemble.synthesise()
+            status = "done" if result.ok else "failed"
+        except asyncio.CancelledError:
+            for pane in area.panes:
+                if pane.state in ("waiting", "streaming"):
+                    await pane.set_state("cancelled", "cancelled")
+            raise
+        finally:
+            flusher.stop()
+            bridge.flush()
+            ensemble.finish(status)
+            self.running = False
+            self.post_message(RunFinished(result))
+
+    def _judge_name(self, result: PlanResult) -> str:
+        try:
+            return judge_model(self.moot.loaded.config, self.moot.usable, result.strategy,
+                               self.moot.plan_options().judge).name
+        except StrategyError:
+            return ""
+
+    @work(exclusive=True, group="ensemble", exit_on_error=False)
+    async def retry(self, index: int) -> None:
+        """Run one failed proposer again, then judge again."""
+        ensemble, result = self.ensemble, self.result
+        if ensemble is None or result is None:
+            return
+        bridge = Bridge(self.post_message)
+        ensemble.on_progress = bridge
+        pane = self.query_one(ProposalsArea).pane(index)
+        if pane is not None:
+            pane.reset()
+        await self.query_one(SynthesisPane).reset(self._judge_name(result))
+        self.running = True
+        flusher = self.set_interval(FLUSH_S, bridge.flush)
+        try:
+            await ensemble.retry(index)
+            bridge.flush()
+            await ensemble.synthesise()
+        finally:
+            flusher.stop()
+            bridge.flush()
+            ensemble.finish()
+            self.running = False
+            self.post_message(RunFinished(result))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.running = False
+            self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
+                        severity="error", timeout=10)
+
+    # --------------------------------------------------------------------------------- engine messages
+
+    async def on_proposal_text(self, message: ProposalText) -> None:
+        if (pane := self.query_one(ProposalsArea).pane(message.index)) is not None:
+            await pane.append(message.text, message.tokens)
+
+    async def on_proposal_state(self, message: ProposalState) -> None:
+        pane = self.query_one(ProposalsArea).pane(message.index)
+        if pane is None:
+            return
+        cost = 0.0
+        if self.result is not None and message.index < len(self.result.proposals):
+            r = self.result.proposals[message.index].result
+            cost = r.cost_usd if r else 0.0
+        if message.state == "streaming":
+            pane.state = "streaming"
+        else:
+            await pane.set_state(message.state, message.error, cost)
+
+    async def on_judge_text(self, message: JudgeText) -> None:
+        synthesis = self.query_one(SynthesisPane)
+        synthesis.state = "streaming"
+        await synthesis.append(message.text, message.tokens)
+
+    def on_judge_state(self, message: JudgeState) -> None:
+        if message.state not in ("done",):  # "done" is shown when the parsed result arrives
+            self.query_one(SynthesisPane).state = message.state
+
+    async def on_run_finished(self, message: RunFinished) -> None:
+        area = self.query_one(ProposalsArea)
+        for p in message.result.proposals:  # final costs and figures
+            pane = area.pane(p.index)
+            if pane is not None and p.result is not None:
+                pane.cost_usd = p.result.cost_usd
+                pane.refresh_title()
+        await self.query_one(SynthesisPane).show_result(message.result)
+        self.refresh_header()
+
+    def on_reuse_task(self, message: ReuseTask) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.value = message.task
+        prompt.cursor_position = len(message.task)
+        prompt.focus()
+
+    # ------------------------------------------------------------------------------------------ actions
+
+    @on(ProposalPane.Action)
+    def _pane_action(self, event: ProposalPane.Action) -> None:
+        event.stop()
+        i = event.index
+        if event.action == "maximise":
+            pane = self.query_one(ProposalsArea).pane(i)
+            if self.maximized is not None:
+                self.minimize()
+            elif pane is not None:
+                self.maximize(pane, container=False)
+        elif event.action == "choose":
+            self.choose(i)
+        elif event.action == "cancel":
+            if self.ensemble is not None and self.running:
+                self.ensemble.cancel(i)
+        elif event.action == "retry":
+            self.action_retry(i)
+        elif event.action == "compare":
+            self.action_compare(i)
+
+    def choose(self, index: int) -> None:
+        if self.result is None:
+            return
+        p = self.result.proposals[index]
+        if p.status != "done":
+            self.notify("Only a finished proposal can be the plan.", severity="warning")
+            return
+        label = f"Plan {p.label}" if p.label else p.proposer.model.name
+        self.chosen = (f"{label} ({p.proposer.model.name} · {p.proposer.variant})", p.text)
+        self.refresh_header()
+        self.notify(f"{self.chosen[0]} is the plan.", title="Plan chosen")
+
+    def action_retry(self, index: int) -> None:
+        if self.running:
+            self.notify("Wait for the run to finish (or cancel it) before retrying.", severity="warning")
+            return
+        if self.result is None or self.result.proposals[index].status not in ("failed", "cancelled"):
+            self.notify("Only a failed or cancelled model can be retried.", severity="warning")
+            return
+        self.retry(index)
+
+    def action_cancel_all(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        if self.running:
+            self.workers.cancel_group(self, "ensemble")
+            self.notify("Cancelled.")
+
+    def action_accept(self) -> None:
+        if self.result is None or self.result.synthesis is None:
+            self.notify("There is no synthesis to accept yet.", severity="warning")
+            return
+        self.chosen = (f"synthesis ({self.result.judge.model.name})" if self.result.judge else "synthesis",
+                       self.result.plan)
+        self.refresh_header()
+        self.notify("The synthesis is the plan.", title="Plan accepted")
+
+    def action_edit(self) -> None:
+        if self.chosen is None:
+            self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
+            return
+        from .edit_plan import EditPlanScreen
+
+        source = self.chosen[0]
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.chosen = (f"{source.split(' (edited)')[0]} (edited)", text)
+                self.refresh_header()
+                self.notify("Plan accepted.", title="Edited")
+
+        self.app.push_screen(EditPlanScreen(self.chosen[1]), done)
+
+    def action_export(self) -> None:
+        if self.chosen is None or self.result is None:
+            self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
+            return
+        self.export_plan(self.result.task, self.chosen[1])
+
+    @work(thread=True, group="disk", exit_on_error=False)
+    def export_plan(self, task: str, text: str) -> None:
+        folder = Path(self.moot.loaded.project_dir) / "plans"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{slug(task)}.md"
+        path.write_text(f"# {task.strip()}\n\n{text.strip()}\n", encoding="utf-8")
+        self.app.call_from_thread(self.notify, str(path), title="Plan exported")
+
+    def action_compare(self, first: int | None = None) -> None:
+        if self.result is None or len([p for p in self.result.proposals if p.text]) < 2:
+            self.notify("Two proposals with text are needed to compare.", severity="warning")
+            return
+        from .compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.result.proposals, first))
+
+    def action_strategy(self) -> None:
+        from .strategy import StrategyScreen
+
+        self.app.push_screen(StrategyScreen(), lambda _: self.refresh_header())
+
+    def action_history(self) -> None:
+        from .history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen())
+
+    def action_link(self) -> None:
+        area = self.query_one(ProposalsArea)
+        area.linked = not area.linked
+        self.notify("Scrolling linked." if area.linked else "Scrolling unlinked.")
+
+    def action_focus_prompt(self) -> None:
+        self.query_one(PromptInput).focus()

@@ -1,0 +1,95 @@
+"""The proposals side by side: one column per proposer, or tabs when the terminal is narrow.
+
+Panes are never moved between containers: in the tab layout a ``Tabs`` bar appears and only the active pane
+is displayed. Linked scrolling moves every other pane to the same fraction of its length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widgets import Static, Tab, Tabs
+
+from moot.core.ensemble import Proposer
+
+from .pane import ProposalPane, ProposalScroll
+
+NARROW = 100
+"""Below this many columns the proposals become tabs."""
+
+
+class ProposalsArea(Vertical):
+    linked: reactive[bool] = reactive(False)
+    narrow: reactive[bool] = reactive(False)
+
+    def compose(self) -> ComposeResult:
+        yield Tabs(id="proposal-tabs")
+        yield Horizontal(id="proposal-columns")
+        yield Static("Type a task below and press Enter.", id="proposals-empty")
+
+    @property
+    def panes(self) -> list[ProposalPane]:
+        return list(self.query(ProposalPane))
+
+    def pane(self, index: int) -> ProposalPane | None:
+        for p in self.panes:
+            if p.index == index:
+                return p
+        return None
+
+    async def set_proposers(self, proposers: Sequence[Proposer]) -> None:
+        """Replace the panes with one per proposer."""
+        columns = self.query_one("#proposal-columns", Horizontal)
+        await columns.remove_children()
+        tabs = self.query_one(Tabs)
+        await tabs.clear()
+        panes = [ProposalPane(i, p.model.name, p.variant, id=f"proposal-{i}") for i, p in enumerate(proposers)]
+        await columns.mount_all(panes)
+        for i, p in enumerate(proposers):
+            await tabs.add_tab(Tab(f"{i + 1} {p.model.name}·{p.variant}", id=f"tab-{i}"))
+        self.query_one("#proposals-empty").display = not panes
+        self._layout()
+
+    def on_resize(self, event: Resize) -> None:
+        self.narrow = event.size.width < NARROW
+
+    def watch_narrow(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        if not self.is_mounted:
+            return
+        tabs = self.query_one(Tabs)
+        tabs.display = self.narrow and bool(self.panes)
+        active = tabs.active
+        for pane in self.panes:
+            pane.display = not self.narrow or active == f"tab-{pane.index}"
+
+    @on(Tabs.TabActivated)
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        self._layout()
+
+    def show(self, index: int) -> None:
+        """Bring pane ``index`` into view (activates its tab in the narrow layout) and focus it."""
+        if self.narrow:
+            self.query_one(Tabs).active = f"tab-{index}"
+        if (pane := self.pane(index)) is not None:
+            pane.focus()
+
+    @on(ProposalScroll.Scrolled)
+    def _follow(self, event: ProposalScroll.Scrolled) -> None:
+        event.stop()
+        if not self.linked:
+            return
+        for pane in self.panes:
+            body = pane.query_one(ProposalScroll)
+            if body is not event.scroll and body.max_scroll_y:
+                body.following = True
+                body.scroll_to(y=event.fraction * body.max_scroll_y, animate=False)
+                body.following = False

@@ -1,0 +1,169 @@
+"""One proposer's column: a title bar with live figures, and the proposal streaming in as Markdown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+STATE_ICONS = {"waiting": "…", "streaming": "▶", "done": "✓", "failed": "✗", "cancelled": "■"}
+
+
+def clock() -> float:
+    """The pane's clock; tests replace it to make figures deterministic."""
+    return time.monotonic()
+
+
+class ProposalScroll(VerticalScroll, can_focus=False):
+    """The scrolling body of a pane; reports the user's scrolling so linked panes can follow."""
+
+    class Scrolled(Message):
+        def __init__(self, scroll: ProposalScroll, fraction: float) -> None:
+            super().__init__()
+            self.scroll = scroll
+            self.fraction = fraction
+
+    following = False
+    """Set while this pane is being moved to follow another, so it does not echo the movement back."""
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self.following and self.max_scroll_y:
+            self.post_message(self.Scrolled(self, new / self.max_scroll_y))
+
+
+class ProposalPane(Vertical, can_focus=True):
+    """A proposer's column. Focus it to act on it: maximise, choose as plan, cancel, retry."""
+
+    BINDINGS = [
+        Binding("m", "maximise", "Maximise", id="proposal.maximise", tooltip="Show this proposal alone"),
+        Binding("p", "choose", "Use as plan", id="proposal.choose", tooltip="Choose this proposal as the plan"),
+        Binding("k", "cancel", "Cancel", id="proposal.cancel", tooltip="Stop this model"),
+        Binding("r", "retry", "Retry", id="proposal.retry", tooltip="Run this failed or cancelled model again"),
+        Binding("c", "compare", "Compare", id="proposal.compare", tooltip="Compare with another proposal"),
+    ]
+
+    state: reactive[str] = reactive("waiting")
+
+    class Action(Message):
+        """The user asked for ``action`` on pane ``index``; the screen carries it out."""
+
+        def __init__(self, index: int, action: str) -> None:
+            super().__init__()
+            self.index = index
+            self.action = action
+
+    def __init__(self, index: int, model: str, variant: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.index = index
+        self.model = model
+        self.variant = variant
+        self.tokens = 0
+        self.text = ""
+        self.error: str | None = None
+        self.cost_usd = 0.0
+        self._t_start: float | None = None
+        self._t_first: float | None = None
+        self._t_end: float | None = None
+        self._stream: MarkdownStream | None = None
+        self.add_class(f"proposal-{index % 6 + 1}")
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), classes="pane-title", markup=False)
+        with ProposalScroll(classes="pane-body"):
+            yield Markdown("", classes="pane-markdown")
+            yield Static("", classes="pane-error", markup=False)
+
+    # ------------------------------------------------------------------------------------------ figures
+
+    def _title(self) -> str:
+        icon = STATE_ICONS.get(self.state, "?")
+        parts = [f"{icon} {self.model} · {self.variant} · {self.state}", f"{self.tokens} tok"]
+        if self._t_first is not None and self.tokens > 1:
+            end = self._t_end if self._t_end is not None else clock()
+            if end > self._t_first:
+                parts.append(f"{(self.tokens - 1) / (end - self._t_first):.0f} tok/s")
+        if self._t_start is not None and self._t_end is not None:
+            parts.append(f"{self._t_end - self._t_start:.1f} s")
+        if self.cost_usd:
+            parts.append(f"${self.cost_usd:.4f}")
+        return "  ".join(parts)
+
+    def refresh_title(self) -> None:
+        self.query_one(".pane-title", Static).update(self._title())
+
+    def watch_state(self, state: str) -> None:
+        for s in STATE_ICONS:
+            self.set_class(s == state, f"-{s}")
+        if self.is_mounted:
+            self.refresh_title()
+
+    # --------------------------------------------------------------------------------------- streaming
+
+    def reset(self) -> None:
+        """Back to waiting, for a new run or a retry."""
+        self.tokens, self.text, self.error, self.cost_usd = 0, "", None, 0.0
+        self._t_start, self._t_first, self._t_end = clock(), None, None
+        self._stream = None
+        self.query_one(".pane-markdown", Markdown).update("")
+        self.query_one(".pane-error", Static).update("")
+        self.state = "waiting"
+        self.refresh_title()
+
+    async def append(self, text: str, tokens: int) -> None:
+        """Add streamed text; the Markdown is appended to, not re-rendered."""
+        if self._t_start is None:
+            self._t_start = clock()
+        if self._t_first is None:
+            self._t_first = clock()
+        self.tokens += tokens
+        self.text += text
+        if self._stream is None:
+            body = self.query_one(ProposalScroll)
+            body.anchor()
+            self._stream = Markdown.get_stream(self.query_one(".pane-markdown", Markdown))
+        await self._stream.write(text)
+        self.refresh_title()
+
+    async def set_state(self, state: str, error: str | None = None, cost_usd: float = 0.0) -> None:
+        if state in ("done", "failed", "cancelled"):
+            self._t_end = clock()
+            if self._stream is not None:
+                await self._stream.stop()
+                self._stream = None
+        self.cost_usd = cost_usd or self.cost_usd
+        self.error = error
+        if error:
+            self.query_one(".pane-error", Static).update(error)
+        self.state = state
+        self.refresh_title()
+
+    async def show_text(self, text: str) -> None:
+        """Show a finished proposal at once (a past run, read from the database)."""
+        self.text = text
+        self.tokens = len(text.split())
+        await self.query_one(".pane-markdown", Markdown).update(text)
+
+    # ------------------------------------------------------------------------------------------ actions
+
+    def action_maximise(self) -> None:
+        self.post_message(self.Action(self.index, "maximise"))
+
+    def action_choose(self) -> None:
+        self.post_message(self.Action(self.index, "choose"))
+
+    def action_cancel(self) -> None:
+        self.post_message(self.Action(self.index, "cancel"))
+
+    def action_retry(self) -> None:
+        self.post_message(self.Action(self.index, "retry"))
+
+    def action_compare(self) -> None:
+        self.post_message(self.Action(self.index, "compare"))

@@ -1,0 +1,85 @@
+"""The judge's synthesis: streams in while the judge writes, then shows its sections and the peer ranking."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from moot.core.ensemble import PlanResult
+
+
+def synthesis_markdown(result: PlanResult) -> str:
+    """The finished synthesis as Markdown: the plan, its sections, the Borda table, the notes."""
+    out: list[str] = [f"> {n}" for n in result.notes]
+    s = result.synthesis
+    out.append(result.plan.strip() or "_no plan_")
+    if s is not None:
+        sections = (("Consensus", s.consensus), ("Divergent approaches", s.divergence),
+                    ("Unique insights", s.unique_insights))
+        for title, items in sections:
+            if items:
+                out += [f"### {title}", *[f"- {i}" for i in items]]
+        if s.resolution:
+            out += ["### Resolution rationale", s.resolution]
+    if result.ranking is not None:
+        by_label = {p.label: p for p in result.proposals}
+        out += ["### Peer ranking (Borda count)", "| plan | model | points |", "|---|---|---|"]
+        for label in result.ranking.order:
+            p = by_label.get(label)
+            who = f"{p.proposer.model.name} · {p.proposer.variant}" if p else "?"
+            out.append(f"| {label} | {who} | {result.ranking.scores[label]} |")
+    return "\n\n".join(out)
+
+
+class SynthesisPane(VerticalScroll):
+    """Where the judge's answer appears."""
+
+    state: reactive[str] = reactive("idle")
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._stream: MarkdownStream | None = None
+        self.tokens = 0
+        self.judge = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Synthesis", classes="synthesis-title", markup=False)
+        yield Markdown("", classes="synthesis-markdown")
+
+    def _title(self) -> str:
+        label = {"idle": "waiting for proposals", "waiting": "the judge is reading", "ranking": "peer ranking",
+                 "streaming": "the judge is writing", "done": "done", "failed": "judge failed"}.get(self.state,
+                                                                                                 self.state)
+        who = f" · {self.judge}" if self.judge else ""
+        return f"Synthesis{who} · {label}" + (f" · {self.tokens} tok" if self.tokens else "")
+
+    def watch_state(self, state: str) -> None:
+        if self.is_mounted:
+            self.query_one(".synthesis-title", Static).update(self._title())
+
+    async def reset(self, judge: str = "") -> None:
+        self.tokens, self.judge, self._stream = 0, judge, None
+        await self.query_one(Markdown).update("")
+        self.state = "idle"
+
+    async def append(self, text: str, tokens: int) -> None:
+        if self._stream is None:
+            self.anchor()
+            self._stream = Markdown.get_stream(self.query_one(Markdown))
+        self.tokens += tokens
+        await self._stream.write(text)
+        self.query_one(".synthesis-title", Static).update(self._title())
+
+    async def show_result(self, result: PlanResult) -> None:
+        """Replace the streamed text with the parsed sections (and the ranking table)."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        if result.judge is not None:
+            self.judge = result.judge.model.name
+        await self.query_one(Markdown).update(synthesis_markdown(result))
+        self.state = "done" if result.plan else "failed"
+        self.query_one(".synthesis-title", Static).update(self._title())
