@@ -28,6 +28,8 @@ class Script:
     """Fail after this many tokens instead."""
     hang: bool = False
     """Never answer (for timeouts and cancellation)."""
+    hang_after: int | None = None
+    """Stall for good after this many tokens (a deterministic mid-stream state)."""
     perf: Perf | None = None
 
 
@@ -78,6 +80,8 @@ class ScriptedBackend(Backend):
                 if script.error_after is not None and i == script.error_after:
                     kind, retryable = script.error or ("server", True)
                     raise ProviderError(kind, f"scripted {kind} mid-stream", retryable=retryable)  # type: ignore[arg-type]
+                if script.hang_after is not None and i == script.hang_after:
+                    await asyncio.sleep(3600)
                 if script.delay:
                     await asyncio.sleep(script.delay)
                 yield TextDelta(word if i == 0 else " " + word)

@@ -45,11 +45,13 @@ class MainScreen(Screen[None]):
                 tooltip="Choose the strategy, models, variants and judge for the next run"),
         Binding("f3", "history", "History", id="screen.history", tooltip="Past runs"),
         Binding("f4", "compare", "Compare", id="proposals.compare", tooltip="Compare two proposals as a diff"),
-        Binding("f5", "accept", "Accept synthesis", id="plan.accept", tooltip="Take the judge's synthesis as the plan"),
+        Binding("f5", "accept", "Accept", id="plan.accept", tooltip="Take the judge's synthesis as the plan"),
         Binding("f6", "edit", "Edit plan", id="plan.edit", tooltip="Edit the chosen plan before accepting it"),
-        Binding("f7", "export", "Export", id="plan.export", tooltip="Write the chosen plan to plans/<slug>.md"),
-        Binding("f8", "link", "Link scroll", id="proposals.link", tooltip="Scroll every proposal together"),
-        Binding("escape", "cancel_all", "Cancel all", id="run.cancel-all", tooltip="Stop every running model"),
+        Binding("f7", "export", "Export plan", id="plan.export", show=False,
+                tooltip="Write the chosen plan to plans/<slug>.md"),
+        Binding("f8", "link", "Link scrolling", id="proposals.link", show=False,
+                tooltip="Scroll every proposal together"),
+        Binding("escape", "cancel_all", "Cancel", id="run.cancel-all", tooltip="Stop every running model"),
         Binding("ctrl+l", "focus_prompt", "Prompt", show=False, id="prompt.focus", tooltip="Back to the prompt"),
     ]
 

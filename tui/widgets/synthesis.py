@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownStream
 
 from moot.core.ensemble import PlanResult
@@ -46,7 +46,7 @@ class SynthesisPane(VerticalScroll):
         self.judge = ""
 
     def compose(self) -> ComposeResult:
-        yield Static("Synthesis", classes="synthesis-title", markup=False)
+        self.border_title = self._title()
         yield Markdown("", classes="synthesis-markdown")
 
     def _title(self) -> str:
@@ -58,7 +58,7 @@ class SynthesisPane(VerticalScroll):
 
     def watch_state(self, state: str) -> None:
         if self.is_mounted:
-            self.query_one(".synthesis-title", Static).update(self._title())
+            self.border_title = self._title()
 
     async def reset(self, judge: str = "") -> None:
         self.tokens, self.judge, self._stream = 0, judge, None
@@ -67,11 +67,13 @@ class SynthesisPane(VerticalScroll):
 
     async def append(self, text: str, tokens: int) -> None:
         if self._stream is None:
-            self.anchor()
             self._stream = Markdown.get_stream(self.query_one(Markdown))
         self.tokens += tokens
+        following = self.scroll_y >= self.max_scroll_y - 1
         await self._stream.write(text)
-        self.query_one(".synthesis-title", Static).update(self._title())
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        self.border_title = self._title()
 
     async def show_result(self, result: PlanResult) -> None:
         """Replace the streamed text with the parsed sections (and the ranking table)."""
@@ -81,5 +83,6 @@ class SynthesisPane(VerticalScroll):
         if result.judge is not None:
             self.judge = result.judge.model.name
         await self.query_one(Markdown).update(synthesis_markdown(result))
+        self.call_after_refresh(self.scroll_home, animate=False)  # after any queued follow-scroll
         self.state = "done" if result.plan else "failed"
-        self.query_one(".synthesis-title", Static).update(self._title())
+        self.border_title = self._title()

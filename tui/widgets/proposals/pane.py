@@ -76,7 +76,8 @@ class ProposalPane(Vertical, can_focus=True):
         self.add_class(f"proposal-{index % 6 + 1}")
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title(), classes="pane-title", markup=False)
+        self.border_title = self._title()
+        yield Static(self._figures(), classes="pane-title", markup=False)
         with ProposalScroll(classes="pane-body"):
             yield Markdown("", classes="pane-markdown")
             yield Static("", classes="pane-error", markup=False)
@@ -84,8 +85,12 @@ class ProposalPane(Vertical, can_focus=True):
     # ------------------------------------------------------------------------------------------ figures
 
     def _title(self) -> str:
-        icon = STATE_ICONS.get(self.state, "?")
-        parts = [f"{icon} {self.model} · {self.variant} · {self.state}", f"{self.tokens} tok"]
+        """Who, in the border: always visible, costs no row."""
+        return f"{STATE_ICONS.get(self.state, '?')} {self.model} · {self.variant}"
+
+    def _figures(self) -> str:
+        """State and live figures, in the bar under the border."""
+        parts = [self.state, f"{self.tokens} tok"]
         if self._t_first is not None and self.tokens > 1:
             end = self._t_end if self._t_end is not None else clock()
             if end > self._t_first:
@@ -94,10 +99,11 @@ class ProposalPane(Vertical, can_focus=True):
             parts.append(f"{self._t_end - self._t_start:.1f} s")
         if self.cost_usd:
             parts.append(f"${self.cost_usd:.4f}")
-        return "  ".join(parts)
+        return " · ".join(parts)
 
     def refresh_title(self) -> None:
-        self.query_one(".pane-title", Static).update(self._title())
+        self.border_title = self._title()
+        self.query_one(".pane-title", Static).update(self._figures())
 
     def watch_state(self, state: str) -> None:
         for s in STATE_ICONS:
@@ -126,10 +132,12 @@ class ProposalPane(Vertical, can_focus=True):
         self.tokens += tokens
         self.text += text
         if self._stream is None:
-            body = self.query_one(ProposalScroll)
-            body.anchor()
             self._stream = Markdown.get_stream(self.query_one(".pane-markdown", Markdown))
+        body = self.query_one(ProposalScroll)
+        following = body.scroll_y >= body.max_scroll_y - 1  # only a reader at the bottom is carried along
         await self._stream.write(text)
+        if following:
+            body.call_after_refresh(body.scroll_end, animate=False)
         self.refresh_title()
 
     async def set_state(self, state: str, error: str | None = None, cost_usd: float = 0.0) -> None:

@@ -1,0 +1,186 @@
+"""One past run, read-only: its header figures, the proposals side by side, and the judge's synthesis."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ..commands import BindingCommands
+from ..messages import ReuseTask
+from ..widgets.proposals import ProposalPane
+
+if TYPE_CHECKING:
+    from ..app import MootApp
+
+
+def reuse_task(app: App[Any], task: str) -> bool:
+    """Put ``task`` in the main screen's prompt and go back to it. False when there is no main screen."""
+    from .main import MainScreen
+
+    main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
+    if main is None:
+        return False
+    main.post_message(ReuseTask(task))
+    main.pop_until_active()
+    return True
+
+
+def synthesis_from_json(doc: dict[str, Any]) -> str:
+    """The synthesis of a stored run as Markdown: notes, the plan, its sections and the Borda table.
+
+    ``doc`` is the JSON document of ``PlanResult.to_json()``; this mirrors ``synthesis_markdown``.
+    """
+    out: list[str] = [f"> {n}" for n in doc.get("notes") or []]
+    out.append(str(doc.get("plan") or "").strip() or "_no plan_")
+    judge = doc.get("judge") or {}
+    for title, key in (("Consensus", "consensus"), ("Divergent approaches", "divergence"),
+                       ("Unique insights", "unique_insights")):
+        if judge.get(key):
+            out += [f"### {title}", *[f"- {i}" for i in judge[key]]]
+    if judge.get("resolution"):
+        out += ["### Resolution rationale", str(judge["resolution"])]
+    if judge.get("error"):
+        out += [f"> The judge ({judge.get('model', '?')}) failed: {judge['error']}"]
+    ranking = doc.get("ranking")
+    if ranking:
+        by_label = {p.get("label"): p for p in doc.get("proposals") or []}
+        table = ["| plan | model | points |", "|---|---|---|"]
+        for label in ranking.get("order") or []:
+            p = by_label.get(label)
+            who = f"{p['model']} · {p['variant']}" if p else "?"
+            table.append(f"| {label} | {who} | {ranking.get('scores', {}).get(label, 0)} |")
+        out += ["### Peer ranking (Borda count)", "\n".join(table)]  # one block: a table has no blank lines
+    return "\n\n".join(out)
+
+
+def run_figures(run: dict[str, Any], doc: dict[str, Any] | None) -> str:
+    """The header's second line: strategy, status and, when the run finished, cost, tokens and wall time."""
+    parts = [str(run.get("strategy") or "?"), str(run.get("status") or "?")]
+    if doc is not None:
+        t = doc.get("totals") or {}
+        prompt, completion = int(t.get("prompt_tokens") or 0), int(t.get("completion_tokens") or 0)
+        parts += [f"${float(t.get('cost_usd') or 0):.4f}", f"{prompt + completion} tok ({prompt} in, {completion} out)",
+                  f"{float(t.get('wall_s') or 0):.1f} s"]
+    return " · ".join(parts)
+
+
+class RunViewScreen(Screen[None]):
+    """A past run as it finished. Nothing here changes it; ``u`` takes its task back to the prompt."""
+
+    CSS_PATH = "run_view.tcss"
+    COMMANDS = {BindingCommands}
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="run-view.back", tooltip="Back to the list of runs"),
+        Binding("u", "reuse", "Reuse task", id="run-view.reuse", tooltip="Put this run's task in the prompt"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.row: dict[str, Any] | None = None
+        """The run's database row, once loaded."""
+        self.doc: dict[str, Any] | None = None
+
+    @property
+    def moot(self) -> MootApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="run-task", markup=False)
+        yield Static("loading…", id="run-figures", markup=False)
+        yield Horizontal(id="run-proposals")
+        with VerticalScroll(id="run-synthesis"):
+            yield Static("Synthesis", id="run-synthesis-title", markup=False)
+            yield Markdown("", id="run-synthesis-markdown")
+        yield Static("", id="run-empty", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-empty").display = False
+        self.load()
+
+    @work(exclusive=True, group="run-view", exit_on_error=False, thread=True)
+    def load(self) -> None:
+        """Read the run from the database (blocking sqlite, hence a thread)."""
+        run = self.moot.store.run(self.run_id)
+        doc = json.loads(run["result_json"]) if run and run.get("result_json") else None
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, run, doc)
+
+    async def show(self, run: dict[str, Any] | None, doc: dict[str, Any] | None) -> None:
+        """Fill the screen from a run row and its JSON document (None for an interrupted run)."""
+        self.row, self.doc = run, doc
+        if run is None:
+            self.query_one("#run-task", Static).update(f"No run {self.run_id}")
+            self.query_one("#run-figures", Static).update("")
+            await self._empty("This run is not in the database.")
+            return
+        self.query_one("#run-task", Static).update(str(run.get("task") or "").strip())
+        self.query_one("#run-figures", Static).update(f"{run['id']} · {run_figures(run, doc)}")
+        if doc is None:
+            await self._empty(f"This run is {run.get('status')}: it has no proposals or synthesis to show.")
+            return
+        panes = [ProposalPane(i, str(p.get("model", "?")), str(p.get("variant", "?")), id=f"run-proposal-{i}")
+                 for i, p in enumerate(doc.get("proposals") or [])]
+        await self.query_one("#run-proposals", Horizontal).mount_all(panes)
+        for pane, p in zip(panes, doc.get("proposals") or [], strict=True):
+            await self._fill(pane, p)
+        judge = (doc.get("judge") or {}).get("model")
+        self.query_one("#run-synthesis-title", Static).update(f"Synthesis · {judge}" if judge else "Synthesis")
+        await self.query_one("#run-synthesis-markdown", Markdown).update(synthesis_from_json(doc))
+        if panes:
+            panes[0].focus()
+
+    async def _fill(self, pane: ProposalPane, p: dict[str, Any]) -> None:
+        await pane.show_text(str(p.get("text") or ""))
+        pane.tokens = int((p.get("usage") or {}).get("completion_tokens") or pane.tokens)
+        pane.cost_usd = float(p.get("cost_usd") or 0.0)
+        status = str(p.get("status") or "done")
+        if status in ("failed", "cancelled"):
+            await pane.set_state(status, p.get("error") or status)
+        else:
+            pane.state = status
+        pane.refresh_title()
+
+    async def _empty(self, text: str) -> None:
+        self.query_one("#run-proposals").display = False
+        self.query_one("#run-synthesis").display = False
+        empty = self.query_one("#run-empty", Static)
+        empty.update(text)
+        empty.display = True
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", title="Could not read the run",
+                        severity="error", timeout=10)
+
+    @on(ProposalPane.Action)
+    def _pane_action(self, event: ProposalPane.Action) -> None:
+        event.stop()
+        if event.action != "maximise":
+            self.notify("A past run is read-only: u takes its task back to the prompt.", severity="warning")
+        elif self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.query_one(f"#run-proposal-{event.index}", ProposalPane), container=False)
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.dismiss()
+
+    def action_reuse(self) -> None:
+        if self.row is None:
+            return
+        if not reuse_task(self.app, str(self.row.get("task") or "")):
+            self.notify("There is no prompt to put the task in.", severity="warning")
