@@ -100,7 +100,7 @@ def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyP
         store = Store()
         stores.append(store)
         statuses = [ModelStatus(m, Availability(True)) for m in loaded.config.models]
-        return MootApp(loaded, store, statuses)
+        return MootApp(loaded, store, statuses, cursor_blink=False)
 
     yield make
     for s in stores:

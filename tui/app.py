@@ -43,8 +43,11 @@ class MootApp(App[None]):
     ]
 
     def __init__(self, loaded: LoadedConfig | None = None, store: Store | None = None,
-                 statuses: list[ModelStatus] | None = None, watch_css: bool = False) -> None:
+                 statuses: list[ModelStatus] | None = None, watch_css: bool = False,
+                 cursor_blink: bool = True) -> None:
         super().__init__(watch_css=watch_css)
+        self.cursor_blink = cursor_blink
+        """Inputs and editors follow this; tests switch it off so screenshots are stable."""
         self.loaded = loaded or load_config(Path.cwd())
         self.store = store or Store()
         self.statuses: list[ModelStatus] = statuses or []

@@ -22,6 +22,9 @@ class PromptInput(Input):
         self._pos: int | None = None
         self._draft = ""
 
+    def on_mount(self) -> None:
+        self.cursor_blink = getattr(self.app, "cursor_blink", True)
+
     def remember(self, task: str) -> None:
         if task and (not self.history or self.history[-1] != task):
             self.history.append(task)
