@@ -131,3 +131,20 @@ async def test_prompt_history_up_and_down(workbench, scripted) -> None:
         assert prompt.value == "first task"
         await pilot.press("down", "down")
         assert prompt.value == ""
+
+
+async def test_ranking_table_is_one_markdown_block(workbench, scripted) -> None:
+    from moot.tui.widgets.synthesis import synthesis_markdown
+
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, f"plan {name}")
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, "RANKING: A > B > C")
+    scripted.enqueue("alpha", JUDGE)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        app.save_plan_prefs({"rank": True})
+        await run_task(pilot)
+        text = synthesis_markdown(app.screen.result)
+        assert "| plan | model | points |\n|---|---|---|\n| A | " in text
+        assert text.count("\n| ") == 4  # the header's separator and three rows, no blank line between

@@ -64,6 +64,7 @@ class MootApp(App[None]):
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self.store.get_pref("user", "theme", DEFAULT_THEME) or DEFAULT_THEME
+        self._remember_theme = True  # from here on, a theme the user picks is remembered
         if self.loaded.config.keys:
             self.set_keymap(dict(self.loaded.config.keys))
         from .screens.main import MainScreen
@@ -75,7 +76,7 @@ class MootApp(App[None]):
             self.discover()
 
     def watch_theme(self, theme: str) -> None:
-        if self.is_mounted:
+        if getattr(self, "_remember_theme", False):
             self.store.set_pref("user", "theme", theme)
 
     @work(exclusive=True, group="discovery", exit_on_error=False)

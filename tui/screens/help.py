@@ -81,8 +81,10 @@ def describe(screen: Screen[Any]) -> list[tuple[str, list[KeyRow]]]:
     if focused is not None:
         live = {(item.node, item.binding.id or item.binding.action) for item in active.values()}
         taken = [(key, b) for node in (screen, app) for key, b in keymapped(node, keymap)
-                 if (node, b.id or b.action) not in live and app._check_action_state(b.action, node) is not False]
-        sections.append((f"Not while {type(focused).__name__} is focused (it takes these keys)", rows_of(taken)))
+                 if (node, b.id or b.action) not in live
+                 and app._check_action_state(b.action, node) is not False]  # as active_bindings checks
+        title = f"Not while {type(focused).__name__} is focused (it takes these keys)"
+        sections.append((title, rows_of(taken)))
     has_panes = bool(screen.query(ProposalPane) or screen.query(ProposalsArea))
     if has_panes and not isinstance(focused, ProposalPane):
         sections.append(("When a proposal is focused", rows_of(keymapped(ProposalPane, keymap))))
@@ -113,7 +115,7 @@ class HelpScreen(ModalScreen[None]):
                 for i, (title, rows) in enumerate(describe(self.described)):
                     yield Static(title, classes="help-section", markup=False)
                     yield self._table(rows, f"help-table-{i}")
-            yield Static("Esc, F1 or ? closes this. Keys can be remapped by binding id in the config's [keys].",
+            yield Static("Esc, F1 or ? closes this. The config's [keys] table remaps keys by binding id.",
                          id="help-hint", markup=False)
 
     @staticmethod

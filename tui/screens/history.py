@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -43,16 +43,21 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
 
 
 class HistoryScreen(Screen[None]):
-    """The list of past runs. Type to search tasks; Enter opens a run; ``u`` reuses its task."""
+    """The list of past runs. Type to search tasks; Enter opens a run; ``u`` reuses its task.
+
+    The list has the focus, so its keys work at once; any other printable key starts a search.
+    """
 
     CSS_PATH = "history.tcss"
     COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("escape", "back", "Back", id="history.back", tooltip="Back to the main screen"),
         Binding("enter", "open", "Open", id="history.open", tooltip="Show the selected run", show=False),
-        Binding("u", "reuse", "Reuse task", id="history.reuse", tooltip="Put the selected run's task in the prompt"),
+        Binding("u", "reuse", "Reuse task", id="history.reuse",
+                tooltip="Put the selected run's task in the prompt"),
         Binding("slash", "search", "Search", id="history.search", tooltip="Search the runs' tasks"),
-        Binding("down", "to_list", "List", show=False, id="history.list", tooltip="From the search to the list"),
+        Binding("down", "to_list", "List", show=False, id="history.list",
+                tooltip="From the search to the list"),
     ]
 
     def __init__(self) -> None:
@@ -66,7 +71,7 @@ class HistoryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("History · past runs, newest first", id="history-title", markup=False)
-        yield Input(placeholder="Search tasks (type to filter)", id="history-search")
+        yield Input(placeholder="Type to search the tasks", id="history-search", select_on_focus=False)
         table: DataTable[str | Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         for label, key in COLUMNS:
             table.add_column(label, key=key)
@@ -76,7 +81,7 @@ class HistoryScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#history-empty").display = False
-        self.query_one("#history-search", Input).focus()
+        self.query_one("#history-table", DataTable).focus()
         self.search("")
 
     # ------------------------------------------------------------------------------------------ loading
@@ -103,6 +108,19 @@ class HistoryScreen(Screen[None]):
         empty.update(f"No runs match “{text}”" if text else "No runs yet")
         empty.display = not runs
         table.display = bool(runs)
+        if not runs and self.focused is table:
+            self.query_one("#history-search", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key the list does not bind starts (or continues) the search."""
+        table = self.query_one("#history-table", DataTable)
+        if (self.focused is table and event.is_printable and event.character
+                and event.key not in self.active_bindings):
+            event.stop()
+            event.prevent_default()
+            search = self.query_one("#history-search", Input)
+            search.focus()
+            search.insert_text_at_cursor(event.character)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -67,9 +67,18 @@ def run_figures(run: dict[str, Any], doc: dict[str, Any] | None) -> str:
     if doc is not None:
         t = doc.get("totals") or {}
         prompt, completion = int(t.get("prompt_tokens") or 0), int(t.get("completion_tokens") or 0)
-        parts += [f"${float(t.get('cost_usd') or 0):.4f}", f"{prompt + completion} tok ({prompt} in, {completion} out)",
+        parts += [f"${float(t.get('cost_usd') or 0):.4f}",
+                  f"{prompt + completion} tok ({prompt} in, {completion} out)",
                   f"{float(t.get('wall_s') or 0):.1f} s"]
     return " · ".join(parts)
+
+
+class PastProposalPane(ProposalPane):
+    """A ``ProposalPane`` for a finished run: only maximising makes sense, so the other keys are disabled
+    (and so absent from the footer and the help)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action == "maximise" or action not in ("choose", "cancel", "retry", "compare")
 
 
 class RunViewScreen(Screen[None]):
@@ -98,7 +107,6 @@ class RunViewScreen(Screen[None]):
         yield Static("loading…", id="run-figures", markup=False)
         yield Horizontal(id="run-proposals")
         with VerticalScroll(id="run-synthesis"):
-            yield Static("Synthesis", id="run-synthesis-title", markup=False)
             yield Markdown("", id="run-synthesis-markdown")
         yield Static("", id="run-empty", markup=False)
         yield Footer()
@@ -113,7 +121,7 @@ class RunViewScreen(Screen[None]):
         run = self.moot.store.run(self.run_id)
         doc = json.loads(run["result_json"]) if run and run.get("result_json") else None
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, run, doc)
+            self.app.call_from_thread(self.show, run, doc)  # type: ignore[arg-type]  # mypy: async -> None
 
     async def show(self, run: dict[str, Any] | None, doc: dict[str, Any] | None) -> None:
         """Fill the screen from a run row and its JSON document (None for an interrupted run)."""
@@ -128,13 +136,14 @@ class RunViewScreen(Screen[None]):
         if doc is None:
             await self._empty(f"This run is {run.get('status')}: it has no proposals or synthesis to show.")
             return
-        panes = [ProposalPane(i, str(p.get("model", "?")), str(p.get("variant", "?")), id=f"run-proposal-{i}")
+        panes = [PastProposalPane(i, str(p.get("model", "?")), str(p.get("variant", "?")),
+                                  id=f"run-proposal-{i}")
                  for i, p in enumerate(doc.get("proposals") or [])]
         await self.query_one("#run-proposals", Horizontal).mount_all(panes)
         for pane, p in zip(panes, doc.get("proposals") or [], strict=True):
             await self._fill(pane, p)
         judge = (doc.get("judge") or {}).get("model")
-        self.query_one("#run-synthesis-title", Static).update(f"Synthesis · {judge}" if judge else "Synthesis")
+        self.query_one("#run-synthesis").border_title = f"Synthesis · {judge}" if judge else "Synthesis"
         await self.query_one("#run-synthesis-markdown", Markdown).update(synthesis_from_json(doc))
         if panes:
             panes[0].focus()
@@ -167,8 +176,8 @@ class RunViewScreen(Screen[None]):
     def _pane_action(self, event: ProposalPane.Action) -> None:
         event.stop()
         if event.action != "maximise":
-            self.notify("A past run is read-only: u takes its task back to the prompt.", severity="warning")
-        elif self.maximized is not None:
+            return
+        if self.maximized is not None:
             self.minimize()
         else:
             self.maximize(self.query_one(f"#run-proposal-{event.index}", ProposalPane), container=False)

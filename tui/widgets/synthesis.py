@@ -26,11 +26,12 @@ def synthesis_markdown(result: PlanResult) -> str:
             out += ["### Resolution rationale", s.resolution]
     if result.ranking is not None:
         by_label = {p.label: p for p in result.proposals}
-        out += ["### Peer ranking (Borda count)", "| plan | model | points |", "|---|---|---|"]
+        rows = ["| plan | model | points |", "|---|---|---|"]
         for label in result.ranking.order:
             p = by_label.get(label)
             who = f"{p.proposer.model.name} · {p.proposer.variant}" if p else "?"
-            out.append(f"| {label} | {who} | {result.ranking.scores[label]} |")
+            rows.append(f"| {label} | {who} | {result.ranking.scores[label]} |")
+        out += ["### Peer ranking (Borda count)", "\n".join(rows)]  # a table's rows may not be split
     return "\n\n".join(out)
 
 

@@ -42,6 +42,52 @@ class ProposalScroll(VerticalScroll, can_focus=False):
 class ProposalPane(Vertical, can_focus=True):
     """A proposer's column. Focus it to act on it: maximise, choose as plan, cancel, retry."""
 
+    DEFAULT_CSS = """
+    ProposalPane {
+        width: 1fr;
+        height: 1fr;
+        border: round $panel;
+        border-title-style: bold;
+        border-title-align: left;
+    }
+
+    ProposalPane:focus {
+        border: round $accent;
+    }
+
+    ProposalPane .pane-title {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+        background: $surface;
+    }
+
+    ProposalPane.proposal-1 { border-title-color: $proposal-1; }
+    ProposalPane.proposal-2 { border-title-color: $proposal-2; }
+    ProposalPane.proposal-3 { border-title-color: $proposal-3; }
+    ProposalPane.proposal-4 { border-title-color: $proposal-4; }
+    ProposalPane.proposal-5 { border-title-color: $proposal-5; }
+    ProposalPane.proposal-6 { border-title-color: $proposal-6; }
+
+    ProposalPane.-failed .pane-title { color: $error; text-style: bold; }
+    ProposalPane.-cancelled .pane-title { text-style: italic; }
+
+    ProposalPane .pane-body {
+        height: 1fr;
+        padding: 0 1;
+    }
+
+    ProposalPane .pane-error {
+        color: $error;
+        height: auto;
+    }
+
+    ProposalPane .pane-markdown {
+        margin: 0;
+        padding: 0;
+    }
+    """
+
     BINDINGS = [
         Binding("m", "maximise", "Maximise", id="proposal.maximise", tooltip="Show this proposal alone"),
         Binding("p", "choose", "Use as plan", id="proposal.choose", tooltip="Choose this proposal as the plan"),
