@@ -91,6 +91,13 @@ def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyP
     project.mkdir()
     monkeypatch.chdir(project)
     monkeypatch.setattr(pane, "clock", lambda: 100.0)
+    # run ids seed the shuffle that gives plans their letters: make them deterministic, distinct per run
+    from itertools import count
+
+    from moot.core.ensemble import engine
+
+    runs = count(1)
+    monkeypatch.setattr(engine, "new_run_id", lambda: f"20260101-000000-{next(runs):04d}")
     stores: list[Store] = []
 
     def make(config: str | None = None) -> MootApp:

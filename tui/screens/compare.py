@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from rich.console import RenderableType
 from rich.padding import Padding
@@ -33,6 +34,10 @@ Span = tuple[int, int]
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 WORD_MATCH_MIN = 0.4
 """Below this similarity two paired lines are simply different; marking their words would be noise."""
+LINE_MATCH_MIN = 0.6
+"""Two lines of a replaced block face each other when at least this alike."""
+PAIRING_LIMIT = 40_000
+"""Larger replaced blocks (lines × lines) are paired in order rather than by likeness."""
 
 
 @dataclass(frozen=True)
@@ -56,22 +61,42 @@ def word_spans(a: str, b: str) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
     matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
     if matcher.ratio() < WORD_MATCH_MIN:
         return (), ()
-    oa = [0]
-    for t in ta:
-        oa.append(oa[-1] + len(t))
-    ob = [0]
-    for t in tb:
-        ob.append(ob[-1] + len(t))
-    left: list[Span] = []
-    right: list[Span] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if i2 > i1:
-            left.append((oa[i1], oa[i2]))
-        if j2 > j1:
-            right.append((ob[j1], ob[j2]))
-    return tuple(left), tuple(right)
+    oa = list(accumulate(map(len, ta), initial=0))
+    ob = list(accumulate(map(len, tb), initial=0))
+    ops = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    left = tuple((oa[i1], oa[i2]) for _, i1, i2, _, _ in ops if i2 > i1)
+    right = tuple((ob[j1], ob[j2]) for _, _, _, j1, j2 in ops if j2 > j1)
+    return left, right
+
+
+def _pair(la: Sequence[str], lb: Sequence[str], i0: int, j0: int) -> list[Row]:
+    """Rows for a replaced block: the most alike lines face each other (as difflib's Differ pairs them),
+    the rest are removed or added; a block with no alike lines is paired in order."""
+    best, bi, bj = LINE_MATCH_MIN, -1, -1
+    if len(la) * len(lb) <= PAIRING_LIMIT:
+        matcher = difflib.SequenceMatcher(autojunk=False)
+        for j, right in enumerate(lb):
+            matcher.set_seq2(right)
+            for i, left in enumerate(la):
+                matcher.set_seq1(left)
+                if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best and matcher.ratio() > best:
+                    best, bi, bj = matcher.ratio(), i, j
+    if bi < 0:
+        return [_row(la[k] if k < len(la) else None, lb[k] if k < len(lb) else None, i0 + k, j0 + k)
+                for k in range(max(len(la), len(lb)))]
+    return (_pair(la[:bi], lb[:bj], i0, j0) + [_row(la[bi], lb[bj], i0 + bi, j0 + bj)]
+            + _pair(la[bi + 1:], lb[bj + 1:], i0 + bi + 1, j0 + bj + 1))
+
+
+def _row(left: str | None, right: str | None, i: int, j: int) -> Row:
+    """One row of a replaced block; ``i`` and ``j`` count from 0."""
+    if left is None:
+        return Row("added", None, right, None, j + 1)
+    if right is None:
+        return Row("removed", left, None, i + 1)
+    if left == right:
+        return Row("equal", left, right, i + 1, j + 1)
+    return Row("changed", left, right, i + 1, j + 1, *word_spans(left, right))
 
 
 def side_by_side(a: str, b: str) -> list[Row]:
@@ -80,32 +105,17 @@ def side_by_side(a: str, b: str) -> list[Row]:
     rows: list[Row] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
         if tag == "equal":
-            rows += [Row("equal", la[i], lb[j], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2))]
-            continue
-        for k in range(max(i2 - i1, j2 - j1)):
-            i, j = i1 + k, j1 + k
-            left = la[i] if i < i2 else None
-            right = lb[j] if j < j2 else None
-            if left is not None and right is not None:
-                ls, rs = word_spans(left, right)
-                rows.append(Row("changed", left, right, i + 1, j + 1, ls, rs))
-            elif left is not None:
-                rows.append(Row("removed", left, None, i + 1))
-            else:
-                rows.append(Row("added", None, right, None, j + 1))
+            rows += [_row(la[i1 + k], lb[j1 + k], i1 + k, j1 + k) for k in range(i2 - i1)]
+        else:
+            rows += _pair(la[i1:i2], lb[j1:j2], i1, j1)
     return rows
 
 
 def unified(a: str, b: str, a_name: str = "left", b_name: str = "right") -> list[tuple[str, str]]:
     """A unified diff as (kind, line) pairs; kind is header, hunk, removed, added or equal."""
-    out: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(a.splitlines(), b.splitlines(), a_name, b_name, lineterm=""):
-        if line.startswith(("---", "+++")):
-            kind = "header"
-        else:
-            kind = {"@": "hunk", "-": "removed", "+": "added"}.get(line[:1], "equal")
-        out.append((kind, line))
-    return out
+    lines = difflib.unified_diff(a.splitlines(), b.splitlines(), a_name, b_name, lineterm="")
+    kinds = {"@": "hunk", "-": "removed", "+": "added"}
+    return [("header" if n < 2 else kinds.get(line[:1], "equal"), line) for n, line in enumerate(lines)]
 
 
 class DiffView(Widget):
@@ -115,8 +125,8 @@ class DiffView(Widget):
                          "diff--gutter", "diff--hunk", "diff--header"}
     unified: reactive[bool] = reactive(False, layout=True)
 
-    def __init__(self, **kw: str) -> None:
-        super().__init__(**kw)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.rows: list[Row] = []
         self.lines: list[tuple[str, str]] = []
 
@@ -143,8 +153,13 @@ class DiffView(Widget):
         if self.unified:
             if not self.lines:
                 return Text("The two proposals are identical.", style=self._style("diff--gutter"))
-            styles = {k: self._style(f"diff--{k}") for k in ("removed", "added", "hunk", "header")}
-            return Text("\n").join(Text(line, style=styles.get(kind, "")) for kind, line in self.lines)
+            lines = Table.grid(expand=True)
+            lines.add_column(ratio=1)
+            for kind, line in self.lines:
+                plain = kind in ("equal", "hunk", "header")
+                lines.add_row(Text(line, style=self._style(f"diff--{kind}") if kind != "equal" else "")
+                              if plain else self._cell(line, (), kind))
+            return lines
         table = Table.grid(expand=True, padding=(0, 1, 0, 0))
         gutter = self._style("diff--gutter")
         for ratio in (None, 1, None, 1):

@@ -46,7 +46,9 @@ class EditPlanScreen(ModalScreen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        area = self.query_one(TextArea)
+        area.cursor_blink = getattr(self.app, "cursor_blink", True)
+        area.focus()
 
     @property
     def text(self) -> str:

@@ -52,7 +52,7 @@ class StrategyScreen(ModalScreen[dict[str, Any] | None]):
     def _model_prompt(self, alias: str, unusable: dict[str, str]) -> Content:
         if alias not in unusable:
             return Content(alias)
-        return Content.assemble(alias, (f"  ✗ {unusable[alias]}", "$text-muted"))
+        return Content.assemble(alias, (f"  ✗ {unusable[alias]}", "$foreground-muted"))
 
     def compose(self) -> ComposeResult:
         app = self.moot
