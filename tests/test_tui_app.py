@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTED_CONFIG
 
+from conftest import SCRIPTED_CONFIG
 from moot.core.providers.embedded import engine_installed, shipped_model_path
 from moot.tui.widgets.proposals import ProposalPane, ProposalsArea
 
