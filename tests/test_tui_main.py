@@ -148,3 +148,55 @@ async def test_ranking_table_is_one_markdown_block(workbench, scripted) -> None:
         text = synthesis_markdown(app.screen.result)
         assert "| plan | model | points |\n|---|---|---|\n| A | " in text
         assert text.count("\n| ") == 4  # the header's separator and three rows, no blank line between
+
+
+async def test_maximise_and_back(workbench, scripted) -> None:
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await run_task(pilot)
+        pane = app.screen.query_one("#proposal-2", ProposalPane)
+        pane.focus()
+        await pilot.press("m")
+        assert app.screen.maximized is pane
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+
+
+async def test_linked_scrolling(workbench, scripted) -> None:
+    long = "\n\n".join(f"Step {i}: do thing {i}." for i in range(60))
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, long)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await run_task(pilot)
+        from moot.tui.widgets.proposals.pane import ProposalScroll
+
+        bodies = [p.query_one(ProposalScroll) for p in app.screen.query_one(ProposalsArea).panes]
+        for b in bodies:
+            b.scroll_home(animate=False)
+        await pilot.pause()
+        bodies[0].scroll_to(y=bodies[0].max_scroll_y / 2, animate=False)
+        await pilot.pause()
+        assert bodies[1].scroll_y == 0  # not linked: each scrolls on its own
+        await pilot.press("f8")
+        bodies[0].scroll_to(y=bodies[0].max_scroll_y, animate=False)
+        await pilot.pause()
+        await pilot.pause()
+        assert bodies[1].scroll_y == bodies[1].max_scroll_y > 0
+        assert bodies[2].scroll_y == bodies[2].max_scroll_y
+
+
+async def test_every_action_is_in_the_command_palette(workbench, scripted) -> None:
+    from textual.command import CommandPalette
+
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        await pilot.press(*"export plan")
+        await pilot.pause(0.5)
+        options = palette.query_one("CommandList")
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("Export plan" in p for p in prompts)
