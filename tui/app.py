@@ -53,7 +53,7 @@ class MootApp(App[None]):
         self.statuses: list[ModelStatus] = statuses or []
         self.models_ready = asyncio.Event()
         self._given_statuses = statuses is not None
-        self.branch = git_branch(self.loaded.project_dir)
+        self.branch: str | None = None  # looked up with discovery, after the first frame
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -72,8 +72,8 @@ class MootApp(App[None]):
         self.push_screen(MainScreen())
         if self._given_statuses:
             self.models_ready.set()
-        else:
-            self.discover()
+        else:  # after the first frame: discovery imports the network clients, which takes a moment
+            self.call_after_refresh(self.discover)
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_remember_theme", False):
@@ -82,6 +82,7 @@ class MootApp(App[None]):
     @work(exclusive=True, group="discovery", exit_on_error=False)
     async def discover(self) -> None:
         """Check every model (keys, Ollama, the embedded engine) without blocking the screen."""
+        self.branch = await asyncio.to_thread(git_branch, self.loaded.project_dir)
         try:
             self.statuses = await model_statuses(self.loaded)
         finally:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import TYPE_CHECKING
+
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownStream
 
 from moot.core.ensemble import PlanResult
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 
 def synthesis_markdown(result: PlanResult) -> str:
@@ -46,9 +49,20 @@ class SynthesisPane(VerticalScroll):
         self.tokens = 0
         self.judge = ""
 
-    def compose(self) -> ComposeResult:
+    def on_mount(self) -> None:
         self.border_title = self._title()
-        yield Markdown("", classes="synthesis-markdown")
+
+    async def _markdown(self) -> Markdown:
+        """The Markdown widget, mounted on first use: its parser and highlighter are slow to import, and the
+        workbench should paint its first frame without them."""
+        from textual.widgets import Markdown
+
+        found = self.query(Markdown)
+        if found:
+            return found.first()
+        widget = Markdown("", classes="synthesis-markdown")
+        await self.mount(widget)
+        return widget
 
     def _title(self) -> str:
         label = {"idle": "waiting for proposals", "waiting": "the judge is reading", "ranking": "peer ranking",
@@ -63,12 +77,15 @@ class SynthesisPane(VerticalScroll):
 
     async def reset(self, judge: str = "") -> None:
         self.tokens, self.judge, self._stream = 0, judge, None
-        await self.query_one(Markdown).update("")
+        if self.query("Markdown"):
+            await (await self._markdown()).update("")
         self.state = "idle"
 
     async def append(self, text: str, tokens: int) -> None:
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
+            from textual.widgets import Markdown
+
+            self._stream = Markdown.get_stream(await self._markdown())
         self.tokens += tokens
         following = self.scroll_y >= self.max_scroll_y - 1
         await self._stream.write(text)
@@ -83,7 +100,7 @@ class SynthesisPane(VerticalScroll):
             self._stream = None
         if result.judge is not None:
             self.judge = result.judge.model.name
-        await self.query_one(Markdown).update(synthesis_markdown(result))
+        await (await self._markdown()).update(synthesis_markdown(result))
         self.call_after_refresh(self.scroll_home, animate=False)  # after any queued follow-scroll
         self.state = "done" if result.plan else "failed"
         self.border_title = self._title()

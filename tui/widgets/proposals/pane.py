@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 STATE_ICONS = {"waiting": "…", "streaming": "▶", "done": "✓", "failed": "✗", "cancelled": "■"}
 
@@ -122,11 +125,18 @@ class ProposalPane(Vertical, can_focus=True):
         self.add_class(f"proposal-{index % 6 + 1}")
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # slow to import: only when the first run makes panes
+
         self.border_title = self._title()
         yield Static(self._figures(), classes="pane-title", markup=False)
         with ProposalScroll(classes="pane-body"):
             yield Markdown("", classes="pane-markdown")
             yield Static("", classes="pane-error", markup=False)
+
+    def _markdown(self) -> Markdown:
+        from textual.widgets import Markdown
+
+        return self.query_one(".pane-markdown", Markdown)
 
     # ------------------------------------------------------------------------------------------ figures
 
@@ -164,7 +174,7 @@ class ProposalPane(Vertical, can_focus=True):
         self.tokens, self.text, self.error, self.cost_usd = 0, "", None, 0.0
         self._t_start, self._t_first, self._t_end = clock(), None, None
         self._stream = None
-        self.query_one(".pane-markdown", Markdown).update("")
+        self._markdown().update("")
         self.query_one(".pane-error", Static).update("")
         self.state = "waiting"
         self.refresh_title()
@@ -178,7 +188,9 @@ class ProposalPane(Vertical, can_focus=True):
         self.tokens += tokens
         self.text += text
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(".pane-markdown", Markdown))
+            from textual.widgets import Markdown
+
+            self._stream = Markdown.get_stream(self._markdown())
         body = self.query_one(ProposalScroll)
         following = body.scroll_y >= body.max_scroll_y - 1  # only a reader at the bottom is carried along
         await self._stream.write(text)
@@ -203,7 +215,7 @@ class ProposalPane(Vertical, can_focus=True):
         """Show a finished proposal at once (a past run, read from the database)."""
         self.text = text
         self.tokens = len(text.split())
-        await self.query_one(".pane-markdown", Markdown).update(text)
+        await self._markdown().update(text)
 
     # ------------------------------------------------------------------------------------------ actions
 
