@@ -1,0 +1,66 @@
+"""The shared shapes of the context manager: a repository's files, what was read from each, and the index.
+
+``files.list_files`` finds ``RepoFile``s; ``cache.build_index`` turns them into a ``RepoIndex`` of
+``FileInfo`` (tags, outline or summary), reusing cached work; ``rank`` and ``scope`` read the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .outline import OutlineItem
+from .tags import Tag
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """A file moot may show to a model."""
+
+    rel: str
+    """Path relative to the repository root, with forward slashes."""
+    path: Path
+    """Absolute path."""
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class FileInfo:
+    """What was read from one file."""
+
+    rel: str
+    lang: str | None
+    """The tree-sitter language, or None for text files that are summarised (or not understood)."""
+    tags: list[Tag] = field(default_factory=list)
+    outline: list[OutlineItem] = field(default_factory=list)
+    """Classes/functions/methods for code; headings/keys for markdown, yaml, toml, json."""
+    size: int = 0
+
+
+@dataclass
+class IndexStats:
+    files: int = 0
+    parsed: int = 0
+    """Files read and parsed this time."""
+    cached: int = 0
+    """Files whose tags came from the cache."""
+    seconds: float = 0.0
+
+
+@dataclass
+class RepoIndex:
+    """Everything known about a repository's files, keyed by relative path."""
+
+    root: Path
+    files: dict[str, FileInfo] = field(default_factory=dict)
+    stats: IndexStats = field(default_factory=IndexStats)
+
+    def defines(self) -> dict[str, set[str]]:
+        """Identifier -> the files that define it."""
+        out: dict[str, set[str]] = {}
+        for info in self.files.values():
+            for t in info.tags:
+                if t.kind == "def":
+                    out.setdefault(t.name, set()).add(info.rel)
+        return out
