@@ -19,7 +19,8 @@ def err(text: str) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show}
+    handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show,
+                "context": context}
     try:
         loaded = load_config(Path.cwd())
         return handlers[args.command](args, loaded)
@@ -102,6 +103,12 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
     doc = result.to_json()
     _emit(args, json.dumps(doc, indent=2) if args.json else result.to_markdown())
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from .context_cmd import run_context
+
+    return run_context(args, loaded)
 
 
 # ------------------------------------------------------------------------------------------ models / doctor

@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="one past run: its plan, proposals and figures")
     s.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
     s.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("context", help="what the context manager would hand a model for TASK, with token counts")
+    c.add_argument("task", metavar="TASK", help="the task, or - to read it from stdin")
+    c.add_argument("--budget", type=int, help="most tokens to send (default: [ensemble] context_budget)")
+    c.add_argument("--strategy", choices=["scoped", "full", "distilled", "fresh"], help="default: scoped")
+    c.add_argument("--files", type=_csv, help="comma-separated files to pin (shown first)")
+    c.add_argument("--model", help="model alias or litellm string whose tokenizer counts (default: the planner's)")
+    c.add_argument("--json", action="store_true", help="print one JSON document")
+    c.add_argument("--show", action="store_true", help="also print the text that would be sent")
     return parser
 
 

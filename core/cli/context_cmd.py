@@ -1,0 +1,106 @@
+"""``moot context TASK``: what the context manager would hand a model, item by item, with exact token counts.
+
+Progress (indexing figures) goes to stderr; the table or the ``--json`` document to stdout. Exit code 2 for
+bad usage: an empty task, a negative budget, an unknown strategy or a ``--files`` path outside the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .main import EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from moot.context.scope import ContextResult
+
+    from ..config import LoadedConfig
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _model_string(loaded: LoadedConfig, name: str | None) -> str:
+    """The model whose tokenizer counts: an alias from config, a litellm string, or the planner's model."""
+    config = loaded.config
+    if name:
+        found = config.model(name)
+        return found.model if found is not None else name
+    alias = config.roles.get("planner")
+    found = config.model(alias) if alias else None
+    return found.model if found is not None else ""
+
+
+def normalise_path(root: Path, raw: str) -> str:
+    """A ``--files`` entry (relative to the working directory, or absolute) as a path relative to ``root``."""
+    text = raw.strip().replace("\\", "/").rstrip("/")
+    absolute = Path(os.path.abspath(Path.cwd() / text))
+    for base in (root, root.resolve()):
+        try:
+            return absolute.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return text
+
+
+def render_table(result: ContextResult) -> str:
+    """One line per item (kind, tokens, path), then the total against the budget and what was left out."""
+    width = max([len(str(i.tokens)) for i in result.items] + [6])
+    lines = [f"{'KIND':<8}  {'TOKENS':>{width}}  PATH"]
+    for item in result.items:
+        where = f"{item.path} ({len(item.covers)} files)" if item.kind == "tree" else item.path
+        lines.append(f"{item.kind:<8}  {item.tokens:>{width}}  {where}")
+    left = len(result.left_out)
+    lines.append(f"total {result.total_tokens} / {result.budget} tokens ({result.strategy}); "
+                 f"{left} file{'' if left == 1 else 's'} left out")
+    return "\n".join(lines) + "\n"
+
+
+def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    """Index the project, scope the task and print the result.
+
+    ``args``: ``task`` (text or ``-`` for stdin), ``budget`` (None: ``[ensemble] context_budget``),
+    ``strategy`` (None: scoped), ``files`` (list of pinned paths or None), ``model`` (alias or litellm
+    string; None: the planner's model), ``json``; optional ``show`` prints the text itself after the table.
+    """
+    from moot.context.cache import build_index
+    from moot.context.files import list_files
+    from moot.context.scope import STRATEGIES, scope
+
+    task = sys.stdin.read() if args.task == "-" else args.task
+    if not task.strip():
+        err("moot: the task is empty")
+        return EXIT_USAGE
+    budget = args.budget if getattr(args, "budget", None) is not None else loaded.config.ensemble.context_budget
+    if budget < 0:
+        err(f"moot: the budget must be 0 or more tokens, not {budget}")
+        return EXIT_USAGE
+    strategy = getattr(args, "strategy", None) or "scoped"
+    if strategy not in STRATEGIES:
+        err(f"moot: unknown context strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+        return EXIT_USAGE
+    root = loaded.project_dir
+    index = build_index(root, files=list_files(root))
+    stats = index.stats
+    err(f"moot: indexed {stats.files} files in {root} ({stats.parsed} parsed, {stats.cached} cached, "
+        f"{stats.seconds:.2f} s)")
+    pinned = [normalise_path(root, f) for f in (getattr(args, "files", None) or [])]
+    unknown = [p for p in pinned if p not in index.files]
+    if unknown:
+        err(f"moot: not a file moot can show in {root}: {', '.join(unknown)}")
+        return EXIT_USAGE
+    model = _model_string(loaded, getattr(args, "model", None))
+    result = scope(index, task, budget, strategy=strategy, model=model, pinned=pinned)
+    if args.json:
+        doc: dict[str, Any] = result.to_json()
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    sys.stdout.write(render_table(result))
+    if getattr(args, "show", False) and result.items:
+        sys.stdout.write("\n" + result.text)
+    return EXIT_OK
