@@ -28,7 +28,7 @@ from ..widgets.synthesis import SynthesisPane
 if TYPE_CHECKING:
     from ..app import MootApp
 
-FLUSH_S = 1 / 30
+FLUSH_S = 1 / 10
 """How often streamed tokens reach the screen."""
 
 
@@ -114,7 +114,7 @@ class MainScreen(Screen[None]):
         synthesis = self.query_one(SynthesisPane)
         await synthesis.reset(self._judge_name(result))
         for pane in area.panes:
-            pane.reset()
+            await pane.reset()
         flusher = self.set_interval(FLUSH_S, bridge.flush)
         status = "cancelled"
         try:
@@ -151,7 +151,7 @@ class MainScreen(Screen[None]):
         ensemble.on_progress = bridge
         pane = self.query_one(ProposalsArea).pane(index)
         if pane is not None:
-            pane.reset()
+            await pane.reset()
         await self.query_one(SynthesisPane).reset(self._judge_name(result))
         self.running = True
         flusher = self.set_interval(FLUSH_S, bridge.flush)

@@ -17,7 +17,8 @@ from textual.widgets import Static, Tab, Tabs
 
 from moot.core.ensemble import Proposer
 
-from .pane import ProposalPane, ProposalScroll
+from .pane import ProposalPane
+from .streamed import ProposalScroll
 
 NARROW = 100
 """Below this many columns the proposals become tabs."""
@@ -27,6 +28,11 @@ class ProposalsArea(Vertical):
     linked: reactive[bool] = reactive(False)
     narrow: reactive[bool] = reactive(False)
 
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._panes: dict[int, ProposalPane] = {}
+        """By index: looked up for every batch of streamed text, so no DOM query on that path."""
+
     def compose(self) -> ComposeResult:
         yield Tabs(id="proposal-tabs")
         yield Horizontal(id="proposal-columns")
@@ -34,13 +40,10 @@ class ProposalsArea(Vertical):
 
     @property
     def panes(self) -> list[ProposalPane]:
-        return list(self.query(ProposalPane))
+        return list(self._panes.values())
 
     def pane(self, index: int) -> ProposalPane | None:
-        for p in self.panes:
-            if p.index == index:
-                return p
-        return None
+        return self._panes.get(index)
 
     async def set_proposers(self, proposers: Sequence[Proposer]) -> None:
         """Replace the panes with one per proposer."""
@@ -49,6 +52,7 @@ class ProposalsArea(Vertical):
         tabs = self.query_one(Tabs)
         await tabs.clear()
         panes = [ProposalPane(i, p.model.name, p.variant, id=f"proposal-{i}") for i, p in enumerate(proposers)]
+        self._panes = {p.index: p for p in panes}
         await columns.mount_all(panes)
         for i, p in enumerate(proposers):
             await tabs.add_tab(Tab(f"{i + 1} {p.model.name}·{p.variant}", id=f"tab-{i}"))

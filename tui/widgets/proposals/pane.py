@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
+from .streamed import StreamedMarkdown
 
 STATE_ICONS = {"waiting": "…", "streaming": "▶", "done": "✓", "failed": "✗", "cancelled": "■"}
 
@@ -22,24 +20,6 @@ STATE_ICONS = {"waiting": "…", "streaming": "▶", "done": "✓", "failed": "�
 def clock() -> float:
     """The pane's clock; tests replace it to make figures deterministic."""
     return time.monotonic()
-
-
-class ProposalScroll(VerticalScroll, can_focus=False):
-    """The scrolling body of a pane; reports the user's scrolling so linked panes can follow."""
-
-    class Scrolled(Message):
-        def __init__(self, scroll: ProposalScroll, fraction: float) -> None:
-            super().__init__()
-            self.scroll = scroll
-            self.fraction = fraction
-
-    following = False
-    """Set while this pane is being moved to follow another, so it does not echo the movement back."""
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if not self.following and self.max_scroll_y:
-            self.post_message(self.Scrolled(self, new / self.max_scroll_y))
 
 
 class ProposalPane(Vertical, can_focus=True):
@@ -83,6 +63,7 @@ class ProposalPane(Vertical, can_focus=True):
     ProposalPane .pane-error {
         color: $error;
         height: auto;
+        padding: 0 1;
     }
 
     ProposalPane .pane-markdown {
@@ -121,22 +102,16 @@ class ProposalPane(Vertical, can_focus=True):
         self._t_start: float | None = None
         self._t_first: float | None = None
         self._t_end: float | None = None
-        self._stream: MarkdownStream | None = None
         self.add_class(f"proposal-{index % 6 + 1}")
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown  # slow to import: only when the first run makes panes
-
         self.border_title = self._title()
         yield Static(self._figures(), classes="pane-title", markup=False)
-        with ProposalScroll(classes="pane-body"):
-            yield Markdown("", classes="pane-markdown")
-            yield Static("", classes="pane-error", markup=False)
+        yield Static("", classes="pane-error", markup=False)
+        yield StreamedMarkdown(classes="pane-markdown pane-body")
 
-    def _markdown(self) -> Markdown:
-        from textual.widgets import Markdown
-
-        return self.query_one(".pane-markdown", Markdown)
+    def _markdown(self) -> StreamedMarkdown:
+        return self.query_one(StreamedMarkdown)
 
     # ------------------------------------------------------------------------------------------ figures
 
@@ -161,20 +136,20 @@ class ProposalPane(Vertical, can_focus=True):
         self.border_title = self._title()
         self.query_one(".pane-title", Static).update(self._figures())
 
-    def watch_state(self, state: str) -> None:
-        for s in STATE_ICONS:
-            self.set_class(s == state, f"-{s}")
+    def watch_state(self, old: str, state: str) -> None:
+        # two class changes, not one per state: each restyles the pane and everything in it
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{state}")
         if self.is_mounted:
             self.refresh_title()
 
     # --------------------------------------------------------------------------------------- streaming
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         """Back to waiting, for a new run or a retry."""
         self.tokens, self.text, self.error, self.cost_usd = 0, "", None, 0.0
         self._t_start, self._t_first, self._t_end = clock(), None, None
-        self._stream = None
-        self._markdown().update("")
+        self._markdown().set_text("")
         self.query_one(".pane-error", Static).update("")
         self.state = "waiting"
         self.refresh_title()
@@ -187,23 +162,13 @@ class ProposalPane(Vertical, can_focus=True):
             self._t_first = clock()
         self.tokens += tokens
         self.text += text
-        if self._stream is None:
-            from textual.widgets import Markdown
-
-            self._stream = Markdown.get_stream(self._markdown())
-        body = self.query_one(ProposalScroll)
-        following = body.scroll_y >= body.max_scroll_y - 1  # only a reader at the bottom is carried along
-        await self._stream.write(text)
-        if following:
-            body.call_after_refresh(body.scroll_end, animate=False)
+        self._markdown().append(text)
         self.refresh_title()
 
     async def set_state(self, state: str, error: str | None = None, cost_usd: float = 0.0) -> None:
         if state in ("done", "failed", "cancelled"):
             self._t_end = clock()
-            if self._stream is not None:
-                await self._stream.stop()
-                self._stream = None
+            self._markdown().finish()
         self.cost_usd = cost_usd or self.cost_usd
         self.error = error
         if error:
@@ -215,7 +180,7 @@ class ProposalPane(Vertical, can_focus=True):
         """Show a finished proposal at once (a past run, read from the database)."""
         self.text = text
         self.tokens = len(text.split())
-        await self._markdown().update(text)
+        self._markdown().set_text(text)
 
     # ------------------------------------------------------------------------------------------ actions
 
