@@ -32,6 +32,7 @@ def moot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     # Nothing listens here: an Ollama probe during a test fails fast instead of finding a real server.
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    monkeypatch.setenv("MOOT_NO_WATCH", "1")  # no file watchers unless a test turns them on
     return home
 
 

@@ -1,0 +1,185 @@
+"""Which files of a repository moot may read: the repository's own list, less what no model should see.
+
+In a git work tree the list is one ``git ls-files -z --cached --others --exclude-standard`` call (tracked
+plus untracked-not-ignored; ``-z`` makes ``core.quotepath`` irrelevant); submodules and tracked files that
+were deleted drop out because they are not regular files. Outside git (or when the folder is itself ignored
+by an enclosing repository) the folder is walked with ``os.scandir``, skipping the same folders; no
+``.gitignore`` is read then.
+
+Skipped everywhere: generated/vendored folders anywhere in the path (:data:`SKIP_DIRS`), lock files,
+minified ``*.min.js``/``*.min.css``, known binary extensions, files over ``max_bytes``, symlinks whose target
+lies outside the root (links inside are kept), anything that is not a regular file.
+
+The content sniff (a NUL byte, or lines over ~1000 characters on average, in the first 8 KiB) needs a read.
+``list_files`` does it by default; :func:`moot.context.cache.build_index` asks for ``sniff=False`` and runs
+:func:`sniff_head` on the bytes it reads for parsing anyway, remembering the verdict in its cache, so a warm
+rebuild opens no file at all and a cold one reads each file once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from .index import RepoFile
+
+#: Folders never entered, wherever they appear in a path.
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", "dist", "build", ".venv", "venv",
+    "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "target",
+    ".next", "coverage", ".eggs", ".hypothesis",
+})
+
+#: Lock files: large, generated, useless to a model.
+LOCK_FILES = frozenset({
+    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Cargo.lock", "uv.lock",
+    "Gemfile.lock", "composer.lock", "Pipfile.lock", "go.sum", "bun.lockb",
+})
+
+#: Extensions (lower case, no dot) of files that are binary whatever their first bytes say.
+BINARY_EXTENSIONS = frozenset({
+    # images and media
+    "png", "jpg", "jpeg", "gif", "bmp", "ico", "icns", "tif", "tiff", "webp", "psd", "heic", "avif",
+    "mp3", "mp4", "m4a", "wav", "ogg", "flac", "aiff", "aif", "au", "avi", "mov", "mkv", "webm",
+    # archives and packages
+    "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "tar", "jar", "war", "whl", "egg", "deb", "rpm",
+    "dmg", "iso", "apk",
+    # fonts and documents
+    "ttf", "otf", "woff", "woff2", "eot", "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+    # compiled code and objects
+    "pyc", "pyo", "pyd", "so", "dylib", "dll", "exe", "o", "a", "lib", "obj", "class", "wasm", "bin",
+    # data and model weights
+    "gguf", "ggml", "safetensors", "pt", "pth", "onnx", "npy", "npz", "pkl", "pickle", "parquet",
+    "sqlite", "sqlite3", "db", "mo",
+})
+
+#: How much of a file the content sniff reads.
+HEAD_BYTES = 8192
+#: Average line length (in the sniffed head) above which a file counts as minified.
+MAX_AVERAGE_LINE = 1000
+
+
+def skipped_by_path(rel: str) -> bool:
+    """Whether the path alone rules a file out: a skipped folder, a lock or minified file, a binary extension."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if name in LOCK_FILES or any(part in SKIP_DIRS for part in parts[:-1]):
+        return True
+    lower = name.lower()
+    if lower.endswith((".min.js", ".min.css")):
+        return True
+    dot = lower.rfind(".")
+    return dot > 0 and lower[dot + 1:] in BINARY_EXTENSIONS
+
+
+def sniff_head(head: bytes) -> str | None:
+    """``"binary"`` or ``"minified"`` judged from a file's first bytes (up to :data:`HEAD_BYTES`), else None."""
+    head = head[:HEAD_BYTES]
+    if b"\0" in head:
+        return "binary"
+    if len(head) > MAX_AVERAGE_LINE and len(head) / (head.count(b"\n") + 1) > MAX_AVERAGE_LINE:
+        return "minified"
+    return None
+
+
+def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) -> list[RepoFile]:
+    """The files of the repository (or plain folder) at ``root`` a model may read, sorted by ``rel``.
+
+    Args:
+        root: the repository root, or any folder (a subfolder of a repository lists only what is under it).
+        max_bytes: larger files are skipped.
+        sniff: read each file's first 8 KiB to drop binary and minified files; pass False when the caller
+            reads the files anyway and calls :func:`sniff_head` itself (as ``build_index`` does).
+    """
+    root = Path(os.path.abspath(root))
+    rels = _git_paths(root)
+    if rels is None:
+        rels = list(_walk(str(root), ""))
+    base, real_root = str(root), os.path.realpath(root)
+    found: list[RepoFile] = []
+    for rel in rels:
+        if skipped_by_path(rel):
+            continue
+        entry = _regular_file(base, real_root, rel, max_bytes)
+        if entry is not None and not (sniff and _sniff_file(entry.path)):
+            found.append(entry)
+    found.sort(key=lambda f: f.rel)
+    return found
+
+
+def _git_paths(root: Path) -> list[str] | None:
+    """Tracked plus untracked-not-ignored paths under ``root``, or None when git cannot list them."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, timeout=60, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None  # not a work tree, git refuses (safe.directory), or root is inside .git
+    rels = list(dict.fromkeys(os.fsdecode(p) for p in out.stdout.split(b"\0") if p))
+    if not rels and _git(root, "check-ignore", "-q", ".") == 0:
+        return None  # a folder that an enclosing repository ignores: treat it as a plain folder
+    return rels
+
+
+def git_lists(root: Path) -> bool:
+    """Whether git decides which files of ``root`` count: inside a work tree and not ignored by it."""
+    return _git(root, "rev-parse", "--is-inside-work-tree") == 0 and _git(root, "check-ignore", "-q", ".") != 0
+
+
+def _git(root: Path, *args: str) -> int:
+    """The exit code of a quiet git command in ``root`` (-1 when git cannot run)."""
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30).returncode
+    except (OSError, subprocess.SubprocessError):
+        return -1
+
+
+def _walk(base: str, prefix: str) -> Iterator[str]:
+    """Relative paths of everything but folders under ``base/prefix``; skipped folders and links to folders
+    are not entered."""
+    try:
+        entries = list(os.scandir(os.path.join(base, prefix) if prefix else base))
+    except OSError:
+        return
+    for entry in entries:
+        rel = prefix + entry.name
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir:
+            if entry.name not in SKIP_DIRS:
+                yield from _walk(base, rel + "/")
+        else:
+            yield rel
+
+
+def _regular_file(base: str, real_root: str, rel: str, max_bytes: int) -> RepoFile | None:
+    """A RepoFile for ``rel`` when it is a regular file (or a link to one inside the root) within size."""
+    path = os.path.join(base, rel)
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(path)
+            if not target.startswith(real_root + os.sep):
+                return None
+            st = os.stat(target)
+    except OSError:
+        return None  # deleted since listing, a dangling link, unreadable
+    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+        return None
+    return RepoFile(rel, Path(path), st.st_size, st.st_mtime_ns)
+
+
+def _sniff_file(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return sniff_head(fh.read(HEAD_BYTES))
+    except OSError:
+        return "unreadable"
