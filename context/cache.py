@@ -233,7 +233,9 @@ def parse(rel: str, data: bytes) -> FileInfo:
     lang = language_for_path(rel)
     if lang is None:
         return FileInfo(rel, None, [], summaries.summarise(rel, data) or [], len(data))
-    return FileInfo(rel, lang, tags.extract_tags(rel, data, lang), outline_mod.outline(rel, data, lang), len(data))
+    captures = tags.safe_scan(data, lang)  # one parse and one query run serve both tags and outline
+    return FileInfo(rel, lang, tags.tags_from(rel, data, captures), outline_mod.outline_from(data, lang, captures),
+                    len(data))
 
 
 def _read_all(jobs: list[Job], total: int, workers: int | None) -> list[Read]:

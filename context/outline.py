@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from moot.context.languages import language_for_path
-from moot.context.tags import node_text, scan
+from moot.context.tags import Capture, node_text, safe_scan
 
 #: Definition kinds listed in an outline, and those among them that hold others.
 OUTLINE_KINDS = frozenset({"class", "interface", "module", "impl", "function", "method"})
@@ -60,12 +60,11 @@ class OutlineItem:
 def outline(path: str, source: bytes, lang: str | None = None) -> list[OutlineItem]:
     """The classes, functions and methods of one file in source order; empty for unknown languages."""
     lang = lang or language_for_path(path)
-    if lang is None:
-        return []
-    try:
-        captures = scan(source, lang)
-    except (KeyError, ImportError):
-        return []
+    return outline_from(source, lang, safe_scan(source, lang)) if lang else []
+
+
+def outline_from(source: bytes, lang: str, captures: list[Capture]) -> list[OutlineItem]:
+    """The outline from captures already made by ``scan`` (so tags and outline share one parse)."""
     found: dict[int, tuple[str, Node, Node]] = {}
     for capture in captures:
         kind, node = capture.node_category, capture.node

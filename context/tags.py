@@ -107,12 +107,19 @@ def extract_tags(path: str, source: bytes, lang: str | None = None) -> list[Tag]
         The tags; an empty list for a language without a grammar.
     """
     lang = lang or language_for_path(path)
-    if lang is None:
-        return []
+    return tags_from(path, source, safe_scan(source, lang)) if lang else []
+
+
+def safe_scan(source: bytes, lang: str) -> list[Capture]:
+    """``scan``, or nothing when the language has no grammar here."""
     try:
-        captures = scan(source, lang)
+        return scan(source, lang)
     except (KeyError, ImportError):
         return []
+
+
+def tags_from(path: str, source: bytes, captures: list[Capture]) -> list[Tag]:
+    """The tags in captures already made by ``scan`` (so tags and outline share one parse)."""
     tags: list[Tag] = []
     for capture in captures:
         name = node_text(source, capture.name).strip()
