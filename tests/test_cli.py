@@ -137,3 +137,19 @@ def test_doctor_explains(tmp_path, monkeypatch, capsys) -> None:
     assert "Ollama: not reachable" in out and "ollama serve" in out
     assert "no provider keys" in out and "OPENAI_API_KEY" in out
     assert ("embedded engine: llama-cpp-python" in out) == (code == 0)
+
+
+def test_plan_hands_proposers_the_scoped_context(scripted, project, capsys) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "flags.py").write_text('def add_verbose_flag(parser):\n    """Adds --verbose."""\n    return parser\n')
+    (project / "other.py").write_text("def unrelated():\n    return 1\n")
+    assert main(["plan", "call add_verbose_flag from main", "--models", "beta", "--json"]) == 0
+    prompt = scripted.calls[0][1][-1]["content"]
+    assert "Relevant parts of the repository" in prompt and "flags.py" in prompt
+    assert "context:" in capsys.readouterr().err
+
+
+def test_plan_outside_a_repository_has_no_context(scripted, project, capsys) -> None:
+    assert main(["plan", "anything", "--models", "beta"]) == 0
+    assert "Relevant parts of the repository" not in scripted.calls[0][1][-1]["content"]
+    assert "no repository context" in capsys.readouterr().err

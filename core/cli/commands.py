@@ -79,6 +79,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
     except StrategyError as e:
         err(f"moot: {e}")
         return EXIT_USAGE
+    opts.context = _planning_context(loaded, task, [p.model for p in proposers])
     names = [f"{p.model.name} ({p.variant})" for p in proposers]
     if loaded.defaulted_models:
         err("moot: no models configured; using " + ", ".join(usable or ["nothing usable"])
@@ -109,6 +110,19 @@ def context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from .context_cmd import run_context
 
     return run_context(args, loaded)
+
+
+def _planning_context(loaded: LoadedConfig, task: str, models: list[Any]) -> str | None:
+    """The scoped repository context for the proposers, reported on stderr."""
+    from moot.context.planning import context_budget, planning_context
+
+    budget = context_budget(loaded.config.ensemble.context_budget, models)
+    result = planning_context(loaded.project_dir, task, budget, models[0].model if models else "")
+    if result is None:
+        err("moot: no repository context (not a git repository, or context_budget = 0)")
+        return None
+    err(f"moot: context: {len(result.items)} items, {result.total_tokens}/{budget} tokens")
+    return result.text
 
 
 # ------------------------------------------------------------------------------------------ models / doctor

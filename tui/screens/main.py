@@ -14,7 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from moot.core.ensemble import Ensemble, PlanResult, StrategyError
+from moot.core.config import ModelConfig
+from moot.core.ensemble import Ensemble, PlanOptions, PlanResult, StrategyError
 from moot.core.ensemble.prompts import UnknownVariant
 from moot.core.ensemble.strategies import judge_model
 
@@ -102,8 +103,9 @@ class MainScreen(Screen[None]):
         await app.models_ready.wait()
         bridge = Bridge(self.post_message)
         ensemble = Ensemble(app.loaded, app.store, app.usable, on_progress=bridge)
+        opts = app.plan_options()
         try:
-            result = ensemble.begin(task, app.plan_options())
+            result = ensemble.begin(task, opts)
         except (StrategyError, UnknownVariant) as e:
             self.notify(str(e), title="Cannot run", severity="error", timeout=8)
             return
@@ -115,6 +117,7 @@ class MainScreen(Screen[None]):
         await synthesis.reset(self._judge_name(result))
         for pane in area.panes:
             await pane.reset()
+        await self._add_context(opts, task, [p.proposer.model for p in result.proposals])
         flusher = self.set_interval(FLUSH_S, bridge.flush)
         status = "cancelled"
         try:
@@ -133,6 +136,17 @@ class MainScreen(Screen[None]):
             ensemble.finish(status)
             self.running = False
             self.post_message(RunFinished(result))
+
+    async def _add_context(self, opts: PlanOptions, task: str, models: list[ModelConfig]) -> None:
+        """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
+        from moot.context.planning import context_budget, planning_context
+
+        budget = context_budget(self.moot.loaded.config.ensemble.context_budget, models)
+        found = await asyncio.to_thread(planning_context, self.moot.loaded.project_dir, task, budget,
+                                        models[0].model if models else "")
+        if found is not None:
+            opts.context = found.text
+            self.notify(f"{len(found.items)} items, {found.total_tokens}/{budget} tokens", title="Context")
 
     def _judge_name(self, result: PlanResult) -> str:
         try:
