@@ -8,13 +8,22 @@ written is re-rendered, in a small ``Static`` under the log.
 
 from __future__ import annotations
 
-from rich.markdown import Markdown as RichMarkdown
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import RichLog, Static
 
 FENCE = "```"
+
+
+def _markdown(text: str) -> Any:
+    """A rich Markdown renderable; imported on first use (its parser and highlighter are slow to import, and
+    the workbench paints its first frame without them)."""
+    from rich.markdown import Markdown
+
+    return Markdown(text)
 
 
 def stable_cut(text: str, start: int) -> int:
@@ -77,17 +86,17 @@ class StreamedMarkdown(Vertical):
         cut = stable_cut(self.text, self._settled)
         if cut > self._settled:
             following = log.scroll_y >= log.max_scroll_y - 1  # only a reader at the bottom is carried along
-            log.write(RichMarkdown(self.text[self._settled:cut]), scroll_end=following)
+            log.write(_markdown(self.text[self._settled:cut]), scroll_end=following)
             self._settled = cut
         tail = self.text[self._settled:]
-        self.query_one(".tail", Static).update(RichMarkdown(tail) if tail.strip() else "")
+        self.query_one(".tail", Static).update(_markdown(tail) if tail.strip() else "")
 
     def finish(self) -> None:
         """The text is complete: move the tail into the log, so all of it scrolls together."""
         if self._settled < len(self.text):
             log = self.query_one(ProposalScroll)
             following = log.scroll_y >= log.max_scroll_y - 1
-            log.write(RichMarkdown(self.text[self._settled:]), scroll_end=following)
+            log.write(_markdown(self.text[self._settled:]), scroll_end=following)
             self._settled = len(self.text)
             self.query_one(".tail", Static).update("")
 
