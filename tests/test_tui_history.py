@@ -7,8 +7,9 @@ from textual.widgets import DataTable, Input, Markdown, Static
 from moot.tui.screens.help import HelpScreen, key_label
 from moot.tui.screens.history import HistoryScreen
 from moot.tui.screens.main import MainScreen
-from moot.tui.screens.run_view import RunViewScreen, synthesis_from_json
+from moot.tui.screens.run_view import RunViewScreen
 from moot.tui.widgets.proposals import ProposalPane
+from moot.tui.widgets.synthesis import synthesis_from_json
 
 JUDGE = "## Plan\n1. Change `cli.py`.\n\n## Consensus\n- add a flag\n\n## Divergent approaches\n- A vs B\n"
 

@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..commands import BindingCommands
 from ..messages import ReuseTask
 from ..widgets.proposals import ProposalPane
+from ..widgets.synthesis import synthesis_from_json
 
 if TYPE_CHECKING:
     from ..app import MootApp
@@ -31,34 +32,6 @@ def reuse_task(app: App[Any], task: str) -> bool:
     main.post_message(ReuseTask(task))
     main.pop_until_active()
     return True
-
-
-def synthesis_from_json(doc: dict[str, Any]) -> str:
-    """The synthesis of a stored run as Markdown: notes, the plan, its sections and the Borda table.
-
-    ``doc`` is the JSON document of ``PlanResult.to_json()``; this mirrors ``synthesis_markdown``.
-    """
-    out: list[str] = [f"> {n}" for n in doc.get("notes") or []]
-    out.append(str(doc.get("plan") or "").strip() or "_no plan_")
-    judge = doc.get("judge") or {}
-    for title, key in (("Consensus", "consensus"), ("Divergent approaches", "divergence"),
-                       ("Unique insights", "unique_insights")):
-        if judge.get(key):
-            out += [f"### {title}", *[f"- {i}" for i in judge[key]]]
-    if judge.get("resolution"):
-        out += ["### Resolution rationale", str(judge["resolution"])]
-    if judge.get("error"):
-        out += [f"> The judge ({judge.get('model', '?')}) failed: {judge['error']}"]
-    ranking = doc.get("ranking")
-    if ranking:
-        by_label = {p.get("label"): p for p in doc.get("proposals") or []}
-        table = ["| plan | model | points |", "|---|---|---|"]
-        for label in ranking.get("order") or []:
-            p = by_label.get(label)
-            who = f"{p['model']} · {p['variant']}" if p else "?"
-            table.append(f"| {label} | {who} | {ranking.get('scores', {}).get(label, 0)} |")
-        out += ["### Peer ranking (Borda count)", "\n".join(table)]  # one block: a table has no blank lines
-    return "\n\n".join(out)
 
 
 def run_figures(run: dict[str, Any], doc: dict[str, Any] | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
@@ -14,28 +14,38 @@ if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
 
-def synthesis_markdown(result: PlanResult) -> str:
-    """The finished synthesis as Markdown: the plan, its sections, the Borda table, the notes."""
-    out: list[str] = [f"> {n}" for n in result.notes]
-    s = result.synthesis
-    out.append(result.plan.strip() or "_no plan_")
-    if s is not None:
-        sections = (("Consensus", s.consensus), ("Divergent approaches", s.divergence),
-                    ("Unique insights", s.unique_insights))
-        for title, items in sections:
-            if items:
-                out += [f"### {title}", *[f"- {i}" for i in items]]
-        if s.resolution:
-            out += ["### Resolution rationale", s.resolution]
-    if result.ranking is not None:
-        by_label = {p.label: p for p in result.proposals}
-        rows = ["| plan | model | points |", "|---|---|---|"]
-        for label in result.ranking.order:
+def synthesis_from_json(doc: dict[str, Any]) -> str:
+    """The synthesis of a stored run as Markdown: notes, the plan, its sections and the Borda table.
+
+    ``doc`` is the JSON document of ``PlanResult.to_json()``, fresh or read back from the database, so a live
+    run and a past one are shown alike.
+    """
+    out: list[str] = [f"> {n}" for n in doc.get("notes") or []]
+    out.append(str(doc.get("plan") or "").strip() or "_no plan_")
+    judge = doc.get("judge") or {}
+    for title, key in (("Consensus", "consensus"), ("Divergent approaches", "divergence"),
+                       ("Unique insights", "unique_insights")):
+        if judge.get(key):
+            out += [f"### {title}", *[f"- {i}" for i in judge[key]]]
+    if judge.get("resolution"):
+        out += ["### Resolution rationale", str(judge["resolution"])]
+    if judge.get("error"):
+        out += [f"> The judge ({judge.get('model', '?')}) failed: {judge['error']}"]
+    ranking = doc.get("ranking")
+    if ranking:
+        by_label = {p.get("label"): p for p in doc.get("proposals") or []}
+        table = ["| plan | model | points |", "|---|---|---|"]
+        for label in ranking.get("order") or []:
             p = by_label.get(label)
-            who = f"{p.proposer.model.name} · {p.proposer.variant}" if p else "?"
-            rows.append(f"| {label} | {who} | {result.ranking.scores[label]} |")
-        out += ["### Peer ranking (Borda count)", "\n".join(rows)]  # a table's rows may not be split
+            who = f"{p['model']} · {p['variant']}" if p else "?"
+            table.append(f"| {label} | {who} | {ranking.get('scores', {}).get(label, 0)} |")
+        out += ["### Peer ranking (Borda count)", "\n".join(table)]  # one block: a table has no blank lines
     return "\n\n".join(out)
+
+
+def synthesis_markdown(result: PlanResult) -> str:
+    """The finished synthesis of a live run as Markdown."""
+    return synthesis_from_json(result.to_json())
 
 
 class SynthesisPane(VerticalScroll):
