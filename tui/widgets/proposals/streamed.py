@@ -80,12 +80,18 @@ class StreamedMarkdown(Vertical):
         yield ProposalScroll(wrap=True, markup=False, highlight=False, auto_scroll=False)
         yield Static("", classes="tail")
 
+    @staticmethod
+    def _following(log: ProposalScroll) -> bool:
+        """Whether new text should scroll the log: only for a reader at the bottom of a log on screen (a
+        hidden tab's log starts at the top when it is opened)."""
+        return bool(log.size.height) and log.scroll_y >= log.max_scroll_y - 1
+
     def append(self, text: str) -> None:
         self.text += text
         log = self.query_one(ProposalScroll)
         cut = stable_cut(self.text, self._settled)
         if cut > self._settled:
-            following = log.scroll_y >= log.max_scroll_y - 1  # only a reader at the bottom is carried along
+            following = self._following(log)
             log.write(_markdown(self.text[self._settled:cut]), scroll_end=following)
             self._settled = cut
         tail = self.text[self._settled:]
@@ -95,7 +101,7 @@ class StreamedMarkdown(Vertical):
         """The text is complete: move the tail into the log, so all of it scrolls together."""
         if self._settled < len(self.text):
             log = self.query_one(ProposalScroll)
-            following = log.scroll_y >= log.max_scroll_y - 1
+            following = self._following(log)
             log.write(_markdown(self.text[self._settled:]), scroll_end=following)
             self._settled = len(self.text)
             self.query_one(".tail", Static).update("")
