@@ -57,18 +57,14 @@ class ProposalPane(Vertical, can_focus=True):
 
     ProposalPane .pane-body {
         height: 1fr;
-        padding: 0 1;
+        margin: 0;
+        padding: 0;
     }
 
     ProposalPane .pane-error {
         color: $error;
         height: auto;
         padding: 0 1;
-    }
-
-    ProposalPane .pane-markdown {
-        margin: 0;
-        padding: 0;
     }
     """
 
@@ -108,7 +104,7 @@ class ProposalPane(Vertical, can_focus=True):
         self.border_title = self._title()
         yield Static(self._figures(), classes="pane-title", markup=False)
         yield Static("", classes="pane-error", markup=False)
-        yield StreamedMarkdown(classes="pane-markdown pane-body")
+        yield StreamedMarkdown(classes="pane-body")
 
     def _markdown(self) -> StreamedMarkdown:
         return self.query_one(StreamedMarkdown)
