@@ -63,7 +63,6 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
     from ..discovery import model_statuses
     from ..ensemble import Ensemble, PlanOptions, StrategyError
     from ..ensemble.prompts import UnknownVariant
-    from ..ensemble.strategies import default_strategy, resolve
     from ..providers.base import close_backends
     from .progress import ProgressPrinter
 
@@ -71,28 +70,28 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
     usable = [s.model.name for s in statuses if s.usable]
     opts = PlanOptions(strategy=args.strategy, models=args.models, variants=args.variants, judge=args.judge,
                        rank=args.rank, max_usd=args.max_usd)
+    if args.judge and loaded.config.model(args.judge) is None:
+        err(f"moot: unknown judge {args.judge!r} (known: {', '.join(loaded.config.aliases)})")
+        return EXIT_USAGE
+    store = _open_store()
+    ensemble = Ensemble(loaded, store, usable)
     try:
-        strategy = opts.strategy or default_strategy(loaded.config, usable)
-        proposers = resolve(strategy, loaded.config, usable, models=opts.models, variants=opts.variants)
-        if args.judge and loaded.config.model(args.judge) is None:
-            raise StrategyError(f"unknown judge {args.judge!r} (known: {', '.join(loaded.config.aliases)})")
-    except StrategyError as e:
+        result = ensemble.begin(task, opts)  # resolves the strategy and checks the variants, once
+    except (StrategyError, UnknownVariant) as e:
+        store.close()
         err(f"moot: {e}")
         return EXIT_USAGE
+    proposers = [p.proposer for p in result.proposals]
     opts.context = _planning_context(loaded, task, [p.model for p in proposers])
     names = [f"{p.model.name} ({p.variant})" for p in proposers]
     if loaded.defaulted_models:
         err("moot: no models configured; using " + ", ".join(usable or ["nothing usable"])
             + " (run `moot doctor` to add hosted or Ollama models)")
-    err(f"moot: {strategy}: {len(proposers)} proposers")
+    err(f"moot: {result.strategy}: {len(proposers)} proposers")
     printer = ProgressPrinter(names)
-    store = _open_store()
-    ensemble = Ensemble(loaded, store, usable, on_progress=printer)
+    ensemble.on_progress = printer
     try:
-        result = await ensemble.plan(task, opts)
-    except UnknownVariant as e:
-        err(f"moot: {e}")
-        return EXIT_USAGE
+        await ensemble.complete()
     finally:
         printer.finish()
         store.close()

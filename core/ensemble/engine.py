@@ -151,15 +151,19 @@ class Ensemble:
 
     async def plan(self, task: str, opts: PlanOptions | None = None) -> PlanResult:
         """Run the whole planning flow for ``task``; never raises for a model's failure."""
-        result = self.begin(task, opts)
+        self.begin(task, opts)
+        return await self.complete()
+
+    async def complete(self) -> PlanResult:
+        """After ``begin``: propose, synthesise and record the run (as cancelled if it is cancelled)."""
         status = "cancelled"
         try:
             await self.propose()
             await self.synthesise()
-            status = "done" if result.ok else "failed"
+            status = "done" if self.result.ok else "failed"
         finally:
             self.finish(status)
-        return result
+        return self.result
 
     # The phases, for callers that drive a run step by step (the workbench retries one proposer, then judges
     # again). ``begin`` must come first; ``finish`` records the result.
