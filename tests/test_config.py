@@ -126,3 +126,35 @@ def test_model_without_model_string_in_any_layer(tmp_path: Path, user_config) ->
         load_config(tmp_path)
     assert (e.value.file, e.value.line, e.value.key) == (str(path), 5, "models[1].model")
     assert "required key is missing" in str(e.value)
+
+
+def test_role_budgets_agents_and_router_sections(tmp_path: Path, user_config) -> None:
+    user_config(
+        '[[models]]\nname = "gpt"\nmodel = "openai/gpt-4o"\n\n[[models]]\nname = "qwen"\nmodel = "ollama/qwen"\n'
+        '\n[context]\nbudgets = { backend = 6000, planner = 1000 }\ndefault_budget = 3000\n'
+        '\n[ensemble]\ncontext_budget = 2500\n'
+        '\n[project]\ntest_command = "pytest -q"\n'
+        '\n[agents]\nescalation = "gpt"\naccept = "uncommitted"\n'
+        '\n[router]\nlocal_max_latency_s = 12\nhosted = { backend = "gpt" }\n'
+    )
+    config = load_config(tmp_path).config
+    assert [config.budget_for(r) for r in ("backend", "planner", "tests", "judge", "proposer")] == [
+        6000, 1000, 3000, 0, 2500]
+    assert config.project.test_command == "pytest -q"
+    assert (config.agents.escalation, config.agents.accept, config.agents.debug_limit) == ("gpt", "uncommitted", 2)
+    assert (config.router.local_max_latency_s, config.router.hosted) == (12, {"backend": "gpt"})
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ('[agents]\nescalation = "nobody"\n', "agents.escalation"),
+        ('[router]\nhosted = { backend = "nobody" }\n', "router.hosted.backend"),
+        ('[context]\nbudgets = { wizard = 10 }\n', "context.budgets.wizard"),
+    ],
+)
+def test_new_sections_name_the_bad_key(tmp_path: Path, user_config, section: str, key: str) -> None:
+    path = user_config('[[models]]\nname = "gpt"\nmodel = "openai/gpt-4o"\n\n' + section)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert (e.value.file, e.value.line, e.value.key) == (str(path), 6, key)

@@ -115,7 +115,7 @@ def _planning_context(loaded: LoadedConfig, task: str, models: list[Any]) -> str
     """The scoped repository context for the proposers, reported on stderr."""
     from moot.context.planning import context_budget, planning_context
 
-    budget = context_budget(loaded.config.ensemble.context_budget, models)
+    budget = context_budget(loaded.config.budget_for("proposer"), models)
     result = planning_context(loaded.project_dir, task, budget, models[0].model if models else "")
     if result is None:
         err("moot: no repository context (not a git repository, or context_budget = 0)")

@@ -309,3 +309,13 @@ def _check_references(config: Config, layers: list[Layer]) -> None:
             alias = getattr(strat, key)
             if alias and alias not in aliases:
                 raise missing(alias, ("strategies", name, key), key)
+    if config.agents.escalation and config.agents.escalation not in aliases:
+        raise missing(config.agents.escalation, ("agents", "escalation"), "escalation model")
+    for role, alias in config.router.hosted.items():
+        if alias not in aliases:
+            raise missing(alias, ("router", "hosted", role), "hosted model")
+    for role in config.context.budgets:
+        if role not in ROLE_NAMES and role != "proposer":
+            f, line = _where(layers, ("context", "budgets", role))
+            raise ConfigError(f"unknown role (roles are: proposer, {', '.join(ROLE_NAMES)})", file=f, line=line,
+                              key=f"context.budgets.{role}")

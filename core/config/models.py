@@ -153,6 +153,54 @@ class EnsembleConfig(_Strict):
     """Tokens of repository context given to each proposer."""
 
 
+class ContextConfig(_Strict):
+    """How much repository context each phase and role gets."""
+
+    budgets: dict[str, int] = Field(default_factory=dict)
+    """Tokens of context per role (planner, judge, frontend, backend, tests, docs, reviewer, or ``proposer``),
+    e.g. ``{ judge = 0, backend = 6000 }``. A role not named here gets ``default_budget``; proposers default
+    to ``[ensemble] context_budget`` and the judge to 0, since it needs the proposals, not the code."""
+    default_budget: int = Field(default=4000, ge=0)
+    """Tokens of context for a role without its own budget."""
+    strategy: Literal["full", "scoped", "distilled", "fresh"] = "scoped"
+    """What later phases see of earlier ones: ``full`` (everything), ``scoped`` (chosen files within the
+    budget), ``distilled`` (a model-written digest of the earlier phase, stored with the run), ``fresh`` (only
+    explicit inputs)."""
+
+
+class ProjectConfig(_Strict):
+    """Facts about the project being worked on."""
+
+    test_command: str | None = None
+    """A shell command that runs the project's tests, e.g. ``"pytest -q"``; run in the agents' worktree."""
+    test_timeout_s: float = Field(default=600.0, gt=0)
+    """How long the test command may run before it counts as failed."""
+
+
+class AgentsConfig(_Strict):
+    """How plans are carried out."""
+
+    debug_limit: int = Field(default=2, ge=0, le=10)
+    """After failing tests, how many times the task's model gets the failure output to fix it."""
+    escalation: str | None = None
+    """A model alias that gets one last try when the debug cycle did not make the tests pass."""
+    edit_retries: int = Field(default=2, ge=0, le=5)
+    """How many times an edit whose SEARCH text does not match is sent back to the model."""
+    accept: Literal["commit", "uncommitted"] = "commit"
+    """Accepted hunks land on the user's branch as one commit, or as uncommitted changes."""
+    candidates: int = Field(default=1, ge=1, le=4)
+    """How many models carry out the same plan, each in its own worktree (the tests pick the winner)."""
+
+
+class RouterConfig(_Strict):
+    """Routing between a local model and a hosted one, on measured speed."""
+
+    local_max_latency_s: float = Field(default=30.0, gt=0)
+    """A local model is used when its predicted latency for the request fits within this many seconds."""
+    hosted: dict[str, str] = Field(default_factory=dict)
+    """Role to the hosted model alias used when the role's local model is too slow or down."""
+
+
 class Config(_Strict):
     """The whole configuration, after the layers are merged."""
 
@@ -168,9 +216,25 @@ class Config(_Strict):
     """Prompt variants of the user's own, by name."""
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     """Planning settings."""
+    context: ContextConfig = Field(default_factory=ContextConfig)
+    """Context budgets per role and the context strategy."""
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    """The project's test command."""
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    """How plans are carried out on a branch."""
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    """Local-or-hosted routing on measured speed."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Workbench key remapping: a binding id (see the help screen, F1) to keys, e.g. ``"proposal.maximise" =
     "z"`` or ``"screen.history" = "f3,ctrl+o"``."""
+
+    def budget_for(self, role: str) -> int:
+        """Tokens of repository context for ``role`` (``proposer``, ``planner``, ``backend``, ...)."""
+        if role in self.context.budgets:
+            return self.context.budgets[role]
+        if role == "proposer":
+            return self.ensemble.context_budget
+        return 0 if role == "judge" else self.context.default_budget
 
     def model(self, alias: str) -> ModelConfig | None:
         for m in self.models:

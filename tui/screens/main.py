@@ -141,7 +141,7 @@ class MainScreen(Screen[None]):
         """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
         from moot.context.planning import context_budget, planning_context
 
-        budget = context_budget(self.moot.loaded.config.ensemble.context_budget, models)
+        budget = context_budget(self.moot.loaded.config.budget_for("proposer"), models)
         found = await asyncio.to_thread(planning_context, self.moot.loaded.project_dir, task, budget,
                                         models[0].model if models else "")
         if found is not None:
