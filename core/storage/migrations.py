@@ -62,6 +62,93 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "m003_perf",
+        """
+        CREATE TABLE perf_samples (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            host              TEXT NOT NULL,      -- an Ollama base URL, or 'embedded'
+            model             TEXT NOT NULL,      -- the backend model string, e.g. ollama/qwen2.5-coder:7b
+            source            TEXT NOT NULL,      -- 'call' (real work) or 'bench' (moot perf bench)
+            call_id           INTEGER REFERENCES calls(id) ON DELETE SET NULL,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            output_tokens     INTEGER NOT NULL DEFAULT 0,
+            num_ctx           INTEGER,
+            prompt_eval_ns    INTEGER NOT NULL DEFAULT 0,
+            eval_ns           INTEGER NOT NULL DEFAULT 0,
+            load_ns           INTEGER NOT NULL DEFAULT 0,
+            total_ns          INTEGER NOT NULL DEFAULT 0,
+            ttft_s            REAL,
+            reloaded          INTEGER NOT NULL DEFAULT 0,
+            created_at        REAL NOT NULL
+        );
+        CREATE INDEX perf_samples_model ON perf_samples(host, model, created_at);
+
+        CREATE TABLE route_decisions (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id        TEXT,
+            role          TEXT NOT NULL,
+            task_id       TEXT,
+            chosen        TEXT NOT NULL,          -- the model alias chosen
+            local_alias   TEXT,
+            hosted_alias  TEXT,
+            predicted_s   REAL,
+            limit_s       REAL,
+            reason        TEXT NOT NULL,
+            adjustments   TEXT,                   -- JSON: how the request was shrunk to fit, or null
+            created_at    REAL NOT NULL
+        );
+        CREATE INDEX route_decisions_run ON route_decisions(run_id);
+        """,
+    ),
+    (
+        "m004_exec",
+        """
+        -- one row per execution run (runs.kind = 'exec'); the run's tasks and candidates below
+        CREATE TABLE exec_runs (
+            run_id       TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            plan_run_id  TEXT,                    -- the planning run the plan came from, if any
+            plan         TEXT NOT NULL,
+            repo_dir     TEXT NOT NULL,
+            base_branch  TEXT,
+            base_sha     TEXT NOT NULL,
+            state        TEXT NOT NULL,           -- decomposing, executing, testing, reviewing, ready,
+                                                  -- accepted, rejected, failed, interrupted
+            winner       INTEGER,                 -- the chosen candidate
+            accepted_sha TEXT
+        );
+
+        CREATE TABLE exec_candidates (
+            run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            candidate    INTEGER NOT NULL,
+            model_alias  TEXT,                    -- the model that carried out the plan (candidates), or null
+            branch       TEXT NOT NULL,
+            worktree     TEXT,
+            head_sha     TEXT,
+            tests_json   TEXT,
+            review_json  TEXT,
+            diff_lines   INTEGER,
+            PRIMARY KEY (run_id, candidate)
+        );
+
+        CREATE TABLE exec_tasks (
+            run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            candidate    INTEGER NOT NULL DEFAULT 0,
+            task_id      TEXT NOT NULL,
+            position     INTEGER NOT NULL,
+            title        TEXT NOT NULL,
+            role         TEXT NOT NULL,
+            model_alias  TEXT,
+            description  TEXT NOT NULL DEFAULT '',
+            files_json   TEXT NOT NULL DEFAULT '[]',
+            depends_json TEXT NOT NULL DEFAULT '[]',
+            status       TEXT NOT NULL,           -- queued, running, retrying, done, failed, skipped
+            commit_sha   TEXT,
+            error        TEXT,
+            PRIMARY KEY (run_id, candidate, task_id)
+        );
+        """,
+    ),
 ]
 
 
