@@ -20,7 +20,9 @@ def err(text: str) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show,
-                "context": context}
+                "context": context, "run": _lazy("run_cmd", "run"), "review": _lazy("run_cmd", "review"),
+                "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
+                "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf")}
     try:
         loaded = load_config(Path.cwd())
         return handlers[args.command](args, loaded)
@@ -30,6 +32,17 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err("moot: interrupted")
         return 130
+
+
+def _lazy(module: str, name: str) -> Any:
+    """A handler imported only when its command runs."""
+
+    def handler(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(f"{__package__}.{module}"), name)(args, loaded))
+
+    return handler
 
 
 def _emit(args: argparse.Namespace, text: str) -> None:

@@ -58,6 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="model alias or litellm string whose tokenizer counts (default: the planner's)")
     c.add_argument("--json", action="store_true", help="print one JSON document")
     c.add_argument("--show", action="store_true", help="also print the text that would be sent")
+
+    r = sub.add_parser("run", help="carry out a plan on a branch of its own: tasks, edits, tests, review")
+    r.add_argument("task", metavar="TASK", nargs="?", help="the task (planned first), or - to read it from stdin")
+    r.add_argument("--plan", metavar="FILE", help="carry out this plan (Markdown) instead of planning TASK")
+    r.add_argument("--candidates", type=int, help="how many models carry out the plan, each in its own worktree")
+    r.add_argument("--yes", action="store_true", help="do not stop to confirm the task list")
+    r.add_argument("--resume", metavar="RUN", help="resume an interrupted run")
+    r.add_argument("--json", action="store_true", help="print one JSON document")
+
+    rv = sub.add_parser("review", help="the diff of a run's branch against where it started")
+    rv.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
+    rv.add_argument("--json", action="store_true")
+
+    a = sub.add_parser("accept", help="apply a run's changes to your branch")
+    a.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
+    a.add_argument("--files", type=_csv, help="only these files (comma-separated)")
+
+    rj = sub.add_parser("reject", help="throw a run's changes away: remove its worktree and branch")
+    rj.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
+
+    sub.add_parser("undo", help="revert the last accepted run's commit, if nothing was committed on top")
+
+    pf = sub.add_parser("perf", help="how fast the local models run: hosts, loaded models, measured rates")
+    pf.add_argument("--json", action="store_true", help="print one JSON document")
+    pf.add_argument("--watch", action="store_true", help="refresh every 2 s until interrupted")
+    pf_sub = pf.add_subparsers(dest="perf_command", metavar="ACTION")
+    pb = pf_sub.add_parser("bench", help="measure MODEL on a fixed set of prompts and store its profile")
+    pb.add_argument("model", metavar="MODEL", help="a model alias")
+    pb.add_argument("--json", action="store_true")
     return parser
 
 
