@@ -15,6 +15,8 @@ from typing import Any
 
 from .config.models import ModelConfig
 from .events import Done, Error, Event, Perf, TextDelta, ThinkingDelta, Usage
+from .perf import num_ctx as perf_num_ctx
+from .perf.store import record_call
 from .providers.base import Message, Params, backend_for
 from .providers.stream import stream
 from .storage import CallRecord, Store
@@ -66,13 +68,21 @@ async def run_call(
     ctx: CallContext | None = None,
     on_event: EventSink | None = None,
 ) -> CallResult:
-    """Call ``model``, forwarding each event to ``on_event``, and log the call when it ends."""
+    """Call ``model``, forwarding each event to ``on_event``, and log the call when it ends.
+
+    A local model gets moot's stable ``num_ctx``, and its figures go to the perf store (source ``bench`` when
+    the phase is ``bench``).
+    """
     ctx = ctx or CallContext()
+    local = model.backend in ("ollama", "local")
+    if local:
+        params = await perf_num_ctx.stable_params(model, params or Params(), ctx.store)
     result = CallResult(model=model)
     started_wall = time.time()
     t0 = time.monotonic()
     text: list[str] = []
     thinking: list[str] = []
+    call_id: int | None = None
     try:
         async for event in stream(model, messages, params):
             if isinstance(event, TextDelta):
@@ -104,16 +114,23 @@ async def run_call(
             except Exception:
                 result.cost_usd = 0.0
         if ctx.store is not None:
-            _log(ctx, model, messages, result, started_wall)
+            call_id = _log(ctx, model, messages, result, started_wall)
+    if local and ctx.store is not None and result.perf is not None:
+        n = (params.num_ctx if params else None) or await perf_num_ctx.learn(model, ctx.store)
+        record_call(
+            ctx.store, model, result.perf, prompt_tokens=result.usage.prompt_tokens,
+            output_tokens=result.usage.completion_tokens, call_id=call_id, num_ctx=n, latency_s=result.latency_s,
+            source="bench" if ctx.phase == "bench" else "call",
+        )
     return result
 
 
-def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallResult, started: float) -> None:
+def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallResult, started: float) -> int:
     assert ctx.store is not None
     perf: dict[str, Any] | None = None
     if r.perf is not None:
         perf = {**r.perf.to_dict(), **r.perf.summary()}
-    ctx.store.log_call(
+    return ctx.store.log_call(
         CallRecord(
             run_id=ctx.run_id,
             phase=ctx.phase,

@@ -19,6 +19,7 @@ from ollama import AsyncClient, ResponseError
 
 from ..config.models import ModelConfig
 from ..events import Done, Event, Perf, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
+from ..perf.num_ctx import remembered as remembered_num_ctx
 from .base import Availability, Backend, Message, Params
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -128,8 +129,10 @@ class OllamaBackend(Backend):
         """Yield the answer of ``model`` as events; raise ``ProviderError`` on failure."""
         host, tag = resolve_host(model.api_base), model_tag(model.model)
         options: dict[str, Any] = {"num_predict": params.max_tokens, "temperature": params.temperature}
-        if params.num_ctx:
-            options["num_ctx"] = params.num_ctx
+        # moot's stable context size: a different one than the model is loaded with makes the server reload it
+        num_ctx = params.num_ctx or remembered_num_ctx(host, model.model)
+        if num_ctx:
+            options["num_ctx"] = num_ctx
         options = {k: v for k, v in options.items() if v is not None}
         parts: Any = None
         try:

@@ -71,15 +71,19 @@ MIGRATIONS: list[tuple[str, str]] = [
             model             TEXT NOT NULL,      -- the backend model string, e.g. ollama/qwen2.5-coder:7b
             source            TEXT NOT NULL,      -- 'call' (real work) or 'bench' (moot perf bench)
             call_id           INTEGER REFERENCES calls(id) ON DELETE SET NULL,
-            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,  -- the request's prompt, cached prefix included
             output_tokens     INTEGER NOT NULL DEFAULT 0,
             num_ctx           INTEGER,
+            prompt_eval_count INTEGER NOT NULL DEFAULT 0,  -- prompt tokens the engine evaluated
             prompt_eval_ns    INTEGER NOT NULL DEFAULT 0,
+            eval_count        INTEGER NOT NULL DEFAULT 0,
             eval_ns           INTEGER NOT NULL DEFAULT 0,
             load_ns           INTEGER NOT NULL DEFAULT 0,
             total_ns          INTEGER NOT NULL DEFAULT 0,
             ttft_s            REAL,
+            latency_s         REAL,               -- wall time moot measured around the call
             reloaded          INTEGER NOT NULL DEFAULT 0,
+            reload_reason     TEXT,
             created_at        REAL NOT NULL
         );
         CREATE INDEX perf_samples_model ON perf_samples(host, model, created_at);
@@ -92,6 +96,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             chosen        TEXT NOT NULL,          -- the model alias chosen
             local_alias   TEXT,
             hosted_alias  TEXT,
+            prompt_tokens INTEGER,                -- the request as asked, before any shrinking
+            output_tokens INTEGER,
             predicted_s   REAL,
             limit_s       REAL,
             reason        TEXT NOT NULL,
@@ -113,9 +119,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             base_branch  TEXT,
             base_sha     TEXT NOT NULL,
             state        TEXT NOT NULL,           -- decomposing, executing, testing, reviewing, ready,
-                                                  -- accepted, rejected, failed, interrupted
+                                                  -- accepted, rejected, failed, interrupted, cancelled, undone
             winner       INTEGER,                 -- the chosen candidate
-            accepted_sha TEXT
+            accepted_sha TEXT,
+            pid          INTEGER,                 -- the process carrying the run out while it is active
+            error        TEXT,                    -- why the run failed as a whole (decomposition, worktree)
+            updated_at   REAL
         );
 
         CREATE TABLE exec_candidates (
@@ -124,10 +133,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             model_alias  TEXT,                    -- the model that carried out the plan (candidates), or null
             branch       TEXT NOT NULL,
             worktree     TEXT,
+            status       TEXT NOT NULL DEFAULT 'queued',  -- queued, executing, testing, reviewing, done,
+                                                          -- failed, interrupted
             head_sha     TEXT,
             tests_json   TEXT,
             review_json  TEXT,
             diff_lines   INTEGER,
+            error        TEXT,
             PRIMARY KEY (run_id, candidate)
         );
 
@@ -139,10 +151,11 @@ MIGRATIONS: list[tuple[str, str]] = [
             title        TEXT NOT NULL,
             role         TEXT NOT NULL,
             model_alias  TEXT,
+            reason       TEXT,                    -- why the router chose the model
             description  TEXT NOT NULL DEFAULT '',
             files_json   TEXT NOT NULL DEFAULT '[]',
             depends_json TEXT NOT NULL DEFAULT '[]',
-            status       TEXT NOT NULL,           -- queued, running, retrying, done, failed, skipped
+            status       TEXT NOT NULL,           -- queued, running, retrying, done, failed, skipped, interrupted
             commit_sha   TEXT,
             error        TEXT,
             PRIMARY KEY (run_id, candidate, task_id)

@@ -61,6 +61,11 @@ class ModelScript:
     figures: dict[str, int] | None = None
     """Exact values for the final line (see ``FIGURE_KEYS``); zero ones are omitted as Ollama does. When None,
     figures are derived from the request: 1 ms per prompt word, 10 ms per piece, no load time."""
+    next_figures: list[dict[str, int]] = field(default_factory=list)
+    """Figures for the next requests, one each, before ``figures`` applies again (e.g. a reload's load time)."""
+    load_ns: int | None = None
+    """When set, loading is simulated: a request finding the model not in ``/api/ps``, or loaded with another
+    ``num_ctx`` (4096 when the request names none), (re)loads it there and reports this ``load_duration``."""
     fail: FailMode | None = None
     fail_times: int | None = None
     """How many requests fail before the model answers normally; None means every one."""
@@ -263,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
             pieces, reason = pieces[:limit], "length"
         thinking = [] if body.get("think") is False else list(script.thinking)
         figures = self._figures(script, body, len(pieces) + len(thinking))
+        if script.load_ns is not None and self.server.standin._ensure_loaded(tag, options.get("num_ctx") or 4096):
+            figures["load_duration"] = script.load_ns
 
         def line(text: str = "", think: str = "", done: bool = False) -> dict[str, Any]:
             obj: dict[str, Any] = {"model": tag, "created_at": _now()}
@@ -326,6 +333,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _figures(script: ModelScript, body: dict[str, Any], generated: int) -> dict[str, int]:
+        if script.next_figures:
+            nxt = script.next_figures.pop(0)
+            return {k: int(nxt.get(k, 0)) for k in FIGURE_KEYS}
         if script.figures is not None:
             return {k: int(script.figures.get(k, 0)) for k in FIGURE_KEYS}
         if "messages" in body:
@@ -416,8 +426,10 @@ class OllamaStandIn:
         size_vram: int | None = None,
         context_length: int = 4096,
         expires_in_s: float = 300.0,
+        expires_at: str | None = None,
     ) -> dict[str, Any]:
-        """Add a pulled model to ``/api/ps`` as Ollama reports a loaded one, and return the entry."""
+        """Add a pulled model to ``/api/ps`` as Ollama reports a loaded one, and return the entry.
+        ``expires_at`` (ISO 8601) overrides ``expires_in_s``."""
         name = full_tag(tag)
         s = self.models[name]
         entry = {
@@ -426,12 +438,28 @@ class OllamaStandIn:
             "size": s.size,
             "digest": s.digest,
             "details": s.details(),
-            "expires_at": _now(expires_in_s),
+            "expires_at": expires_at or _now(expires_in_s),
             "size_vram": s.size if size_vram is None else size_vram,
             "context_length": context_length,
         }
         self.running.append(entry)
         return entry
+
+    def unload(self, tag: str) -> None:
+        """Take a model out of ``/api/ps``."""
+        name = full_tag(tag)
+        self.running[:] = [m for m in self.running if m.get("model") != name]
+
+    def _ensure_loaded(self, tag: str, num_ctx: int) -> bool:
+        """Simulated loading: True when the model had to be (re)loaded for this ``num_ctx``."""
+        name = full_tag(tag)
+        with self._lock:
+            entry = next((m for m in self.running if m.get("model") == name), None)
+            if entry is not None and entry.get("context_length") == num_ctx:
+                return False
+        self.unload(name)
+        self.load(name, context_length=num_ctx)
+        return True
 
     def tag_entry(self, name: str) -> dict[str, Any]:
         s = self.models[name]
