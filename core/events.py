@@ -44,6 +44,8 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = None
+    """The call's price when the backend that streamed it already worked it out (the model worker does)."""
 
 
 def _rate(count: int, duration_ns: int) -> float:

@@ -61,6 +61,9 @@ class MootApp(App[None]):
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
+        from moot.core.providers.process import use_worker_process
+
+        use_worker_process()  # model calls run in a child process: streaming and decoding stay off this loop
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self.store.get_pref("user", "theme", DEFAULT_THEME) or DEFAULT_THEME
@@ -138,8 +141,10 @@ class MootApp(App[None]):
 
     async def on_unmount(self) -> None:
         from moot.core.providers.base import close_backends
+        from moot.core.providers.process import use_in_process
 
-        await close_backends()
+        await close_backends()  # stops the worker process
+        use_in_process()
         self.store.close()
 
 

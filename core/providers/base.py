@@ -101,6 +101,11 @@ def register_backend(key: str, factory: Callable[[], Backend]) -> None:
     _INSTANCES.pop(key, None)
 
 
+def register_default(key: str, factory: Callable[[], Backend]) -> None:
+    """Register ``factory`` for ``key`` unless something already serves it."""
+    _FACTORIES.setdefault(key, factory)
+
+
 def unregister_backend(key: str) -> None:
     _FACTORIES.pop(key, None)
     _INSTANCES.pop(key, None)

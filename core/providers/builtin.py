@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .base import Backend, register_backend
+from collections.abc import Callable
+
+from .base import Backend, register_default
 
 
 def _hosted() -> Backend:
@@ -23,6 +25,7 @@ def _local() -> Backend:
     return EmbeddedBackend()
 
 
-register_backend("hosted", _hosted)
-register_backend("ollama", _ollama)
-register_backend("local", _local)
+FACTORIES: dict[str, Callable[[], Backend]] = {"hosted": _hosted, "ollama": _ollama, "local": _local}
+
+for _key, _factory in FACTORIES.items():
+    register_default(_key, _factory)  # a backend registered earlier for the same kind (a proxy) stays

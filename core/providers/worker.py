@@ -1,0 +1,152 @@
+"""The model worker: a child process that runs the built-in backends for the workbench.
+
+Streaming from a hosted provider costs the client real CPU per chunk, and the embedded engine decodes on the
+CPU; in the workbench's own process both would compete with drawing the screen. So the workbench hands its calls
+to this process (see ``process.py``) over a pipe, one JSON object per line.
+
+Requests on stdin::
+
+    {"op": "stream", "id": 7, "model": {...ModelConfig...}, "messages": [...], "params": {...Params...}}
+    {"op": "cancel", "id": 7}
+
+Replies on stdout, per request: events, then ``end``::
+
+    {"id": 7, "ev": "text", "text": "Hel"}      text arriving fast is joined into one line every FLUSH_S
+    {"id": 7, "ev": "thinking", "text": "..."}
+    {"id": 7, "ev": "usage", "prompt_tokens": 9, "completion_tokens": 40, "cost_usd": 0.0001}
+    {"id": 7, "ev": "perf", "perf": {...Perf fields...}}
+    {"id": 7, "ev": "done", "finish_reason": "stop"}
+    {"id": 7, "ev": "error", "kind": "rate_limit", "message": "...", "retryable": true, "status": 429}
+    {"id": 7, "ev": "end"}
+
+The worker exits when its stdin closes (the workbench has gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from ..config.models import ModelConfig
+from ..events import Done, Error, Perf, ProviderError, TextDelta, ThinkingDelta, Usage
+from ..storage.redact import redact
+from .base import Params, backend_for, close_backends
+
+FLUSH_S = 0.02
+"""Text is forwarded at most this long after it arrived; the first piece of an answer goes at once."""
+
+
+class _Out:
+    """Writes reply lines to stdout."""
+
+    def __init__(self) -> None:
+        self.stream = sys.stdout.buffer
+
+    def send(self, obj: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(obj, ensure_ascii=False).encode() + b"\n")
+        self.stream.flush()
+
+
+class _Call:
+    """One stream being forwarded, with its text buffered between flushes."""
+
+    def __init__(self, out: _Out, call_id: int) -> None:
+        self.out = out
+        self.id = call_id
+        self.kind = ""
+        self.pieces: list[str] = []
+        self.sent_text = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def text(self, kind: str, text: str) -> None:
+        if self.pieces and kind != self.kind:
+            self.flush()
+        self.kind = kind
+        self.pieces.append(text)
+        if not self.sent_text:
+            self.sent_text = True
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.pieces:
+            self.out.send({"id": self.id, "ev": self.kind, "text": "".join(self.pieces)})
+            self.pieces = []
+
+    def send(self, ev: str, **fields: Any) -> None:
+        self.flush()
+        self.out.send({"id": self.id, "ev": ev, **fields})
+
+
+async def _run(out: _Out, request: dict[str, Any]) -> None:
+    call = _Call(out, request["id"])
+    try:
+        model = ModelConfig.model_validate(request["model"])
+        params = Params(**request["params"])
+        backend = backend_for(model)
+        async for event in backend.stream(model, request["messages"], params):
+            if isinstance(event, TextDelta):
+                call.text("text", event.text)
+            elif isinstance(event, ThinkingDelta):
+                call.text("thinking", event.text)
+            elif isinstance(event, Usage):
+                try:
+                    cost = backend.cost(model, event)
+                except Exception:
+                    cost = 0.0
+                call.send("usage", prompt_tokens=event.prompt_tokens, completion_tokens=event.completion_tokens,
+                          cost_usd=cost)
+            elif isinstance(event, Perf):
+                call.send("perf", perf=asdict(event))
+            elif isinstance(event, Done):
+                call.send("done", finish_reason=event.finish_reason)
+            elif isinstance(event, Error):
+                call.send("error", **asdict(event))
+    except ProviderError as e:
+        call.send("error", **asdict(e.to_event()))
+    except asyncio.CancelledError:
+        call.flush()
+    except Exception as e:  # a backend bug fails this call only
+        call.send("error", kind="internal", message=redact(f"{type(e).__name__}: {e}")[:300], retryable=False,
+                  status=None)
+    finally:
+        call.send("end")
+
+
+async def serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out = _Out()
+    calls: dict[int, asyncio.Task[None]] = {}
+    try:
+        while line := await reader.readline():
+            request = json.loads(line)
+            if request.get("op") == "stream":
+                task = asyncio.create_task(_run(out, request))
+                calls[request["id"]] = task
+                task.add_done_callback(lambda _t, i=request["id"]: calls.pop(i, None))
+            elif request.get("op") == "cancel" and (task := calls.get(request["id"])) is not None:
+                task.cancel()
+    finally:
+        for task in list(calls.values()):
+            task.cancel()
+        await asyncio.gather(*calls.values(), return_exceptions=True)
+        await close_backends()
+
+
+def main() -> None:
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):  # the workbench went away
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
