@@ -169,9 +169,9 @@ async def test_linked_scrolling(workbench, scripted) -> None:
     app = workbench()
     async with app.run_test(size=(120, 34)) as pilot:
         await run_task(pilot)
-        from moot.tui.widgets.proposals.streamed import ProposalScroll
+        from moot.tui.widgets.proposals.streamed import StreamedMarkdown
 
-        bodies = [p.query_one(ProposalScroll) for p in app.screen.query_one(ProposalsArea).panes]
+        bodies = [p.query_one(StreamedMarkdown) for p in app.screen.query_one(ProposalsArea).panes]
         for b in bodies:
             b.scroll_home(animate=False)
         await pilot.pause()

@@ -18,7 +18,7 @@ from textual.widgets import Static, Tab, Tabs
 from moot.core.ensemble import Proposer
 
 from .pane import ProposalPane
-from .streamed import ProposalScroll
+from .streamed import StreamedMarkdown
 
 NARROW = 100
 """Below this many columns the proposals become tabs."""
@@ -86,13 +86,13 @@ class ProposalsArea(Vertical):
         if (pane := self.pane(index)) is not None:
             pane.focus()
 
-    @on(ProposalScroll.Scrolled)
-    def _follow(self, event: ProposalScroll.Scrolled) -> None:
+    @on(StreamedMarkdown.Scrolled)
+    def _follow(self, event: StreamedMarkdown.Scrolled) -> None:
         event.stop()
         if not self.linked:
             return
         for pane in self.panes:
-            body = pane.query_one(ProposalScroll)
+            body = pane.query_one(StreamedMarkdown)
             if body is not event.scroll and body.max_scroll_y:
                 body.following = True
                 body.scroll_to(y=event.fraction * body.max_scroll_y, animate=False)

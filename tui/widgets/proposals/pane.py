@@ -98,10 +98,11 @@ class ProposalPane(Vertical, can_focus=True):
         self._t_start: float | None = None
         self._t_first: float | None = None
         self._t_end: float | None = None
+        self._shown_title = ""
         self.add_class(f"proposal-{index % 6 + 1}")
 
     def compose(self) -> ComposeResult:
-        self.border_title = self._title()
+        self._shown_title = self.border_title = self._title()
         yield Static(self._figures(), classes="pane-title", markup=False)
         yield Static("", classes="pane-error", markup=False)
         yield StreamedMarkdown(classes="pane-body")
@@ -129,8 +130,10 @@ class ProposalPane(Vertical, can_focus=True):
         return " · ".join(parts)
 
     def refresh_title(self) -> None:
-        self.border_title = self._title()
-        self.query_one(".pane-title", Static).update(self._figures())
+        # each costs a repaint: the border's only when the state changed, the bar's never a layout (one row)
+        if (title := self._title()) != self._shown_title:
+            self._shown_title = self.border_title = title
+        self.query_one(".pane-title", Static).update(self._figures(), layout=False)
 
     def watch_state(self, old: str, state: str) -> None:
         # two class changes, not one per state: each restyles the pane and everything in it

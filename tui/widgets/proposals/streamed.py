@@ -1,19 +1,22 @@
 """Markdown that streams in cheaply.
 
-Six models at hundreds of tokens a second must not make every frame expensive. The text is cut at paragraph
-breaks outside code fences: each finished paragraph is rendered once into a line-based log (a ``RichLog``: a
-frame draws only the visible lines, and nothing is laid out again), and only the short paragraph still being
-written is re-rendered, in a small ``Static`` under the log.
+Six models at hundreds of tokens a second must not make every frame expensive, so a proposal is one line-based
+widget of a fixed size: nothing around it is laid out again while text arrives. The text is cut at paragraph
+breaks outside code fences; each finished paragraph is rendered to lines once (again only when the width
+changes), and only the short paragraph still being written is re-rendered. A frame then repaints just the lines
+that changed, unless the view follows the stream and scrolls.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import RichLog, Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 FENCE = "```"
 
@@ -37,17 +40,149 @@ def stable_cut(text: str, start: int) -> int:
     return start
 
 
-class ProposalScroll(RichLog, can_focus=False):
-    """The finished paragraphs; reports the user's scrolling so linked panes can follow."""
+class StreamedMarkdown(ScrollView, can_focus=False):
+    """Markdown text that grows by appends. Reports the user's scrolling so linked panes can follow."""
+
+    DEFAULT_CSS = """
+    StreamedMarkdown {
+        height: 1fr;
+        background: transparent;
+        overflow-x: hidden;
+        overflow-y: scroll;  /* always there: a scrollbar appearing mid-stream would re-wrap every line */
+        scrollbar-size-vertical: 1;
+    }
+    """
 
     class Scrolled(Message):
-        def __init__(self, scroll: ProposalScroll, fraction: float) -> None:
+        def __init__(self, scroll: StreamedMarkdown, fraction: float) -> None:
             super().__init__()
             self.scroll = scroll
             self.fraction = fraction
 
     following = False
-    """Set while this log is being moved to follow another, so it does not echo the movement back."""
+    """Set while this view is being moved to follow another, so it does not echo the movement back."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.text = ""
+        self._settled = 0
+        """How much of ``text`` is in finished paragraphs."""
+        self._width = 0
+        """The width the lines were rendered at (0 before the first layout)."""
+        self._done: list[Strip] = []
+        """The finished paragraphs' lines."""
+        self._tail: list[Strip] = []
+        """The lines of the paragraph still being written."""
+        self._style: Style | None = None
+        self._styled: dict[tuple[int, int], Strip] = {}
+        """Finished lines as painted (cropped to the width, in the widget's style)."""
+
+    # ---------------------------------------------------------------------------------------- rendering
+
+    def _lines_of(self, source: str) -> list[Strip]:
+        """``source`` as Markdown lines at the current width, followed by one blank line between paragraphs."""
+        if not source.strip() or self._width <= 0:
+            return []
+        console = self.app.console
+        options = console.options.update_width(self._width)
+        lines = console.render_lines(_markdown(source), options, pad=False)
+        while lines and not Segment.get_line_length(lines[-1]):
+            lines.pop()
+        return [Strip(line).adjust_cell_length(self._width) for line in lines] + [Strip.blank(self._width)]
+
+    def _rerender(self) -> None:
+        """Every line again, at a new width."""
+        self._width = self.scrollable_content_region.width
+        self._styled.clear()
+        self._done = self._lines_of(self.text[:self._settled]) if self._settled else []
+        self._tail = self._lines_of(self.text[self._settled:])
+        self._resize()
+        self.refresh()
+
+    def _resize(self) -> None:
+        size = Size(self._width, len(self._done) + len(self._tail))
+        # Only this view's scroll range changes; its own size does not. Setting ``virtual_size`` the usual way
+        # lays out the whole screen again (several times a second per pane while six models stream), so the
+        # value is set quietly and the scrollbar is updated directly.
+        self.set_reactive(StreamedMarkdown.virtual_size, size)
+        self._scroll_update(size)
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._rerender()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+        self._styled.clear()
+
+    def render_line(self, y: int) -> Strip:
+        if self._style is None:
+            self._style = self.rich_style  # walks every ancestor: once per style change, not once per line
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        done = len(self._done)
+        if index < done:
+            key = (index, width)
+            if (strip := self._styled.get(key)) is None:
+                strip = self._styled[key] = self._done[index].crop_extend(0, width, self._style).apply_style(
+                    self._style)
+            return strip
+        if index - done < len(self._tail):
+            return self._tail[index - done].crop_extend(0, width, self._style).apply_style(self._style)
+        return Strip.blank(width, self._style)
+
+    # -------------------------------------------------------------------------------------- the stream
+
+    def _following(self) -> bool:
+        """Whether new text should scroll the view: only for a reader at the bottom of a view on screen (a
+        hidden tab's view starts at the top when it is opened)."""
+        return bool(self.size.height) and self.scroll_y >= self.max_scroll_y - 1
+
+    def _grow(self, changed_from: int) -> None:
+        """Lines from ``changed_from`` on are new or different: repaint them, and follow if the reader was at
+        the bottom."""
+        following = self._following()
+        old_height = self.virtual_size.height
+        height = len(self._done) + len(self._tail)
+        if height != old_height:
+            self._resize()
+        if following and height > self.size.height:
+            self.scroll_to(y=height - self.size.height, animate=False, immediate=True)
+        self.refresh_lines(changed_from, max(height, old_height) - changed_from)
+
+    def append(self, text: str) -> None:
+        self.text += text
+        if self._width <= 0:
+            return  # rendered at the first layout
+        changed_from = len(self._done)
+        cut = stable_cut(self.text, self._settled)
+        if cut > self._settled:
+            self._done += self._lines_of(self.text[self._settled:cut])
+            self._settled = cut
+        self._tail = self._lines_of(self.text[self._settled:])
+        self._grow(changed_from)
+
+    def finish(self) -> None:
+        """The text is complete: the last paragraph is finished too."""
+        if self._settled < len(self.text):
+            self._settled = len(self.text)
+            if self._width > 0:
+                changed_from = len(self._done)
+                self._done += self._tail
+                self._tail = []
+                self._grow(changed_from)
+
+    def set_text(self, text: str) -> None:
+        """Replace everything (a past run, or a reset)."""
+        self.text, self._settled = text, len(text)
+        self._done, self._tail = [], []
+        self._styled.clear()
+        self.scroll_to(y=0, animate=False, immediate=True)
+        if self._width > 0:
+            self._rerender()
+
+    # ------------------------------------------------------------------------------------------ linking
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -55,62 +190,3 @@ class ProposalScroll(RichLog, can_focus=False):
             self.post_message(self.Scrolled(self, new / self.max_scroll_y))
 
 
-class StreamedMarkdown(Vertical):
-    """Markdown text that grows by appends: a log of finished paragraphs and the live tail."""
-
-    DEFAULT_CSS = """
-    StreamedMarkdown { height: 1fr; }
-    StreamedMarkdown > ProposalScroll {
-        height: auto;
-        max-height: 75%;  /* long text scrolls here; the live tail stays in view under it */
-        background: transparent;
-        overflow-x: hidden;
-        overflow-y: auto;
-    }
-    StreamedMarkdown > .tail { height: auto; max-height: 50%; }
-    """
-
-    def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.text = ""
-        self._settled = 0
-        """How much of ``text`` is in the log as finished paragraphs."""
-
-    def compose(self) -> ComposeResult:
-        yield ProposalScroll(wrap=True, markup=False, highlight=False, auto_scroll=False)
-        yield Static("", classes="tail")
-
-    @staticmethod
-    def _following(log: ProposalScroll) -> bool:
-        """Whether new text should scroll the log: only for a reader at the bottom of a log on screen (a
-        hidden tab's log starts at the top when it is opened)."""
-        return bool(log.size.height) and log.scroll_y >= log.max_scroll_y - 1
-
-    def append(self, text: str) -> None:
-        self.text += text
-        log = self.query_one(ProposalScroll)
-        cut = stable_cut(self.text, self._settled)
-        if cut > self._settled:
-            following = self._following(log)
-            log.write(_markdown(self.text[self._settled:cut]), scroll_end=following)
-            self._settled = cut
-        tail = self.text[self._settled:]
-        self.query_one(".tail", Static).update(_markdown(tail) if tail.strip() else "")
-
-    def finish(self) -> None:
-        """The text is complete: move the tail into the log, so all of it scrolls together."""
-        if self._settled < len(self.text):
-            log = self.query_one(ProposalScroll)
-            following = self._following(log)
-            log.write(_markdown(self.text[self._settled:]), scroll_end=following)
-            self._settled = len(self.text)
-            self.query_one(".tail", Static).update("")
-
-    def set_text(self, text: str) -> None:
-        """Replace everything (a past run, or a reset)."""
-        self.query_one(ProposalScroll).clear()
-        self.text, self._settled = "", 0
-        self.query_one(".tail", Static).update("")
-        if text:
-            self.append(text)
-            self.finish()
