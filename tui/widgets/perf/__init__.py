@@ -1,0 +1,1 @@
+"""The live local-model performance panel."""

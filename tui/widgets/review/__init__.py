@@ -1,0 +1,1 @@
+"""The diff review: changed files, hunks, the reviewer's findings."""

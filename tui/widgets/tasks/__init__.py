@@ -1,0 +1,1 @@
+"""The task list of a run: tasks with their role, model and live state."""
