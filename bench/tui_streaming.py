@@ -12,8 +12,8 @@ Six proposers on the OpenAI stand-in (in a child process, like a real server) ea
   ends some time after its last token: the hosted client assembles the whole response for its own accounting
   before it hands over the usage figures.
 * key latency while the six stream: a printable key every ~50 ms into the prompt, from sending the key event (as
-  ``Pilot.press`` sends it) to the prompt's value changing ("handled") and to the next screen refresh after that;
-  target p95 < 50 ms. ``await pilot.press`` is not the clock: its ``wait_for_idle`` takes >= 60 ms even when idle.
+  ``Pilot.press`` sends it) to the prompt's value changing ("handled") and to the compositor rendering the prompt
+  with the new character ("painted": what goes to the terminal in that frame); target p95 < 50 ms. ``await pilot.press`` is not the clock: its ``wait_for_idle`` takes >= 60 ms even when idle.
 
 litellm's one-time import (about 3 s) is excluded by a tiny warm-up call; one short untimed UI round warms the rest.
 A round still incomplete after max(60 s, 40x nominal) is cancelled and reported as such (a slow UI makes this long).
@@ -109,6 +109,23 @@ async def timed(awaitable, since: float) -> float:
     return time.perf_counter() - since
 
 
+PAINTS: list[tuple[PromptInput, str, asyncio.Future[None]]] = []
+"""(prompt, value, future): resolved when the compositor renders the prompt holding that value."""
+_prompt_line = PromptInput.render_line
+
+
+def _painting_line(self: PromptInput, y: int):  # type: ignore[no-untyped-def]
+    for entry in list(PAINTS):
+        prompt, value, future = entry
+        if prompt is self and self.value == value:
+            PAINTS.remove(entry)
+            future.done() or future.set_result(None)
+    return _prompt_line(self, y)
+
+
+PromptInput.render_line = _painting_line  # type: ignore[method-assign]
+
+
 def send_key(app: MootApp, key: str, char: str | None) -> None:
     """Post a key event through the driver, the way ``Pilot.press`` does, without its idle waits."""
     event = events.Key(key, char)
@@ -126,6 +143,7 @@ async def ui_round(loaded, strategy: str, replies: list[str], typing: bool) -> t
     handled, refreshed = [], []
     limit = max(60.0, 40 * len(split_tokens(replies[0])) / RATE)
     async with app.run_test(size=(160, 40)) as pilot:
+        await asyncio.wait_for(app.workers_warm.wait(), 60)  # a user types meanwhile: not part of the figure
         await pilot.press(*"plan it")
         prompt = app.screen.query_one(PromptInput)
         changed = asyncio.Event()
@@ -162,10 +180,10 @@ async def ui_round(loaded, strategy: str, replies: list[str], typing: bool) -> t
             while not done.done():
                 changed.clear()
                 painted = asyncio.get_running_loop().create_future()
+                PAINTS.append((prompt, prompt.value + "x", painted))
                 k0 = time.perf_counter()
                 send_key(app, "x", "x")
                 handled.append(await timed(changed.wait(), k0))
-                app.call_after_refresh(lambda f=painted: f.done() or f.set_result(None))
                 refreshed.append(await timed(painted, k0))
                 next_at += KEY_EVERY_S
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -203,7 +221,7 @@ def report(n: int, fig: dict[str, list]) -> None:
         print(f"{'done ratio:':26} median {statistics.median(fig['finished']) / done:.3f} "
               f"(every pane done {statistics.median(fig['finished']):.3f} s; raw last Done {done:.3f} s)")
     ms = lambda x: f"{x * 1000:.1f} ms" if math.isfinite(x) else f"> {KEY_LIMIT_S:.0f} s"  # noqa: E731
-    for label, xs in (("key handled", fig["handled"]), ("key to next refresh", fig["refreshed"])):
+    for label, xs in (("key handled", fig["handled"]), ("key to painted", fig["refreshed"])):
         p95 = pct(xs, 0.95)
         print(f"{label + ':':26} p50 {ms(pct(xs, 0.5))}, p95 {ms(p95)}, max {ms(max(xs))} over {len(xs)} keys   "
               f"(target p95 < 50 ms: {'OK' if p95 < 0.05 else 'MISSED'})")

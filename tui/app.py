@@ -52,6 +52,8 @@ class MootApp(App[None]):
         self.store = store or Store()
         self.statuses: list[ModelStatus] = statuses or []
         self.models_ready = asyncio.Event()
+        self.workers_warm = asyncio.Event()
+        """Set once the model worker processes are started and have imported their clients."""
         self._given_statuses = statuses is not None
         self.branch: str | None = None  # looked up with discovery, after the first frame
 
@@ -77,6 +79,7 @@ class MootApp(App[None]):
             self.models_ready.set()
         else:  # after the first frame: discovery imports the network clients, which takes a moment
             self.call_after_refresh(self.discover)
+        self.call_after_refresh(self.warm_workers)
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_remember_theme", False):
@@ -94,6 +97,18 @@ class MootApp(App[None]):
 
         if isinstance(self.screen, MainScreen):
             self.screen.refresh_header()
+
+    @work(exclusive=True, group="warm", exit_on_error=False)
+    async def warm_workers(self) -> None:
+        """Start the model worker processes while the user types, so the first run does not wait for them."""
+        from moot.core.providers.base import backend_for
+        from moot.core.providers.process import ProcessBackend, warm
+
+        try:
+            kinds = {m.backend for m in self.loaded.config.models if isinstance(backend_for(m), ProcessBackend)}
+            await warm(kinds)
+        finally:
+            self.workers_warm.set()
 
     # ---------------------------------------------------------------------------------- shared state
 

@@ -1,12 +1,15 @@
 """Turning the engine's progress into workbench messages, with tokens batched.
 
 A message per token would be thousands a second with six fast models; instead text is buffered per source
-and flushed as one message per source every ``interval`` seconds. State changes flush that source's text first,
-so order is kept.
+and flushed as one message per source about every ``FLUSH_S`` seconds. The flushes are spread out: ``tick``
+(called ``TICKS`` times per ``FLUSH_S``) flushes only the source that has waited longest, so six streams reach
+the screen one per frame instead of all in one expensive frame that a key press would wait behind. State
+changes flush that source's text first, so order is kept.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from textual.message import Message
@@ -17,6 +20,10 @@ from moot.core.events import Done, Error, TextDelta
 from .messages import JudgeState, JudgeText, ProposalState, ProposalText
 
 JUDGE = -1
+FLUSH_S = 1 / 10
+"""How often each stream's text reaches the screen."""
+TICKS = 6
+"""Ticks per ``FLUSH_S``: call ``tick`` every ``FLUSH_S / TICKS`` seconds."""
 
 
 class Bridge:
@@ -26,6 +33,7 @@ class Bridge:
         self.post = post
         self._text: dict[int, list[str]] = {}
         self._started: set[int] = set()
+        self._flushed: dict[int, float] = {}
 
     def __call__(self, p: Progress) -> None:
         if p.phase == "run":
@@ -61,11 +69,21 @@ class Bridge:
         else:
             self.post(ProposalState(source, state, error))
 
+    def tick(self) -> None:
+        """Flush the source that has waited longest, once it has waited half of ``FLUSH_S``."""
+        if not self._text:
+            return
+        now = time.monotonic()
+        source = min(self._text, key=lambda k: self._flushed.get(k, 0.0))
+        if now - self._flushed.get(source, 0.0) >= FLUSH_S / 2:
+            self.flush(source)
+
     def flush(self, source: int | None = None) -> None:
         """Post the buffered text (of one source, or all)."""
         for key in [source] if source is not None else list(self._text):
             pieces = self._text.pop(key, None)
             if not pieces:
                 continue
+            self._flushed[key] = time.monotonic()
             text = "".join(pieces)
             self.post(JudgeText(text, len(pieces)) if key == JUDGE else ProposalText(key, text, len(pieces)))

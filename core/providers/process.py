@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
 import sys
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -37,6 +38,9 @@ class _Worker:
         self.proc = proc
         self.loop = loop
         self.queues: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
+        """The calls in flight (how busy this worker is), by id."""
+        self.control: dict[int, asyncio.Future[None]] = {}
+        """Requests that are not calls (warming up), by id."""
         self.stderr: deque[str] = deque(maxlen=20)
         self.reader = loop.create_task(self._read())
         self.errors = loop.create_task(self._read_stderr())
@@ -62,9 +66,14 @@ class _Worker:
                 reply = json.loads(line)
                 if (queue := self.queues.get(reply.get("id"))) is not None:
                     queue.put_nowait(reply)
+                elif (done := self.control.pop(reply.get("id"), None)) is not None and not done.done():
+                    done.set_result(None)
         finally:
             for queue in self.queues.values():
                 queue.put_nowait(None)  # the worker has gone: every waiting call fails
+            for done in self.control.values():
+                if not done.done():
+                    done.set_result(None)
 
     async def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -105,13 +114,26 @@ _starting: asyncio.Lock | None = None
 _ids = itertools.count(1)
 
 
-async def _get_worker(kind: str) -> _Worker:
+def _bind_pool() -> asyncio.Lock:
     global _pool, _pool_loop, _starting
     loop = asyncio.get_running_loop()
-    if _pool_loop is not loop:  # workers of an earlier event loop cannot be awaited from this one
+    if _pool_loop is not loop or _starting is None:  # workers of an earlier loop cannot be awaited from this one
         _pool, _pool_loop, _starting = [None] * POOL_SIZE, loop, asyncio.Lock()
-    assert _starting is not None
-    async with _starting:
+    return _starting
+
+
+async def _ensure(slot: int) -> _Worker:
+    """The worker in ``slot``, started if it is not running. Call with the pool's lock held."""
+    worker = _pool[slot]
+    if worker is None or not worker.alive:
+        if worker is not None:
+            await worker.stop()
+        worker = _pool[slot] = await _Worker.start()
+    return worker
+
+
+async def _get_worker(kind: str) -> _Worker:
+    async with _bind_pool():
         live = [(i, w) for i, w in enumerate(_pool) if w is not None and w.alive]
         idle = [i for i, w in live if not w.queues]
         free = [i for i, w in enumerate(_pool) if w is None or not w.alive]
@@ -123,12 +145,26 @@ async def _get_worker(kind: str) -> _Worker:
             slot = free[0]  # every live worker is busy: start another
         else:
             slot = min(live, key=lambda iw: len(iw[1].queues))[0]
-        worker = _pool[slot]
-        if worker is None or not worker.alive:
-            if worker is not None:
-                await worker.stop()
-            worker = _pool[slot] = await _Worker.start()
-    return worker
+        return await _ensure(slot)
+
+
+async def warm(kinds: Iterable[str]) -> None:
+    """Start the worker processes ahead of the first call and have them import what ``kinds`` need (the
+    hosted client takes seconds to import). With hosted models every worker is started, since a run's calls
+    spread over all of them; otherwise the first only. Returns when they are ready."""
+    wanted = sorted(set(kinds) & set(KINDS))
+    if not wanted:
+        return
+    async with _bind_pool():
+        workers = [await _ensure(slot) for slot in range(POOL_SIZE if "hosted" in wanted else 1)]
+    waits = []
+    for worker in workers:
+        call_id = next(_ids)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        worker.control[call_id] = done
+        worker.send({"op": "warm", "id": call_id, "kinds": wanted})
+        waits.append(done)
+    await asyncio.gather(*waits)
 
 
 async def stop_worker() -> None:
@@ -183,10 +219,6 @@ class ProcessBackend(Backend):
             self._inner = builtin.FACTORIES[self.kind]()
         return self._inner
 
-    @property  # type: ignore[override]
-    def local(self) -> bool:
-        return self.kind != "hosted"
-
     async def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
         worker = await _get_worker(self.kind)
         call_id = next(_ids)
@@ -228,7 +260,7 @@ class ProcessBackend(Backend):
 def use_worker_process() -> None:
     """Serve the built-in backends from the worker process from now on (the workbench calls this)."""
     for kind in KINDS:
-        register_backend(kind, lambda kind=kind: ProcessBackend(kind))
+        register_backend(kind, functools.partial(ProcessBackend, kind))
 
 
 def use_in_process() -> None:

@@ -8,6 +8,7 @@ Requests on stdin::
 
     {"op": "stream", "id": 7, "model": {...ModelConfig...}, "messages": [...], "params": {...Params...}}
     {"op": "cancel", "id": 7}
+    {"op": "warm", "id": 8, "kinds": ["hosted"]}    import ahead of the first call; answered with ``end``
 
 Replies on stdout, per request: events, then ``end``::
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import sys
 from dataclasses import asdict
@@ -121,21 +123,48 @@ async def _run(out: _Out, request: dict[str, Any]) -> None:
         call.send("end")
 
 
+def _import_for(kind: str) -> None:
+    if kind == "hosted":
+        from . import hosted
+
+        hosted._lite()  # the hosted client's import: seconds, once
+    elif kind == "ollama":
+        from . import ollama  # noqa: F401
+
+
+async def _warm(out: _Out, request: dict[str, Any]) -> None:
+    """Import what the given backend kinds need, in a thread so calls can start meanwhile."""
+    try:
+        for kind in request.get("kinds", ()):
+            await asyncio.to_thread(_import_for, kind)
+    except Exception as e:  # a broken install shows up on the first call, with its own error
+        print(f"warming up failed: {type(e).__name__}: {e}", file=sys.stderr)
+    finally:
+        out.send({"id": request["id"], "ev": "end"})
+
+
+def _forget(calls: dict[int, asyncio.Task[None]], call_id: int, _task: object) -> None:
+    calls.pop(call_id, None)
+
+
 async def serve() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 26)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = _Out()
     calls: dict[int, asyncio.Task[None]] = {}
+    warming: set[asyncio.Task[None]] = set()
     try:
         while line := await reader.readline():
             request = json.loads(line)
             if request.get("op") == "stream":
-                task = asyncio.create_task(_run(out, request))
-                calls[request["id"]] = task
-                task.add_done_callback(lambda _t, i=request["id"]: calls.pop(i, None))
-            elif request.get("op") == "cancel" and (task := calls.get(request["id"])) is not None:
-                task.cancel()
+                call_id = request["id"]
+                calls[call_id] = asyncio.create_task(_run(out, request))
+                calls[call_id].add_done_callback(functools.partial(_forget, calls, call_id))
+            elif request.get("op") == "cancel" and (running := calls.get(request["id"])) is not None:
+                running.cancel()
+            elif request.get("op") == "warm":
+                warming.add(asyncio.create_task(_warm(out, request)))
     finally:
         for task in list(calls.values()):
             task.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.widgets import Input
 
 
@@ -24,6 +25,13 @@ class PromptInput(Input):
 
     def on_mount(self) -> None:
         self.cursor_blink = getattr(self.app, "cursor_blink", True)
+
+    def _watch_value(self, value: str) -> None:
+        # The input sets its scroll size on every keystroke, and a changed size lays out the whole screen: with
+        # six panes streaming that made typing lag. Its size is its width; set that quietly first, so the
+        # input's own handler finds nothing to change.
+        self.set_reactive(Input.virtual_size, Size(self.content_width, 1))
+        super()._watch_value(value)
 
     def remember(self, task: str) -> None:
         if task and (not self.history or self.history[-1] != task):
