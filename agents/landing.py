@@ -1,0 +1,98 @@
+"""The steps around carrying out a plan that every front end takes the same way: splitting the plan into tasks
+for a new run, landing the chosen hunks of a finished run on the user's branch, and dropping a run whole.
+
+``moot run``, ``moot accept`` and ``moot reject`` and the workbench share these, so a run ends the same way
+whichever of them the user drives it from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+from moot.core.config.models import Config, ModelConfig
+from moot.core.storage import Store
+
+from . import runs
+from . import worktree as wtree
+from .accept import AcceptMode, AcceptResult, accept
+from .tasks import DecomposeError, Task
+
+#: The trailer that names the run an accepted commit came from (``moot undo`` looks for it).
+TRAILER = "Moot-Run"
+
+
+def planner_model(config: Config) -> ModelConfig | None:
+    """The model that splits plans into tasks: ``[roles] planner``, else the judge, else the first model."""
+    for role in ("planner", "judge"):
+        alias = config.roles.get(role)
+        if alias and (m := config.model(alias)) is not None:
+            return m
+    return config.models[0] if config.models else None
+
+
+async def split_plan(config: Config, store: Store, repo: Path, run_id: str, plan: str) -> list[Task]:
+    """Split ``plan`` into tasks with the planner, showing it the repository context the planner's budget
+    allows; the calls are logged under ``run_id``.
+
+    Raises:
+        DecomposeError: no model is configured, the call failed, or the task list was invalid twice.
+    """
+    from moot.context.planning import planning_context
+    from moot.core.calls import CallContext
+
+    from .tasks import decompose
+
+    model = planner_model(config)
+    if model is None:
+        raise DecomposeError("no model is configured to split the plan into tasks")
+    context = await asyncio.to_thread(planning_context, repo, plan, config.budget_for("planner"), model.model)
+    found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
+                            context_text=context.text if context else "")
+    return list(found.tasks)
+
+
+def accept_message(task: str, run_id: str) -> str:
+    """The message of the commit that lands a run: its task as the subject, and the run's trailer."""
+    title = " ".join(task.split()) or "carry out the plan"
+    return f"moot: {title[:72]}\n\n{TRAILER}: {run_id}\n"
+
+
+def land(store: Store, run: runs.ExecRun, candidate: runs.CandidateRow,
+         selection: Mapping[str, set[int] | None], *, mode: AcceptMode) -> AcceptResult:
+    """Land the chosen hunks of ``candidate`` on the user's branch, then close the run: the candidate becomes
+    the winner, the run's worktrees and branches are removed, and the run is recorded as accepted.
+
+    Args:
+        store: where the run is recorded.
+        run: the run, as loaded.
+        candidate: the candidate whose changes are landed.
+        selection: path to chosen hunk indices, as for :func:`moot.agents.hunks.patch_text`.
+        mode: ``commit`` (one commit with the ``Moot-Run`` trailer) or ``uncommitted``.
+
+    Raises:
+        DirtyTreeError: the user has uncommitted changes in files the hunks touch; nothing was changed.
+        AcceptError: the hunks could not be applied; nothing was changed.
+    """
+    repo = Path(run.repo_dir)
+    result = accept(repo, run.base_sha, candidate.branch, selection, mode=mode,
+                    message=accept_message(run.task, run.run_id))
+    if candidate.candidate != (run.winner or 0):
+        runs.set_winner(store, run.run_id, candidate.candidate)
+    wtree.remove(repo, run.run_id)
+    runs.set_accepted(store, run.run_id, result.commit)
+    runs.set_state(store, run.run_id, "accepted")
+    return result
+
+
+def drop(store: Store, run: runs.ExecRun) -> list[str]:
+    """Reject the whole run: remove its worktrees and branches and record it as rejected. The user's files are
+    not touched. Returns the branches removed.
+
+    Raises:
+        WorktreeError: the repository cannot be opened.
+    """
+    removed = wtree.remove(Path(run.repo_dir), run.run_id)
+    runs.set_state(store, run.run_id, "rejected")
+    return removed

@@ -1,0 +1,378 @@
+"""An execution run as stored: the ``runs`` row (kind ``exec``), its ``exec_runs`` row, its candidates and tasks.
+
+The run's ``state`` (in ``exec_runs``) is the truth; ``runs.status`` follows it for ``moot history``. While a run
+is active the process carrying it out records its pid, so a run left active by a process that is gone can be
+told from one another process is still carrying out (:func:`mark_stale`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from moot.core.storage import Store
+
+#: States in which a process is carrying the run out.
+ACTIVE = ("decomposing", "executing", "testing", "reviewing")
+#: States from which a run's changes can still be reviewed, accepted or rejected.
+OPEN = ("ready", "failed", "interrupted")
+#: ``runs.status`` for each state.
+_STATUS = {"decomposing": "running", "executing": "running", "testing": "running", "reviewing": "running",
+           "ready": "done", "failed": "failed", "interrupted": "interrupted", "cancelled": "cancelled",
+           "accepted": "accepted", "rejected": "rejected", "undone": "undone"}
+
+#: Run ids being carried out by this process (a pid alone cannot tell: tests run several in one process).
+_LOCAL: set[str] = set()
+
+
+@dataclass
+class TaskRow:
+    """One task of one candidate."""
+
+    task_id: str
+    position: int
+    title: str
+    role: str
+    model_alias: str | None
+    description: str = ""
+    files: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    status: str = "queued"
+    commit: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    candidate: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The task as ``moot run --json`` shows it."""
+        return {"id": self.task_id, "title": self.title, "role": self.role, "model": self.model_alias,
+                "status": self.status, "commit": self.commit, "error": self.error}
+
+
+@dataclass
+class CandidateRow:
+    """One carrying-out of the plan, on its own branch."""
+
+    candidate: int
+    model_alias: str | None
+    branch: str
+    worktree: str | None
+    status: str = "queued"
+    head_sha: str | None = None
+    tests: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
+    diff_lines: int | None = None
+    error: str | None = None
+    tasks: list[TaskRow] = field(default_factory=list)
+
+    @property
+    def tasks_done(self) -> bool:
+        return bool(self.tasks) and all(t.status == "done" for t in self.tasks)
+
+    @property
+    def tests_passed(self) -> bool | None:
+        return None if self.tests is None else bool(self.tests.get("passed"))
+
+    @property
+    def ok(self) -> bool:
+        """Every task done and the tests (if any) passed."""
+        return self.tasks_done and self.tests_passed is not False
+
+
+@dataclass
+class ExecRun:
+    """A whole execution run, as loaded."""
+
+    run_id: str
+    task: str
+    status: str
+    """``runs.status``."""
+    plan: str
+    plan_run_id: str | None
+    repo_dir: str
+    base_branch: str | None
+    base_sha: str
+    state: str
+    winner: int | None
+    accepted_sha: str | None
+    pid: int | None
+    error: str | None
+    created_at: float
+    candidates: list[CandidateRow] = field(default_factory=list)
+
+    def candidate(self, n: int) -> CandidateRow | None:
+        return next((c for c in self.candidates if c.candidate == n), None)
+
+    @property
+    def chosen(self) -> CandidateRow | None:
+        """The winning candidate (the first one until a winner is set)."""
+        if self.winner is not None and (c := self.candidate(self.winner)) is not None:
+            return c
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def live(self) -> bool:
+        """Whether a process is carrying the run out right now."""
+        return self.state in ACTIVE and _alive(self.run_id, self.pid)
+
+    @property
+    def resumable(self) -> bool:
+        """Interrupted, or left active by a process that is gone."""
+        return self.state == "interrupted" or (self.state in ACTIVE and not self.live)
+
+    @property
+    def ok(self) -> bool:
+        c = self.chosen
+        return c is not None and c.ok
+
+    def to_json(self, candidate: int | None = None) -> dict[str, Any]:
+        """The ``moot run --json`` document for the chosen candidate (or ``candidate``): ``run_id``, ``branch``,
+        ``tasks``, ``tests`` (command, passed, output_tail) and ``review`` (model, verdict, findings; ``error``
+        too when it failed); with several candidates, a ``candidates`` list shows every one of them. The
+        stored ``tests`` and ``review`` of a candidate hold more (exit code, duration, summary)."""
+        c = self.candidate(candidate) if candidate is not None else self.chosen
+        doc: dict[str, Any] = {
+            "run_id": self.run_id,
+            "branch": c.branch if c else None,
+            "tasks": [t.to_json() for t in c.tasks] if c else [],
+            "tests": _tests_json(c.tests) if c else None,
+            "review": _review_json(c.review) if c else None,
+        }
+        if len(self.candidates) > 1:
+            doc["candidates"] = [
+                {"candidate": x.candidate, "model": x.model_alias, "branch": x.branch, "status": x.status,
+                 "winner": x.candidate == (self.winner if self.winner is not None else 0),
+                 "tests": _tests_json(x.tests), "diff_lines": x.diff_lines,
+                 "tasks": [t.to_json() for t in x.tasks], "review": _review_json(x.review)}
+                for x in self.candidates
+            ]
+        return doc
+
+
+def _tests_json(tests: dict[str, Any] | None) -> dict[str, Any] | None:
+    if tests is None:
+        return None
+    return {"command": tests.get("command"), "passed": bool(tests.get("passed")),
+            "output_tail": tests.get("output_tail", "")}
+
+
+def _review_json(review: dict[str, Any] | None) -> dict[str, Any] | None:
+    if review is None:
+        return None
+    out = {"model": review.get("model"), "verdict": review.get("verdict"), "findings": review.get("findings") or []}
+    if review.get("error"):
+        out["error"] = review["error"]
+    return out
+
+
+def _alive(run_id: str, pid: int | None) -> bool:
+    if run_id in _LOCAL:
+        return True
+    if pid is None or pid == os.getpid():
+        return False  # this process is not carrying it out (it would be in _LOCAL)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+
+def create(store: Store, run_id: str, task: str, plan: str, repo_dir: str, base_sha: str,
+           base_branch: str | None, *, plan_run_id: str | None = None, state: str = "executing") -> None:
+    """Record a new execution run (the ``runs`` row and its ``exec_runs`` row), owned by this process."""
+    store.start_run(run_id, "exec", task, None, repo_dir)
+    store.execute(
+        "INSERT INTO exec_runs (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, pid, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, os.getpid(), time.time()),
+    )
+    _LOCAL.add(run_id)
+
+
+def claim(store: Store, run_id: str) -> None:
+    """This process carries the run out from now on (resuming it)."""
+    _LOCAL.add(run_id)
+    store.execute("UPDATE exec_runs SET pid = ?, updated_at = ? WHERE run_id = ?", (os.getpid(), time.time(), run_id))
+
+
+def release(run_id: str) -> None:
+    """This process no longer carries the run out."""
+    _LOCAL.discard(run_id)
+
+
+def set_state(store: Store, run_id: str, state: str, *, error: str | None = None,
+              result: dict[str, Any] | None = None) -> None:
+    """Move the run to ``state``; ``runs.status`` follows (a run another process wrongly marked interrupted
+    while this one carries it out is set back to running)."""
+    store.execute("UPDATE exec_runs SET state = ?, updated_at = ?, error = COALESCE(?, error) WHERE run_id = ?",
+                  (state, time.time(), error, run_id))
+    status = _STATUS.get(state, state)
+    if state in ACTIVE:
+        store.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+    else:
+        if result is None:
+            row = store.execute("SELECT result_json FROM runs WHERE id = ?", (run_id,))
+            result = json.loads(row[0][0]) if row and row[0][0] else None
+        store.finish_run(run_id, status, result)
+
+
+def set_winner(store: Store, run_id: str, candidate: int) -> None:
+    store.execute("UPDATE exec_runs SET winner = ? WHERE run_id = ?", (candidate, run_id))
+
+
+def set_accepted(store: Store, run_id: str, sha: str | None) -> None:
+    store.execute("UPDATE exec_runs SET accepted_sha = ? WHERE run_id = ?", (sha, run_id))
+
+
+def add_candidate(store: Store, run_id: str, candidate: int, model_alias: str | None, branch: str,
+                  worktree: str | None) -> None:
+    store.execute(
+        "INSERT INTO exec_candidates (run_id, candidate, model_alias, branch, worktree) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, candidate) DO UPDATE SET model_alias = excluded.model_alias, "
+        "branch = excluded.branch, worktree = excluded.worktree",
+        (run_id, candidate, model_alias, branch, worktree),
+    )
+
+
+_CANDIDATE_FIELDS = {"status", "head_sha", "diff_lines", "error", "worktree", "tests", "review"}
+
+
+def set_candidate(store: Store, run_id: str, candidate: int, **values: Any) -> None:
+    """Update a candidate: ``status``, ``head_sha``, ``diff_lines``, ``error``, ``worktree``, ``tests``
+    (a dict or None), ``review`` (a dict or None)."""
+    unknown = set(values) - _CANDIDATE_FIELDS
+    if unknown:
+        raise TypeError(f"unknown candidate fields: {', '.join(sorted(unknown))}")
+    cols, args = [], []
+    for key, value in values.items():
+        if key in ("tests", "review"):
+            cols.append(f"{key}_json = ?")
+            args.append(json.dumps(value) if value is not None else None)
+        else:
+            cols.append(f"{key} = ?")
+            args.append(value)
+    if cols:
+        store.execute(f"UPDATE exec_candidates SET {', '.join(cols)} WHERE run_id = ? AND candidate = ?",
+                      (*args, run_id, candidate))
+
+
+def add_tasks(store: Store, run_id: str, candidate: int, tasks: Sequence[TaskRow]) -> None:
+    """Record the candidate's tasks, queued, in order (a task already recorded is left as it is)."""
+    for t in tasks:
+        store.execute(
+            "INSERT OR IGNORE INTO exec_tasks (run_id, candidate, task_id, position, title, role, model_alias, "
+            "reason, description, files_json, depends_json, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, candidate, t.task_id, t.position, t.title, t.role, t.model_alias, t.reason, t.description,
+             json.dumps(t.files), json.dumps(t.depends_on), "queued"),
+        )
+
+
+def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: str, *,
+             commit: str | None = None, error: str | None = None) -> None:
+    """A task's new status, with its commit or the reason it failed (both cleared otherwise)."""
+    store.execute(
+        "UPDATE exec_tasks SET status = ?, commit_sha = ?, error = ? WHERE run_id = ? AND candidate = ? "
+        "AND task_id = ?",
+        (status, commit, error, run_id, candidate, task_id),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def resolve_id(store: Store, run_id: str) -> str | None:
+    """The full id of the execution run ``run_id`` names (exactly, or as a unique prefix)."""
+    rows = store.execute("SELECT run_id FROM exec_runs WHERE run_id = ?", (run_id,))
+    if not rows:
+        esc = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = store.execute("SELECT run_id FROM exec_runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (f"{esc}%",))
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def load(store: Store, run_id: str) -> ExecRun | None:
+    """The execution run ``run_id`` (or a unique prefix of it) with its candidates and tasks; None if unknown."""
+    full = resolve_id(store, run_id)
+    if full is None:
+        return None
+    rows = store.execute(
+        "SELECT e.*, r.task, r.status, r.created_at FROM exec_runs e JOIN runs r ON r.id = e.run_id "
+        "WHERE e.run_id = ?", (full,),
+    )
+    if not rows:
+        return None
+    r = dict(rows[0])
+    run = ExecRun(
+        run_id=full, task=r["task"], status=r["status"], plan=r["plan"], plan_run_id=r["plan_run_id"],
+        repo_dir=r["repo_dir"], base_branch=r["base_branch"], base_sha=r["base_sha"], state=r["state"],
+        winner=r["winner"], accepted_sha=r["accepted_sha"], pid=r["pid"], error=r["error"],
+        created_at=r["created_at"],
+    )
+    tasks: dict[int, list[TaskRow]] = {}
+    for t in store.execute("SELECT * FROM exec_tasks WHERE run_id = ? ORDER BY candidate, position", (full,)):
+        tasks.setdefault(t["candidate"], []).append(TaskRow(
+            task_id=t["task_id"], position=t["position"], title=t["title"], role=t["role"],
+            model_alias=t["model_alias"], description=t["description"], files=json.loads(t["files_json"]),
+            depends_on=json.loads(t["depends_json"]), status=t["status"], commit=t["commit_sha"], error=t["error"],
+            reason=t["reason"], candidate=t["candidate"],
+        ))
+    for c in store.execute("SELECT * FROM exec_candidates WHERE run_id = ? ORDER BY candidate", (full,)):
+        run.candidates.append(CandidateRow(
+            candidate=c["candidate"], model_alias=c["model_alias"], branch=c["branch"], worktree=c["worktree"],
+            status=c["status"], head_sha=c["head_sha"],
+            tests=json.loads(c["tests_json"]) if c["tests_json"] else None,
+            review=json.loads(c["review_json"]) if c["review_json"] else None,
+            diff_lines=c["diff_lines"], error=c["error"], tasks=tasks.get(c["candidate"], []),
+        ))
+    return run
+
+
+def recent(store: Store, limit: int = 20, states: Iterable[str] | None = None) -> list[ExecRun]:
+    """Execution runs, newest first (only those in ``states`` when given)."""
+    wanted = list(states) if states is not None else None
+    rows = store.execute(
+        "SELECT e.run_id FROM exec_runs e JOIN runs r ON r.id = e.run_id ORDER BY r.created_at DESC, r.rowid DESC"
+    )
+    out: list[ExecRun] = []
+    for row in rows:
+        run = load(store, row[0])
+        if run is not None and (wanted is None or run.state in wanted):
+            out.append(run)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def mark_stale(store: Store) -> list[str]:
+    """Runs left active by a process that is gone become ``interrupted`` (their running tasks too); a run
+    another live process carries out is left alone, and set back to running if something else marked it
+    interrupted. Returns the ids marked."""
+    marked = []
+    for row in store.execute("SELECT run_id, state, pid FROM exec_runs WHERE state IN (?, ?, ?, ?)", ACTIVE):
+        run_id, pid = row["run_id"], row["pid"]
+        if _alive(run_id, pid):
+            store.execute("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'interrupted'", (run_id,))
+            continue
+        interrupt(store, run_id)
+        marked.append(run_id)
+    return marked
+
+
+def interrupt(store: Store, run_id: str) -> None:
+    """Mark the run interrupted: its unfinished tasks and candidates too (their worktrees stay, to resume)."""
+    store.execute("UPDATE exec_tasks SET status = 'interrupted' WHERE run_id = ? AND status IN "
+                  "('running', 'retrying')", (run_id,))
+    store.execute("UPDATE exec_candidates SET status = 'interrupted' WHERE run_id = ? AND status NOT IN "
+                  "('done', 'failed')", (run_id,))
+    set_state(store, run_id, "interrupted")
+    release(run_id)

@@ -1,0 +1,500 @@
+"""``moot run``, ``review``, ``accept``, ``reject`` and ``undo``: a plan carried out on a branch of its own, and
+what becomes of it. Progress goes to stderr, the result to stdout.
+
+A run with several candidates is named ``RUN`` for its winner and ``RUN-<n>`` for candidate ``n`` (the branch
+``moot/<run-id>-<n>``), so ``moot review RUN-1`` and ``moot accept RUN-1`` pick the other one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..config import LoadedConfig
+from .commands import _open_store, _planning_context, err
+from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+# ----------------------------------------------------------------------------------------------- progress
+
+
+class ExecPrinter:
+    """Turns the engine's events into lines on stderr."""
+
+    def __init__(self, stream: TextIO | None = None, show_test_output: bool = True):
+        self.out = stream or sys.stderr
+        self.show_test_output = show_test_output
+        self.several = False
+        self.tokens: dict[tuple[int, str], int] = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _who(self, candidate: int | None) -> str:
+        return f"[{candidate}] " if self.several and candidate is not None else ""
+
+    def __call__(self, ev: Any) -> None:
+        from moot.agents import execute as x
+
+        if isinstance(ev, x.RunStarted):
+            self.several = len(ev.candidates) > 1
+            verb = "resuming" if ev.resumed else "run"
+            for c in ev.candidates:
+                who = f" ({c.model})" if c.model else ""
+                self.say(f"moot: {verb} {ev.run_id}: {self._who(c.candidate)}branch {c.branch}{who} in {c.worktree}")
+        elif isinstance(ev, x.TaskStarted):
+            if ev.attempt == 0:
+                self.tokens[(ev.candidate, ev.task_id)] = 0
+                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.model} working…")
+        elif isinstance(ev, x.TaskText):
+            key = (ev.candidate, ev.task_id)
+            self.tokens[key] = self.tokens.get(key, 0) + 1
+        elif isinstance(ev, x.TaskRetrying):
+            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: retry {ev.attempt}: {ev.reason}")
+        elif isinstance(ev, x.TaskDone):
+            files = f" ({', '.join(ev.files)})" if ev.files else ""
+            if ev.resumed:
+                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: already done, {ev.commit[:10]}")
+            else:
+                n = self.tokens.get((ev.candidate, ev.task_id), 0)
+                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: done, {ev.commit[:10]}{files}, {n} tokens")
+        elif isinstance(ev, x.TaskFailed):
+            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: failed: {ev.error}")
+        elif isinstance(ev, x.TaskSkipped):
+            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.reason}")
+        elif isinstance(ev, x.TestsStarted):
+            self.say(f"moot: {self._who(ev.candidate)}tests: {ev.command}")
+        elif isinstance(ev, x.TestOutput):
+            if self.show_test_output:
+                self.say(f"    {self._who(ev.candidate)}| {ev.line}")
+        elif isinstance(ev, x.TestsDone):
+            r = ev.result
+            how = "passed" if ev.passed else ("timed out" if r.get("timed_out") else f"failed (exit {r.get('exit_code')})")
+            self.say(f"moot: {self._who(ev.candidate)}tests {how} in {r.get('duration_s', 0):.1f} s")
+        elif isinstance(ev, x.DebugStarted):
+            what = "escalation" if ev.escalation else f"debug round {ev.round}"
+            self.say(f"moot: {self._who(ev.candidate)}{what}: {ev.model} fixes the failing tests")
+        elif isinstance(ev, x.ReviewStarted):
+            self.say(f"moot: {self._who(ev.candidate)}review by {ev.model}…")
+        elif isinstance(ev, x.ReviewDone):
+            if ev.error:
+                self.say(f"moot: {self._who(ev.candidate)}review failed: {ev.error}")
+            else:
+                count = len((ev.review or {}).get("findings") or [])
+                self.say(f"moot: {self._who(ev.candidate)}review: {ev.verdict}, {count} finding(s)")
+        elif isinstance(ev, x.CandidateDone):
+            if self.several:
+                tests = {True: "tests passed", False: "tests failed", None: "no tests"}[ev.tests_passed]
+                self.say(f"moot: candidate {ev.candidate}: {'ok' if ev.ok else 'failed'}, {tests}, "
+                         f"{ev.diff_lines} lines changed")
+        elif isinstance(ev, x.Note):
+            self.say(f"moot: {self._who(ev.candidate)}{ev.text}")
+        elif isinstance(ev, x.RunDone):
+            winner = f", winner: candidate {ev.winner}" if self.several and ev.winner is not None else ""
+            self.say(f"moot: run {ev.run_id} {ev.state}{winner}")
+
+
+# -------------------------------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    if args.resume:
+        if args.task or args.plan:
+            err("moot: --resume takes no TASK or --plan")
+            return EXIT_USAGE
+        return asyncio.run(_resume(args, loaded))
+    if bool(args.task) == bool(args.plan):
+        err("moot: give a TASK or --plan FILE (one of them)")
+        return EXIT_USAGE
+    n = args.candidates if args.candidates is not None else loaded.config.agents.candidates
+    if not 1 <= n <= 4:
+        err("moot: --candidates must be between 1 and 4")
+        return EXIT_USAGE
+    plan = None
+    if args.plan:
+        try:
+            plan = Path(args.plan).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            err(f"moot: cannot read the plan {args.plan}: {e}")
+            return EXIT_USAGE
+        if not plan.strip():
+            err(f"moot: the plan {args.plan} is empty")
+            return EXIT_USAGE
+        task = _title(plan) or Path(args.plan).stem
+    else:
+        task = sys.stdin.read() if args.task == "-" else args.task
+        if not task.strip():
+            err("moot: the task is empty")
+            return EXIT_USAGE
+    from moot.agents.worktree import WorktreeError, head_of
+
+    try:
+        head_of(loaded.project_dir)
+    except WorktreeError as e:
+        err(f"moot: {e}")
+        return EXIT_USAGE
+    return asyncio.run(_run(args, loaded, task, plan, n))
+
+
+def _title(plan: str) -> str:
+    """The plan's first heading (else its first line), as the run's task."""
+    lines = [ln.strip() for ln in plan.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("#"):
+            return re.sub(r"^#+\s*(plan:\s*)?", "", ln, flags=re.I).strip()
+    return lines[0][:120] if lines else ""
+
+
+async def _make_plan(loaded: LoadedConfig, store: Any, task: str) -> tuple[str, str] | None:
+    """Plan ``task`` with the ensemble, exactly as ``moot plan`` does; the plan and its run id."""
+    from ..discovery import model_statuses
+    from ..ensemble import Ensemble, PlanOptions, StrategyError
+    from ..ensemble.prompts import UnknownVariant
+    from .progress import ProgressPrinter
+
+    statuses = await model_statuses(loaded)
+    usable = [s.model.name for s in statuses if s.usable]
+    opts = PlanOptions()
+    ensemble = Ensemble(loaded, store, usable)
+    try:
+        result = ensemble.begin(task, opts)
+    except (StrategyError, UnknownVariant) as e:
+        err(f"moot: {e}")
+        return None
+    proposers = [p.proposer for p in result.proposals]
+    opts.context = _planning_context(loaded, task, [p.model for p in proposers])
+    err(f"moot: planning: {result.strategy}: {len(proposers)} proposers")
+    printer = ProgressPrinter([f"{p.model.name} ({p.variant})" for p in proposers])
+    ensemble.on_progress = printer
+    try:
+        await ensemble.complete()
+    finally:
+        printer.finish()
+    for p in result.proposals:
+        if p.status != "done" and p.error:
+            err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
+    if not result.ok or not result.plan.strip():
+        err(f"moot: planning run {result.run_id} gave no plan")
+        return None
+    err(f"moot: planned in run {result.run_id}")
+    return result.plan, result.run_id
+
+
+def _show_tasks(routed: list[Any], models: list[str] | None) -> None:
+    err(f"moot: {len(routed)} task(s)" + (f", carried out by each of {', '.join(models)}" if models else "") + ":")
+    for rt in routed:
+        t = rt.task
+        deps = f" after {', '.join(t.depends_on)}" if t.depends_on else ""
+        who = "" if models else f" → {rt.alias}"
+        err(f"  {t.id}  [{rt.role}{who}] {t.title}{deps}")
+        if t.files:
+            err(f"      files: {', '.join(t.files)}")
+
+
+def _confirm(yes: bool) -> bool:
+    if yes or not sys.stdin.isatty():
+        return True
+    print("moot: carry out these tasks? [Y/n] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("", "y", "yes")
+
+
+async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: str | None, n: int) -> int:
+    from moot.agents import execute as x
+    from moot.agents import runs
+    from moot.agents.landing import planner_model, split_plan
+    from moot.agents.routing import RoutingError, route
+    from moot.agents.tasks import DecomposeError
+
+    from ..providers.base import close_backends
+
+    config = loaded.config
+    store = _open_store()
+    runs.mark_stale(store)
+    run_id: str | None = None
+    try:
+        plan_run_id = None
+        if plan is None:
+            made = await _make_plan(loaded, store, task)
+            if made is None:
+                return EXIT_FAILED
+            plan, plan_run_id = made
+        model = planner_model(config)
+        if model is None:
+            err("moot: no model to split the plan into tasks")
+            return EXIT_USAGE
+        run_id = x.begin(store, loaded.project_dir, task, plan, plan_run_id=plan_run_id, state="decomposing")
+        err(f"moot: run {run_id}: {model.name} splits the plan into tasks…")
+        try:
+            tasks = await split_plan(config, store, loaded.project_dir, run_id, plan)
+            routed = route(tasks, config)
+            models = x.candidate_models(config, n, routed) if n > 1 else None
+        except (DecomposeError, RoutingError, x.ExecuteError) as e:
+            runs.set_state(store, run_id, "failed", error=str(e))
+            runs.release(run_id)
+            err(f"moot: {e}")
+            return EXIT_FAILED if isinstance(e, DecomposeError) else EXIT_USAGE
+        _show_tasks(routed, models)
+        if not _confirm(args.yes):
+            runs.set_state(store, run_id, "cancelled")
+            runs.release(run_id)
+            err("moot: not carried out; nothing was changed")
+            return EXIT_FAILED
+        result = await x.execute(config, store, run_id, routed, models=models, on_progress=ExecPrinter())
+        return _report(args, result)
+    except asyncio.CancelledError:
+        if run_id and (stopped := runs.load(store, run_id)) is not None:
+            if stopped.state == "decomposing":  # nothing was carried out yet: nothing to resume
+                runs.set_state(store, run_id, "cancelled")
+            else:
+                err(f"moot: interrupted; resume with `moot run --resume {run_id}` or drop it with "
+                    f"`moot reject {run_id}`")
+        raise
+    except Exception as e:
+        from moot.agents.worktree import WorktreeError
+
+        if isinstance(e, WorktreeError):
+            err(f"moot: {e}")
+            return EXIT_FAILED
+        raise
+    finally:
+        if run_id:
+            runs.release(run_id)
+        store.close()
+        await close_backends()
+
+
+async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents import execute as x
+    from moot.agents import runs
+    from moot.agents.worktree import WorktreeError
+
+    from ..providers.base import close_backends
+
+    store = _open_store()
+    runs.mark_stale(store)
+    try:
+        run = runs.load(store, args.resume)
+        if run is None:
+            err(f"moot: no execution run {args.resume!r} (see `moot history`)")
+            return EXIT_USAGE
+        try:
+            result = await x.execute(loaded.config, store, run.run_id, on_progress=ExecPrinter())
+        except x.ExecuteError as e:
+            err(f"moot: {e}")
+            return EXIT_USAGE
+        except WorktreeError as e:
+            err(f"moot: {e}")
+            return EXIT_FAILED
+        except asyncio.CancelledError:
+            err(f"moot: interrupted again; `moot run --resume {run.run_id}` carries on")
+            raise
+        return _report(args, result)
+    finally:
+        store.close()
+        await close_backends()
+
+
+def _report(args: argparse.Namespace, run: Any) -> int:
+    if args.json:
+        print(json.dumps(run.to_json(), indent=2))
+        return EXIT_OK if run.ok else EXIT_FAILED
+    out: list[str] = []
+    for c in run.candidates if len(run.candidates) > 1 else run.candidates[:1]:
+        chosen = c.candidate == (run.winner or 0)
+        head = f"{'winner: ' if chosen and len(run.candidates) > 1 else ''}branch {c.branch}"
+        if c.model_alias and len(run.candidates) > 1:
+            head += f" ({c.model_alias})"
+        out.append(f"{head}: {c.diff_lines or 0} lines changed")
+        for t in c.tasks:
+            line = f"  {t.status:<8} {t.task_id}  {t.title}  [{t.model_alias}]"
+            if t.commit:
+                line += f"  {t.commit[:10]}"
+            if t.error:
+                line += f"\n           {t.error}"
+            out.append(line)
+        if c.tests is not None:
+            out.append(f"  tests {'passed' if c.tests.get('passed') else 'FAILED'}: {c.tests.get('command')}")
+        if c.review:
+            out.append(f"  review by {c.review.get('model')}: {c.review.get('verdict') or 'failed'}")
+            for f in c.review.get("findings") or []:
+                where = f"{f.get('file')}:{f.get('line')}" if f.get("line") else (f.get("file") or "-")
+                out.append(f"    - {where}: {f.get('text')}")
+    rid = run.run_id
+    out.append("")
+    out.append(f"run {rid} {run.state}. Next: `moot review {rid}`, `moot accept {rid}` or `moot reject {rid}`"
+               + (f" (`{rid}-<n>` picks candidate n)" if len(run.candidates) > 1 else ""))
+    print("\n".join(out))
+    return EXIT_OK if run.ok else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------------ review / accept / reject
+
+
+def _find(store: Any, name: str) -> tuple[Any, Any] | None:
+    """The run and candidate ``name`` means: ``RUN`` (its winner) or ``RUN-<n>`` (candidate n)."""
+    from moot.agents import runs
+
+    run = runs.load(store, name)
+    if run is not None:
+        return run, run.chosen
+    m = re.fullmatch(r"(.+)-(\d+)", name)
+    if m and (run := runs.load(store, m.group(1))) is not None:
+        c = run.candidate(int(m.group(2)))
+        if c is not None:
+            return run, c
+    return None
+
+
+def _open_run(store: Any, name: str, need_branch: bool = True) -> tuple[Any, Any] | int:
+    found = _find(store, name)
+    if found is None:
+        err(f"moot: no execution run {name!r} (see `moot history`)")
+        return EXIT_USAGE
+    run, c = found
+    if run.live:
+        err(f"moot: run {run.run_id} is still being carried out (pid {run.pid})")
+        return EXIT_USAGE
+    if run.state in ("accepted", "rejected", "undone", "cancelled"):
+        err(f"moot: run {run.run_id} was {run.state}; its branch is gone")
+        return EXIT_USAGE
+    if c is None and need_branch:
+        err(f"moot: run {run.run_id} has no branch (it failed before its tasks began: {run.error or 'unknown'})")
+        return EXIT_USAGE
+    return run, c
+
+
+def review(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents import runs
+    from moot.agents.hunks import diff_between
+
+    store = _open_store()
+    runs.mark_stale(store)
+    try:
+        opened = _open_run(store, args.run)
+        if isinstance(opened, int):
+            return opened
+        run, c = opened
+        repo = Path(run.repo_dir)
+        files = diff_between(repo, run.base_sha, c.branch)
+        if args.json:
+            print(json.dumps({"run_id": run.run_id, "branch": c.branch, "base": run.base_sha,
+                              "files": [_file_json(f) for f in files]}, indent=2))
+            return EXIT_OK
+        import git
+
+        r = git.Repo(repo)
+        try:
+            text = r.git.diff(run.base_sha, c.branch, "--no-color", "--no-ext-diff", "--no-textconv")
+        finally:
+            r.close()
+        print(f"run {run.run_id}, branch {c.branch} against {run.base_sha[:10]}"
+              + (f" ({run.base_branch})" if run.base_branch else "") + ":")
+        for f in files:
+            print(f"  {f.status:<9} {f.path}  +{f.added} -{f.removed}")
+        if not files:
+            print("  (no changes)")
+        if text:
+            print()
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _file_json(f: Any) -> dict[str, Any]:
+    """One file of ``moot review --json``: its status, counts and hunks (numbered, as ``accept`` picks them)."""
+    return {"path": f.path, "old_path": f.old_path, "status": f.status, "binary": f.binary, "added": f.added,
+            "removed": f.removed,
+            "hunks": [{"index": i, "header": h.header, "lines": list(h.lines)} for i, h in enumerate(f.hunks)]}
+
+
+def accept(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents import runs
+    from moot.agents.accept import AcceptError, DirtyTreeError
+    from moot.agents.hunks import diff_between
+    from moot.agents.landing import land
+
+    store = _open_store()
+    runs.mark_stale(store)
+    try:
+        opened = _open_run(store, args.run)
+        if isinstance(opened, int):
+            return opened
+        run, c = opened
+        repo = Path(run.repo_dir)
+        paths = [f.path for f in diff_between(repo, run.base_sha, c.branch)]
+        if not paths:
+            err(f"moot: branch {c.branch} changes nothing; `moot reject {run.run_id}` drops it")
+            return EXIT_FAILED
+        chosen = paths
+        if args.files:
+            unknown = [f for f in args.files if f not in paths]
+            if unknown:
+                err(f"moot: not changed by the run: {', '.join(unknown)} (changed: {', '.join(paths)})")
+                return EXIT_USAGE
+            chosen = [p for p in paths if p in args.files]
+        try:
+            result = land(store, run, c, {p: None for p in chosen}, mode=loaded.config.agents.accept)
+        except DirtyTreeError as e:
+            err("moot: you have uncommitted changes in " + ", ".join(e.files)
+                + "; commit or stash them, then accept again (nothing was changed)")
+            return EXIT_FAILED
+        except AcceptError as e:
+            err(f"moot: {e}")
+            return EXIT_FAILED
+        if result.commit:
+            print(f"accepted run {run.run_id} as commit {result.commit[:10]}: {', '.join(result.files)}")
+        else:
+            print(f"accepted run {run.run_id} as uncommitted changes: {', '.join(result.files)}")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def reject(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents import runs
+    from moot.agents.landing import drop
+    from moot.agents.worktree import WorktreeError
+
+    store = _open_store()
+    runs.mark_stale(store)
+    try:
+        opened = _open_run(store, args.run, need_branch=False)
+        if isinstance(opened, int):
+            return opened
+        run, _ = opened
+        try:
+            removed = drop(store, run)
+        except WorktreeError as e:
+            err(f"moot: {e}")
+            return EXIT_FAILED
+        print(f"rejected run {run.run_id}; removed {', '.join(removed) or 'nothing (no branch was left)'}")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def undo(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents import runs
+    from moot.agents.accept import UndoError
+    from moot.agents.accept import undo as undo_accept
+
+    try:
+        result = undo_accept(loaded.project_dir)
+    except UndoError as e:
+        err(f"moot: {e}")
+        return EXIT_FAILED
+    store = _open_store()
+    try:
+        if result.run_id and (run := runs.load(store, result.run_id)) is not None:
+            runs.set_state(store, run.run_id, "undone")
+    finally:
+        store.close()
+    what = f" of run {result.run_id}" if result.run_id else ""
+    print(f"reverted {str(result.reverted)[:10]}{what}")
+    return EXIT_OK
