@@ -272,6 +272,8 @@ async def test_user_variants_inline_and_from_file(scripted, tmp_path, user_confi
 
 async def test_budget_uses_each_backends_price_for_the_worst_case(scripted, loaded, store) -> None:
     scripted.price_per_token = 0.001  # worst case per proposer: (prompt + 4096 max_tokens) * $0.001 > $4
+    for name in ("alpha", "beta", "gamma"):  # slow enough that all three want to start while one runs
+        scripted.enqueue(name, "a plan in a few words", delay=0.05)
     _, coro = run(loaded, store, max_usd=5.0)
     result = await coro
     assert sorted(p.status for p in result.proposals) == ["done", "failed", "failed"]

@@ -54,6 +54,24 @@ def test_runs_newest_first_searchable_and_by_prefix() -> None:
         assert store.run("20260102-000000-bbbb")["status"] == "interrupted"  # type: ignore[index]
 
 
+def test_a_run_another_live_process_carries_out_is_not_interrupted() -> None:
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        with Store() as store:
+            for run_id in ("live", "dead", "ours"):
+                store.start_run(run_id, "plan", "a task", None, None)
+            store.execute("UPDATE runs SET pid = ? WHERE id = 'live'", (other.pid,))
+            store.execute("UPDATE runs SET pid = ? WHERE id = 'dead'", (2**22 + 7,))  # above any pid in use
+            assert store.mark_interrupted() == 2  # 'ours' was left by an earlier process with this pid
+            assert [store.run(r)["status"] for r in ("live", "dead", "ours")] == [  # type: ignore[index]
+                "running", "interrupted", "interrupted"]
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_keys_are_redacted_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     key = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
     monkeypatch.setenv("OPENAI_API_KEY", key)

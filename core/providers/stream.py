@@ -39,7 +39,10 @@ async def _attempt(
             if remaining <= 0:
                 raise TimeoutError
             try:
-                event = await asyncio.wait_for(agen.__anext__(), remaining)
+                # in this task, not a new one per event: cheaper, and a cancellation arriving just as an
+                # event is ready cannot be lost
+                async with asyncio.timeout(remaining):
+                    event = await agen.__anext__()
             except StopAsyncIteration:
                 return
             yield event

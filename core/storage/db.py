@@ -7,6 +7,7 @@ Text is passed through ``redact`` first, so no API key ever reaches the file.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -45,6 +46,20 @@ class CallRecord:
     started_at: float = field(default_factory=time.time)
 
 
+def _process_alive(pid: int | None) -> bool:
+    """Whether ``pid`` is another process that still runs (this process's own runs, at start-up, are left
+    over from a process that had the same pid)."""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 class Store:
     """moot's database. Safe to share between threads (one connection, one lock)."""
 
@@ -75,9 +90,9 @@ class Store:
     def start_run(self, run_id: str, kind: str, task: str, strategy: str | None, project_dir: str | None) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO runs (id, kind, task, strategy, status, project_dir, created_at) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, kind, redact(task), strategy, project_dir, time.time()),
+                "INSERT INTO runs (id, kind, task, strategy, status, project_dir, created_at, pid) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, kind, redact(task), strategy, project_dir, time.time(), os.getpid()),
             )
 
     def finish_run(self, run_id: str, status: str, result: dict[str, Any] | None) -> None:
@@ -113,10 +128,13 @@ class Store:
         return dict(rows[0]) if len(rows) == 1 else None
 
     def mark_interrupted(self) -> int:
-        """Runs left 'running' by a process that died become 'interrupted'. Returns how many."""
+        """Runs left 'running' by a process that died become 'interrupted' (a run another live moot process
+        is carrying out is left alone). Returns how many."""
         with self._lock:
-            cur = self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-            return cur.rowcount
+            rows = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+            dead = [(row[0],) for row in rows if not _process_alive(row[1])]
+            self._db.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", dead)
+            return len(dead)
 
     # ------------------------------------------------------------------------------------------ calls
 

@@ -162,6 +162,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "m005_run_pid",
+        """
+        -- the process carrying a run out, so another moot process does not take a live run for a dead one
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        """,
+    ),
 ]
 
 
