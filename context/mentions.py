@@ -1,7 +1,7 @@
 """What a task's text mentions: identifiers and the repository's files.
 
 Identifiers are CamelCase, snake_case and dotted names, words in backticks, and other words that are long
-enough and not English stop words (ranking only counts those some file defines, as aider does). Files are
+enough and not English stop words (ranking only counts those some file defines). Files are
 the tokens with a slash or a known extension, and dotted module names (``moot.context.rank``), matched
 against the index's paths by exact path, path suffix, basename or stem.
 """
@@ -50,6 +50,9 @@ class Mentions:
     explicit: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
     dirs: frozenset[str] = frozenset()
+    related: frozenset[str] = frozenset()
+    """Files whose name or folder is a plain word of the task ("the worker process" -> ``worker.py``,
+    "perf store" -> ``perf/store.py``): a weaker hint than naming a file."""
 
 
 def is_strong(name: str) -> bool:
@@ -137,7 +140,29 @@ def find_mentions(task: str, paths: Iterable[str]) -> Mentions:
         elif (is_strong(name) or name in quoted) and name in by_stem:
             files.update(by_stem[name])
     explicit = {name for name in idents if is_strong(name) or name in quoted}
-    return Mentions(frozenset(idents), frozenset(explicit), frozenset(files), frozenset(dirs))
+    related = related_files(task, all_paths) - files
+    return Mentions(frozenset(idents), frozenset(explicit), frozenset(files), frozenset(dirs), frozenset(related))
+
+
+def _word_key(word: str) -> str:
+    """A plain word folded for matching names: lower case, a plural's ``s`` dropped."""
+    word = word.lower()
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def related_files(task: str, paths: Iterable[str]) -> set[str]:
+    """Files with a name part (``tui_streaming.py``: tui, streaming) or a folder equal to a plain word of the
+    task of at least four letters that is not a stop word."""
+    words = {_word_key(w) for w in re.findall(r"[A-Za-z]{4,}", task) if w.lower() not in STOP_WORDS}
+    if not words:
+        return set()
+    found = set()
+    for rel in paths:
+        pure = PurePosixPath(rel)
+        parts = re.split(r"[_\-.]", pure.stem) + list(pure.parent.parts)
+        if any(_word_key(part) in words for part in parts if len(part) >= 4):
+            found.add(rel)
+    return found
 
 
 def by_stem_match(rel: str, token: str) -> bool:

@@ -1,11 +1,12 @@
 """Which files matter for a task: personalised PageRank over the graph of who uses whose definitions.
 
 Nodes are files. For every identifier referenced in one file and defined in another there is an edge from
-the referencing file to each defining file, weighted as aider's repo map does: the square root of how often
+the referencing file to each defining file, weighted by: the square root of how often
 it is referenced, times 10 for identifiers the task mentions and for long snake/Camel names, a tenth for
 ``_private`` names and for names defined in more than five files. The random walk teleports toward the
-files the task names, the files defining identifiers it names, the files already chosen and the files a
-plan names, with a small share for every file so that unrelated files still order by importance. Files
+files the task names, the files defining identifiers it names, the files already chosen, the files a plan
+names and, more weakly, files whose name or folder is a plain word of the task, with a small share for every
+file so that unrelated files still order by importance. Files
 named outright then go first, and files defining code-like names the task uses next.
 """
 
@@ -26,6 +27,7 @@ IDENT_MASS = 4.0
 CHOSEN_MASS = 4.0
 PLAN_MASS = 6.0
 DIR_MASS = 2.0
+WORD_MASS = 3.0
 MENTIONED_MUL = 10.0
 #: Added to the score of files named outright, which puts them ahead of every other file.
 NAMED_LIFT = 2.0
@@ -46,7 +48,7 @@ def reference_counts(index: RepoIndex) -> dict[str, Counter[str]]:
 
 
 def identifier_weight(name: str, definers: int, mentioned: bool) -> float:
-    """The multiplier of one identifier's edges (aider's heuristics)."""
+    """The multiplier of one identifier's edges (how strongly its references tie files together)."""
     mul = 1.0
     if mentioned:
         mul *= MENTIONED_MUL
@@ -129,6 +131,7 @@ def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] 
     spread(chosen, CHOSEN_MASS)
     spread(plan_files, PLAN_MASS)
     spread((f for f in index.files if any(f.startswith(d + "/") for d in mentions.dirs)), DIR_MASS)
+    spread(mentions.related, WORD_MASS)
     defines = index.defines()
     named = sorted(name for name in mentions.identifiers if name in defines)
     for name in named:

@@ -1,6 +1,6 @@
 """Definition and reference tags of a source file, read with tree-sitter tag queries.
 
-Each language's query (``queries/<lang>.scm``) names its captures the way aider's repo map does:
+Each language's query (``queries/<lang>.scm``) names its captures in one convention:
 ``@name.definition.<category>`` on the name of something defined, ``@name.reference.<category>`` on a name
 used, and ``@definition.<category>`` on the whole defining node, which the outline reads for signatures
 and line ranges. One parse and one query run per file; syntax errors only cost the tags inside the broken

@@ -1,0 +1,115 @@
+"""Selection quality: does the scoped context contain the files a real change touched?
+
+For each of the last N non-merge commits of a git repository (default: this one, 50 commits), the commit message
+is the task and the parent commit is the repository: the parent's files are extracted to a temporary folder
+(``git archive``, the repository itself is not touched), indexed, and scoped for the task at budgets of 2k, 4k
+and 8k tokens. For each commit, of the files it changed that already existed in the parent:
+
+* shown: the share the context shows whole or outlined;
+* named: the share it names at all (shown, or in the compact tree of the rest).
+
+Files the commit created cannot be in any context and are not counted; commits that only created files are
+skipped. The figures are the mean over commits (each commit weighs the same) and the share over all files.
+
+Run: .venv/bin/python bench/context_quality.py [REPO] [--commits N] [--budgets 2000,4000,8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def commits(repo: Path, n: int) -> list[tuple[str, str, list[str]]]:
+    """(sha, message, files changed that existed in the parent), newest first."""
+    found = []
+    for sha in git(repo, "rev-list", "--no-merges", "--max-count", str(4 * n), "HEAD").split():
+        parents = git(repo, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+        if len(parents) != 1:
+            continue  # the root commit has no parent to read
+        changed = []
+        for line in git(repo, "diff", "--name-status", "--no-renames", parents[0], sha).splitlines():
+            status, _, path = line.partition("\t")
+            if status in ("M", "D"):
+                changed.append(path)
+        if changed:
+            found.append((sha, git(repo, "log", "-1", "--format=%B", sha).strip(), changed))
+        if len(found) == n:
+            break
+    return found
+
+
+def extract(repo: Path, sha: str, into: Path) -> None:
+    """The parent's tracked files, and a git repository holding them (so the listing is git's)."""
+    data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", f"{sha}^"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}
+    subprocess.run(["git", "init", "-q", str(into)], check=True, env=env)
+    subprocess.run(["git", "-C", str(into), "add", "-A"], check=True, env=env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("repo", nargs="?", default=str(ROOT))
+    parser.add_argument("--commits", type=int, default=50)
+    parser.add_argument("--budgets", default="2000,4000,8000")
+    args = parser.parse_args()
+    repo = Path(args.repo).resolve()
+    budgets = [int(b) for b in args.budgets.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MOOT_HOME"] = str(Path(tmp) / "home")
+        from moot.context.cache import TagCache, build_index
+        from moot.context.files import list_files
+        from moot.context.scope import scope
+
+        picked = commits(repo, args.commits)
+        print(f"{repo.name}: {len(picked)} commits with files changed that existed before them")
+        shown: dict[int, list[float]] = {b: [] for b in budgets}
+        named: dict[int, list[float]] = {b: [] for b in budgets}
+        totals = {b: [0, 0, 0] for b in budgets}  # shown, named, changed
+        started = time.perf_counter()
+        cache = TagCache()
+        for i, (sha, message, changed) in enumerate(picked):
+            tree = Path(tmp) / f"c{i}"
+            extract(repo, sha, tree)
+            index = build_index(tree, files=list_files(tree, sniff=False), cache=cache)
+            row = []
+            for budget in budgets:
+                result = scope(index, message, budget)
+                in_items = {path for item in result.items if item.kind in ("full", "outline") for path in item.covers}
+                in_tree = {path for item in result.items if item.kind == "tree" for path in item.covers}
+                s = sum(path in in_items for path in changed)
+                n = sum(path in in_items or path in in_tree for path in changed)
+                shown[budget].append(s / len(changed))
+                named[budget].append(n / len(changed))
+                totals[budget][0] += s
+                totals[budget][1] += n
+                totals[budget][2] += len(changed)
+                row.append(f"{budget // 1000}k {s}/{len(changed)}")
+            print(f"  {sha[:8]} {message.splitlines()[0][:60]:60}  " + "  ".join(row))
+        cache.close()
+        print(f"\n{len(picked)} commits in {time.perf_counter() - started:.0f} s")
+        for budget in budgets:
+            s, n, c = totals[budget]
+            print(f"budget {budget:>5}: shown whole or outlined: mean {statistics.mean(shown[budget]):.0%} per commit, "
+                  f"{s}/{c} files ({s / c:.0%});  named at all: mean {statistics.mean(named[budget]):.0%}, "
+                  f"{n}/{c} ({n / c:.0%})")
+
+
+if __name__ == "__main__":
+    main()
