@@ -247,18 +247,50 @@ class _Engine:
         self.run_id = run.run_id
         self.emit: ProgressSink = on_progress or (lambda e: None)
         self.repo = Path(run.repo_dir)
+        self._distilled: str | None = None
+        self._distilling = asyncio.Lock()
 
     # -------------------------------------------------------------------------------------------- helpers
 
     def _model(self, alias: str | None) -> ModelConfig | None:
         return self.config.model(alias) if alias else None
 
+    async def _plan_for_tasks(self, model: ModelConfig, cand: int) -> str:
+        """What each task's agent sees of the plan, by ``[context] strategy``: the plan itself (``full``,
+        ``scoped``), its distillation, kept with the run (``distilled``), or nothing (``fresh``)."""
+        strategy = self.config.context.strategy
+        if strategy == "fresh" or not self.run.plan.strip():
+            return ""
+        if strategy != "distilled":
+            return self.run.plan
+        async with self._distilling:  # candidates ask at once: one call
+            return await self._distill(model, cand)
+
+    async def _distill(self, model: ModelConfig, cand: int) -> str:
+        if self._distilled is None:
+            from moot.context.distill import DistillError, distill
+
+            from .landing import planner_model
+
+            distiller = planner_model(self.config) or model
+            try:
+                found = await distill(self.run.plan, distiller, store=self.store, run_id=self.run_id)
+                self._distilled = found.text
+                self.emit(Note(cand, f"the plan distilled by {found.model_alias}: "
+                                     f"{found.source_tokens} -> {found.tokens} tokens"))
+            except DistillError as e:
+                self._distilled = self.run.plan
+                self.emit(Note(cand, f"{e}; the tasks get the whole plan"))
+        return self._distilled
+
     async def _context(self, wt: Worktree, text: str, files: Sequence[str], role: str, model: ModelConfig,
                        cand: int) -> str:
-        """The scoped repository context for a task, read from the worktree."""
+        """The repository context for a task, read from the worktree: scoped to the task within its role's
+        budget (every file whole as far as it goes under ``full``; only its own files under ``fresh``)."""
         budget = self.config.budget_for(role)
         if budget <= 0:
             return ""
+        strategy = {"full": "full", "fresh": "fresh"}.get(self.config.context.strategy, "scoped")
 
         def build() -> str:
             from moot.context.cache import TagCache, build_index
@@ -277,7 +309,8 @@ class _Engine:
                 index = build_index(wt.path, files=list_files(wt.path, sniff=False), cache=cache)
             finally:
                 cache.close()
-            return scope(index, text, budget, model=model.model, pinned=pinned, plan_files=list(files)).text
+            return scope(index, text, budget, strategy=strategy, model=model.model, pinned=pinned,  # type: ignore[arg-type]
+                         plan_files=list(files)).text
 
         try:
             return await asyncio.to_thread(build)
@@ -341,7 +374,8 @@ class _Engine:
         self.emit(TaskStarted(n, t.task_id, model.name))
         text = f"{t.title}\n{t.description}"
         context = await self._context(wt, text, t.files, t.role, model, n)
-        messages = prompts.task_messages(t.role, t.title, t.description, t.files, self.run.plan, context)
+        plan = await self._plan_for_tasks(model, n)
+        messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
 
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)

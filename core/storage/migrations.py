@@ -169,6 +169,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE runs ADD COLUMN pid INTEGER;
         """,
     ),
+    (
+        "m006_distillations",
+        """
+        -- model-written digests of an earlier phase (key decisions, constraints, risks), kept with the run
+        CREATE TABLE distillations (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            source      TEXT NOT NULL,            -- what was distilled: 'plan', 'proposals', ...
+            model_alias TEXT NOT NULL,
+            text        TEXT NOT NULL,
+            source_tokens INTEGER NOT NULL,
+            tokens      INTEGER NOT NULL,
+            created_at  REAL NOT NULL,
+            PRIMARY KEY (run_id, source)
+        );
+        """,
+    ),
 ]
 
 
