@@ -17,9 +17,11 @@ def context_budget(budget: int, models: Sequence[ModelConfig]) -> int:
     return min([budget, *(w // 4 for w in windows)])
 
 
-def planning_context(root: Path, task: str, budget: int, model: str = "") -> ContextResult | None:
-    """Scoped context for ``task`` from the git repository at ``root``; None outside a repository (a stray
-    run in a home directory must not walk everything) or when the budget is zero."""
+def planning_context(root: Path, task: str, budget: int, model: str = "", *, pinned: Sequence[str] = (),
+                     dropped: Sequence[str] = ()) -> ContextResult | None:
+    """Scoped context for ``task`` from the git repository at ``root``, with the user's ``pinned`` files
+    first and ``dropped`` ones left out; None outside a repository (a stray run in a home directory must not
+    walk everything) or when the budget is zero."""
     from .cache import TagCache, build_index
     from .files import git_lists, list_files
 
@@ -30,4 +32,4 @@ def planning_context(root: Path, task: str, budget: int, model: str = "") -> Con
         index = build_index(root, files=list_files(root, sniff=False), cache=cache)
     finally:
         cache.close()
-    return scope(index, task, budget, model=model)
+    return scope(index, task, budget, model=model, pinned=pinned, dropped=dropped)

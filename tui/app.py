@@ -80,6 +80,7 @@ class MootApp(App[None]):
         else:  # after the first frame: discovery imports the network clients, which takes a moment
             self.call_after_refresh(self.discover)
         self.call_after_refresh(self.warm_workers)
+        self.call_after_refresh(self.watch_files)
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_remember_theme", False):
@@ -109,6 +110,30 @@ class MootApp(App[None]):
             await warm(kinds)
         finally:
             self.workers_warm.set()
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def watch_files(self) -> None:
+        """Follow the repository while the workbench runs: changed files leave the tag cache (the next context
+        is read fresh), and an open context inspector recomputes."""
+        from moot.context.cache import TagCache
+        from moot.context.files import git_lists
+        from moot.context.watch import watch_repository, watching_enabled
+
+        root = self.loaded.project_dir
+        if not watching_enabled() or not await asyncio.to_thread(git_lists, root):
+            return  # outside a repository there is no context to keep fresh (and a home folder is huge)
+        from .screens.context import ContextScreen, FilesChanged
+
+        def changed(paths: set[str]) -> None:
+            for screen in self.screen_stack:
+                if isinstance(screen, ContextScreen):
+                    screen.post_message(FilesChanged(paths))
+
+        cache = TagCache()
+        try:
+            await watch_repository(root, changed, cache=cache)
+        finally:
+            cache.close()
 
     # ---------------------------------------------------------------------------------- shared state
 
