@@ -39,7 +39,8 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
     proposals = str(len(doc.get("proposals") or [])) if doc else "—"
     cost = f"${float((doc.get('totals') or {}).get('cost_usd') or 0):.4f}" if doc else "—"
     task = (str(run.get("task") or "").strip().splitlines() or [""])[0]
-    return when, str(run.get("status") or "?"), str(run.get("strategy") or "—"), proposals, cost, Text(task)
+    strategy = str(run.get("strategy") or ("carry out" if run.get("kind") == "exec" else "—"))
+    return when, str(run.get("status") or "?"), strategy, proposals, cost, Text(task)
 
 
 class HistoryScreen(Screen[None]):
@@ -55,6 +56,10 @@ class HistoryScreen(Screen[None]):
         Binding("enter", "open", "Open", id="history.open", tooltip="Show the selected run", show=False),
         Binding("u", "reuse", "Reuse task", id="history.reuse",
                 tooltip="Put the selected run's task in the prompt"),
+        Binding("r", "resume", "Resume", id="history.resume",
+                tooltip="Open the selected interrupted run to carry it on"),
+        Binding("x", "reject", "Reject run", id="history.reject",
+                tooltip="Drop the selected run: its branch and worktree are removed"),
         Binding("slash", "search", "Search", id="history.search", tooltip="Search the runs' tasks"),
         Binding("down", "to_list", "List", show=False, id="history.list",
                 tooltip="From the search to the list"),
@@ -92,7 +97,11 @@ class HistoryScreen(Screen[None]):
 
     @work(exclusive=True, group="history", exit_on_error=False, thread=True)
     def search(self, text: str) -> None:
-        """Query the runs whose task contains ``text`` (sqlite blocks, hence a thread)."""
+        """Query the runs whose task contains ``text`` (sqlite blocks, hence a thread); execution runs left
+        active by a moot that is gone are marked interrupted first."""
+        from moot.agents.runs import mark_stale
+
+        mark_stale(self.moot.store)
         runs = self.moot.store.runs(limit=LIMIT, search=text or None)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show, runs, text)
@@ -110,6 +119,7 @@ class HistoryScreen(Screen[None]):
         table.display = bool(runs)
         if not runs and self.focused is table:
             self.query_one("#history-search", Input).focus()
+        self.refresh_bindings()
 
     def on_key(self, event: events.Key) -> None:
         """A printable key the list does not bind starts (or continues) the search."""
@@ -142,7 +152,7 @@ class HistoryScreen(Screen[None]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value in self.runs:
-            self.app.push_screen(RunViewScreen(event.row_key.value))
+            self._open(self.runs[event.row_key.value])
 
     @on(Input.Submitted, "#history-search")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -151,7 +161,64 @@ class HistoryScreen(Screen[None]):
 
     def action_open(self) -> None:
         if (run := self.selected()) is not None:
+            self._open(run)
+
+    def _open(self, run: dict[str, Any]) -> None:
+        """A plan run in the run view; an execution run on the run screen (where it can be resumed,
+        reviewed or rejected)."""
+        if run.get("kind") == "exec":
+            from .run import RunScreen
+
+            self.app.push_screen(RunScreen(run_id=run["id"]), self._relist)
+        else:
             self.app.push_screen(RunViewScreen(run["id"]))
+
+    def _relist(self, _: object = None) -> None:
+        """List the runs again (one may have been resumed, accepted or rejected)."""
+        self.search(self.query_one("#history-search", Input).value.strip())
+
+    @on(DataTable.RowHighlighted, "#history-table")
+    def _row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        if (run := self.selected()) is not None:
+            self._open(run)
+
+    def action_reject(self) -> None:
+        run = self.selected()
+        if run is None:
+            return
+        from .run_dialogs import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.reject(run["id"])
+
+        self.app.push_screen(ConfirmScreen(
+            "Reject the run?", f"Every change of run {run['id']} is dropped: its branch and worktree are removed. "
+            "Your own files are not touched.", "Reject run", danger=True), answered)
+
+    @work(exclusive=True, group="history-reject", exit_on_error=False, thread=True)
+    def reject(self, run_id: str) -> None:
+        """Drop an execution run (git and sqlite, hence a thread), then list the runs again."""
+        from moot.agents import runs
+        from moot.agents.landing import drop
+
+        run = runs.load(self.moot.store, run_id)
+        if run is not None:
+            drop(self.moot.store, run)
+        self.app.call_from_thread(self.notify, f"Run {run_id} rejected.", title="Rejected")
+        self.app.call_from_thread(self._relist)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("resume", "reject"):
+            run = self.selected() if self.is_mounted else None
+            if run is None or run.get("kind") != "exec":
+                return False
+            states = ("interrupted",) if action == "resume" else ("interrupted", "done", "failed")
+            return run.get("status") in states
+        return True
 
     def action_reuse(self) -> None:
         run = self.selected()

@@ -1,0 +1,587 @@
+"""Carrying out a plan: the routed tasks first, for the user to check (each task's role and model, how many
+candidates); then the run live — each task's state and its agent's output, the tests' output, the reviewer —
+and, when it is done, the diff review. A run reopened from the history shows where it stopped, and an
+interrupted one carries on from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from moot.agents import execute as x
+from moot.agents import runs
+
+from ..commands import BindingCommands
+from ..widgets.tasks import ExecBridge, ExecProgress, TaskItem, TaskList, TaskOutput
+from .run_dialogs import ConfirmScreen, PickScreen
+
+if TYPE_CHECKING:
+    from moot.agents.routing import RoutedTask
+    from moot.agents.tasks import Task
+
+    from ..app import MootApp
+
+FLUSH_S = 0.1
+"""How often the agents' buffered text reaches the screen."""
+
+#: What the status line says in each phase (more is added where it helps).
+PHASE_TEXT = {
+    "splitting": "Splitting the plan into tasks…",
+    "confirm": "r role · m model · c candidates · Enter carries them out",
+    "running": "Carrying out the tasks…",
+    "done": "Done: Enter opens the diff review.",
+    "interrupted": "Interrupted: Enter resumes it, x rejects it, Esc leaves it for later.",
+    "failed": "The run could not start.",
+    "closed": "",
+}
+
+
+def first_line(text: str, limit: int = 90) -> str:
+    line = (text.strip().splitlines() or [""])[0].strip()
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def quote(text: str) -> str:
+    """``text`` as a Markdown block quote (moot's own notes in an agent's output)."""
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.strip().splitlines())
+
+
+def describe(rt: RoutedTask) -> str:
+    """What the output pane shows for a task before the run: its description, files and why it is routed so."""
+    t = rt.task
+    parts = [f"**{t.id} · {t.title}**"]
+    if t.description.strip():
+        parts.append(t.description.strip())
+    if t.files:
+        parts.append("Files: " + ", ".join(f"`{f}`" for f in t.files))
+    if t.depends_on:
+        parts.append("After: " + ", ".join(t.depends_on))
+    parts.append(f"*{rt.reason}*")
+    return "\n\n".join(parts)
+
+
+class RunScreen(Screen[str | None]):
+    """One run of a plan. Dismissed with ``accepted`` or ``rejected`` when the run was closed here."""
+
+    CSS_PATH = "run.tcss"
+    COMMANDS = {BindingCommands}
+    BINDINGS = [
+        Binding("enter", "start", "Carry out", id="exec.start", priority=True,
+                tooltip="Carry out these tasks on a branch of their own"),
+        Binding("enter", "resume", "Resume", id="exec.resume", priority=True,
+                tooltip="Carry on with the interrupted run where it stopped"),
+        Binding("enter,d", "review", "Diff review", id="exec.review", priority=True,
+                tooltip="Review the run's changes file by file and hunk by hunk"),
+        Binding("r", "role", "Role", id="exec.role", tooltip="Change the selected task's role"),
+        Binding("m", "model", "Model", id="exec.model", tooltip="Change the model that carries out the selected task"),
+        Binding("c", "candidates", "Candidates", id="exec.candidates",
+                tooltip="How many models each carry out the whole plan (the tests pick the winner)"),
+        Binding("x", "reject", "Reject run", id="exec.reject",
+                tooltip="Drop the run: its branch and worktree are removed, your files stay as they are"),
+        Binding("escape", "cancel", "Cancel", id="exec.cancel", tooltip="Leave without carrying out the plan"),
+        Binding("escape", "interrupt", "Interrupt", id="exec.interrupt",
+                tooltip="Stop the run; it is kept as interrupted and can be resumed"),
+        Binding("escape", "back", "Back", id="exec.back", tooltip="Back to the previous screen"),
+    ]
+
+    def __init__(self, *, plan: str | None = None, task: str = "", plan_run_id: str | None = None,
+                 run_id: str | None = None) -> None:
+        """A new run of ``plan`` (for ``task``), or the recorded run ``run_id``."""
+        super().__init__()
+        self.plan, self.task_text, self.plan_run_id = plan, task, plan_run_id
+        self.run_id = run_id
+        self.phase = "splitting" if plan is not None else "closed"
+        self.tasks: list[Task] = []
+        self.routed: list[RoutedTask] = []
+        self.overrides: dict[str, tuple[str | None, str | None]] = {}
+        self.candidates = 1
+        self.models: list[str] | None = None
+        """One alias per competing candidate; None when each task has its routed model."""
+        self.several = False
+        self.branches: list[str] = []
+        self.state: str | None = None
+        """The run's recorded state, once known."""
+        self._select_after_reset: tuple[int, str] | None = None
+
+    @property
+    def moot(self) -> MootApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="run-header", markup=False)
+        yield Static("", id="run-status", markup=False)
+        yield TaskList(id="run-tasks")
+        yield Log(id="run-tests", max_lines=500)
+        yield Static("", id="run-review", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-tests").display = False
+        self.query_one("#run-review").display = False
+        self.query_one(TaskList).table.focus()
+        self._header()
+        if self.plan is not None:
+            self.candidates = self.moot.loaded.config.agents.candidates
+            self._set_phase("splitting")
+            self.split()
+        else:
+            self._status("Loading the run…")
+            self.load_run()
+
+    # ----------------------------------------------------------------------------------------- display
+
+    def _header(self) -> None:
+        who = f"Run {self.run_id}" if self.run_id else "New run"
+        self.query_one("#run-header", Static).update(f"{who} · {first_line(self.task_text)}")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#run-status", Static).update(text)
+
+    def _set_phase(self, phase: str, text: str | None = None) -> None:
+        self.phase = phase
+        self.set_class(phase == "running", "-running")
+        self._status(text if text is not None else self._phase_text())
+        self.refresh_bindings()
+
+    def _phase_text(self) -> str:
+        text = PHASE_TEXT.get(self.phase, "")
+        if self.phase == "splitting":
+            from moot.agents.landing import planner_model
+
+            model = planner_model(self.moot.loaded.config)
+            return f"{model.name} splits the plan into tasks…" if model else text
+        if self.phase == "confirm":
+            return f"{len(self.routed)} tasks · {self._candidates_text()} · {text}"
+        if self.phase == "running":
+            return self._progress_text()
+        return text
+
+    def _candidates_text(self) -> str:
+        if self.candidates == 1:
+            return "1 candidate"
+        return f"{self.candidates} candidates ({', '.join(self.models or [])}, each doing every task)"
+
+    def _progress_text(self) -> str:
+        items = list(self.query_one(TaskList).items.values())
+        done = sum(i.state == "done" for i in items)
+        where = f" on {', '.join(self.branches)}" if self.branches else ""
+        return f"Carrying out the tasks{where}: {done}/{len(items)} done · Esc interrupts"
+
+    def _review_line(self, text: str) -> None:
+        line = self.query_one("#run-review", Static)
+        line.update(text)
+        line.display = True
+
+    # ------------------------------------------------------------------------------------ a new run
+
+    @work(exclusive=True, group="run-split", exit_on_error=False)
+    async def split(self) -> None:
+        """Record the run, split the plan into tasks and route them; then the user checks them."""
+        from moot.agents.landing import split_plan
+        from moot.agents.routing import RoutingError, route
+        from moot.agents.tasks import DecomposeError
+        from moot.agents.worktree import WorktreeError
+
+        app = self.moot
+        config, store, repo = app.loaded.config, app.store, app.loaded.project_dir
+        assert self.plan is not None
+        try:
+            self.run_id = await asyncio.to_thread(x.begin, store, repo, self.task_text, self.plan,
+                                                  plan_run_id=self.plan_run_id, state="decomposing")
+        except WorktreeError as e:
+            self._set_phase("failed", f"Cannot carry out the plan: {e}")
+            return
+        self._header()
+        self._set_phase("splitting")
+        try:
+            self.tasks = await split_plan(config, store, repo, self.run_id, self.plan)
+            self.routed = route(self.tasks, config)
+        except (DecomposeError, RoutingError) as e:
+            self._close("failed", str(e))
+            self._set_phase("failed", f"Could not split the plan into tasks: {e}")
+            return
+        except asyncio.CancelledError:
+            self._close("cancelled")
+            raise
+        self._update_models()
+        self._show_routed()
+        self._set_phase("confirm")
+
+    def _close(self, state: str, error: str | None = None) -> None:
+        """Record the run as ``state`` before its tasks began (one quick row update)."""
+        if self.run_id:
+            runs.set_state(self.moot.store, self.run_id, state, error=error)
+            runs.release(self.run_id)
+            self.state = state
+
+    def _show_routed(self) -> None:
+        tasks = self.query_one(TaskList)
+        tasks.output.reset()
+        items = [TaskItem(0, rt.task.id, rt.task.title, rt.role,
+                          self.models[0] if self.models else rt.alias) for rt in self.routed]
+        tasks.set_items(items)
+        for rt in self.routed:
+            tasks.add_note((0, rt.task.id), describe(rt))
+
+    def _reroute(self) -> bool:
+        from moot.agents.routing import RoutingError, route
+
+        try:
+            self.routed = route(self.tasks, self.moot.loaded.config, self.overrides)
+        except RoutingError as e:
+            self.notify(str(e), title="Cannot route the tasks", severity="error")
+            return False
+        self._update_models()
+        self._show_routed()
+        self._set_phase("confirm")
+        return True
+
+    def _update_models(self) -> None:
+        if self.candidates <= 1:
+            self.models = None
+            return
+        try:
+            self.models = x.candidate_models(self.moot.loaded.config, self.candidates, self.routed)
+        except x.ExecuteError as e:
+            self.notify(str(e), title="Candidates", severity="warning")
+            self.candidates, self.models = 1, None
+
+    def _selected_task(self) -> Task | None:
+        key = self.query_one(TaskList).selected
+        return next((t for t in self.tasks if key and t.id == key[1]), None)
+
+    def action_role(self) -> None:
+        from moot.agents.prompts import TASK_ROLES
+
+        task = self._selected_task()
+        if task is None:
+            return
+        current = next((rt.role for rt in self.routed if rt.task.id == task.id), None)
+
+        def picked(role: str | None) -> None:
+            if role is not None and role != current:
+                self.overrides[task.id] = (role, self.overrides.get(task.id, (None, None))[1])
+                if self._reroute():
+                    self.notify(f"{task.id} is a {role} task now.")
+
+        self.app.push_screen(PickScreen(f"Role of {task.id} · {task.title}", [(r, r) for r in TASK_ROLES],
+                                        current), picked)
+
+    def action_model(self) -> None:
+        task = self._selected_task()
+        if task is None:
+            return
+        config = self.moot.loaded.config
+        current = next((rt.alias for rt in self.routed if rt.task.id == task.id), None)
+        usable = set(self.moot.usable)
+        options = [(f"{m.name} · {m.model}" + ("" if m.name in usable else " · unavailable"), m.name)
+                   for m in config.models]
+
+        def picked(alias: str | None) -> None:
+            if alias is not None and alias != current:
+                self.overrides[task.id] = (self.overrides.get(task.id, (None, None))[0], alias)
+                if self._reroute():
+                    self.notify(f"{alias} carries out {task.id}.")
+
+        self.app.push_screen(PickScreen(f"Model for {task.id} · {task.title}", options, current), picked)
+
+    def action_candidates(self) -> None:
+        most = min(4, len(self.moot.loaded.config.models))
+        self.candidates = self.candidates % most + 1 if most > 1 else 1
+        self._update_models()
+        self._show_routed()
+        self._set_phase("confirm")
+
+    def action_start(self) -> None:
+        self.query_one(TaskList).output.reset()
+        self._set_phase("running", "Starting…")
+        self.carry_out(list(self.routed), self.models)
+
+    # ------------------------------------------------------------------------------------- carrying out
+
+    @work(exclusive=True, group="run-exec", exit_on_error=False)
+    async def carry_out(self, routed: list[RoutedTask] | None, models: list[str] | None) -> None:
+        """Run the engine (``routed`` None resumes the run); its progress arrives as messages."""
+        from moot.agents.worktree import WorktreeError
+
+        app = self.moot
+        assert self.run_id is not None
+        bridge = ExecBridge(self.post_message)
+        flusher = self.set_interval(FLUSH_S, bridge.flush)
+        try:
+            await x.execute(app.loaded.config, app.store, self.run_id, routed, models=models, on_progress=bridge)
+        except (x.ExecuteError, WorktreeError) as e:
+            bridge.flush()
+            self.notify(str(e), title="The run stopped", severity="error", timeout=10)
+            self.load_run()
+        finally:
+            flusher.stop()
+            bridge.flush()
+
+    def _item(self, candidate: int, task_id: str) -> TaskItem | None:
+        return self.query_one(TaskList).get((candidate, task_id))
+
+    def _follow(self, key: tuple[int, str]) -> None:
+        """Show the task that just started, unless the user is watching another one still at work."""
+        tasks = self.query_one(TaskList)
+        current = tasks.get(tasks.selected) if tasks.selected else None
+        if current is None or current.state not in ("running", "retrying"):
+            tasks.select(key)
+
+    def on_task_output(self, message: TaskOutput) -> None:
+        self.query_one(TaskList).add_output((message.candidate, message.task_id), message.text)
+
+    def on_exec_progress(self, message: ExecProgress) -> None:
+        ev = message.event
+        tasks = self.query_one(TaskList)
+        handler = getattr(self, f"_on_{type(ev).__name__}", None)
+        if handler is not None:
+            handler(ev, tasks)
+        if self.phase == "running" and isinstance(ev, (x.TaskDone, x.TaskFailed, x.TaskSkipped, x.TaskQueued)):
+            self._status(self._progress_text())
+
+    def _on_RunStarted(self, ev: x.RunStarted, tasks: TaskList) -> None:
+        self.several = len(ev.candidates) > 1
+        self.branches = [c.branch for c in ev.candidates]
+        self._select_after_reset = tasks.selected
+        tasks.output.reset()
+        tasks.set_items([])
+        self._set_phase("running")
+
+    def _on_TaskQueued(self, ev: x.TaskQueued, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.title, ev.role, ev.model or "?"))
+        if key == self._select_after_reset or tasks.selected is None:
+            tasks.select(key)
+
+    def _on_TaskStarted(self, ev: x.TaskStarted, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        item = tasks.get(key)
+        if item is None:
+            tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.task_id, "debug", ev.model))
+        tasks.update(key, state="running", attempts=ev.attempt + 1, model=ev.model)
+        self._follow(key)
+
+    def _on_TaskRetrying(self, ev: x.TaskRetrying, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.update(key, state="retrying", note=ev.reason)
+        tasks.add_note(key, quote(f"↻ retry {ev.attempt}: {ev.reason}"))
+
+    def _on_TaskDone(self, ev: x.TaskDone, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.update(key, state="done", note=ev.commit)
+        files = f": {', '.join(ev.files)}" if ev.files else ""
+        how = "already done by the interrupted run, as" if ev.resumed else "committed as"
+        tasks.add_note(key, quote(f"✓ {how} {ev.commit[:10]}{files}"))
+
+    def _on_TaskFailed(self, ev: x.TaskFailed, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.update(key, state="failed", note=ev.error)
+        tasks.add_note(key, quote(f"✗ failed: {ev.error}"))
+
+    def _on_TaskSkipped(self, ev: x.TaskSkipped, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.update(key, state="skipped", note=ev.reason)
+        tasks.add_note(key, quote(f"↷ {ev.reason}"))
+
+    def _on_DebugStarted(self, ev: x.DebugStarted, tasks: TaskList) -> None:
+        title = "escalation: fix the failing tests" if ev.escalation else f"fix the failing tests (round {ev.round})"
+        tasks.upsert(TaskItem(ev.candidate, ev.task_id, title, "debug", ev.model))
+
+    def _who(self, candidate: int | None) -> str:
+        return f"candidate {candidate}: " if self.several and candidate is not None else ""
+
+    def _on_TestsStarted(self, ev: x.TestsStarted, tasks: TaskList) -> None:
+        log = self.query_one("#run-tests", Log)
+        log.display = True
+        log.clear()
+        again = f" (after fix round {ev.round})" if ev.round else ""
+        log.border_title = f"Tests{again} · {self._who(ev.candidate)}{ev.command}"
+        log.border_subtitle = "running"
+        self._status(f"{self._who(ev.candidate)}running the tests: {ev.command}")
+
+    def _on_TestOutput(self, ev: x.TestOutput, tasks: TaskList) -> None:
+        prefix = f"[{ev.candidate}] " if self.several else ""
+        self.query_one("#run-tests", Log).write_line(prefix + ev.line)
+
+    def _on_TestsDone(self, ev: x.TestsDone, tasks: TaskList) -> None:
+        log = self.query_one("#run-tests", Log)
+        log.border_subtitle = tests_outcome(ev.passed, ev.result)
+        self._status(f"{self._who(ev.candidate)}tests {tests_outcome(ev.passed, ev.result)}")
+
+    def _on_ReviewStarted(self, ev: x.ReviewStarted, tasks: TaskList) -> None:
+        self._review_line(f"{self._who(ev.candidate)}reviewer {ev.model} is reading the diff…")
+
+    def _on_ReviewDone(self, ev: x.ReviewDone, tasks: TaskList) -> None:
+        self._review_line(self._who(ev.candidate) + review_summary(ev.model, ev.verdict, ev.review, ev.error))
+
+    def _on_Note(self, ev: x.Note, tasks: TaskList) -> None:
+        self.notify(ev.text, title=f"Candidate {ev.candidate}" if self.several and ev.candidate is not None
+                    else "Run")
+
+    def _on_RunDone(self, ev: x.RunDone, tasks: TaskList) -> None:
+        self.state = ev.state
+        if ev.state == "interrupted":
+            for item in list(tasks.items.values()):
+                if item.state in ("running", "retrying"):
+                    tasks.update(item.key, state="interrupted")
+            self._set_phase("interrupted")
+            return
+        winner = f"candidate {ev.winner} wins · " if self.several and ev.winner is not None else ""
+        how = "ready" if ev.ok else "finished with failures"
+        self._set_phase("done", f"Run {how}: {winner}Enter opens the diff review, x rejects the run.")
+
+    # ------------------------------------------------------------------------------------ a recorded run
+
+    @work(exclusive=True, group="run-load", exit_on_error=False, thread=True)
+    def load_run(self) -> None:
+        """Read the run from the database (sqlite blocks, hence a thread)."""
+        store = self.moot.store
+        runs.mark_stale(store)
+        run = runs.load(store, self.run_id or "")
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_run, run)
+
+    def show_run(self, run: runs.ExecRun | None) -> None:
+        """Fill the screen from a recorded run."""
+        if run is None:
+            self._set_phase("closed", f"There is no run {self.run_id}.")
+            return
+        self.run_id, self.task_text, self.state = run.run_id, run.task, run.state
+        self.several = len(run.candidates) > 1
+        self.branches = [c.branch for c in run.candidates]
+        self._header()
+        tasks = self.query_one(TaskList)
+        tasks.output.reset()
+        items = [TaskItem(c.candidate, t.task_id, t.title, t.role, t.model_alias or "?", t.status,
+                          note=t.error or t.commit or "")
+                 for c in run.candidates for t in c.tasks]
+        tasks.set_items(items)
+        for c in run.candidates:
+            for t in c.tasks:
+                if t.status == "done" and t.commit:
+                    tasks.add_note((c.candidate, t.task_id), quote(f"✓ committed as {t.commit[:10]}"))
+                elif t.error:
+                    tasks.add_note((c.candidate, t.task_id), quote(f"{t.status}: {t.error}"))
+        for c in run.candidates:
+            if c.tests:
+                log = self.query_one("#run-tests", Log)
+                log.display = True
+                log.border_title = f"Tests · {self._who(c.candidate)}{c.tests.get('command')}"
+                log.border_subtitle = tests_outcome(bool(c.tests.get("passed")), c.tests)
+                log.write_lines(str(c.tests.get("output_tail") or "").splitlines())
+            if c.review:
+                r = c.review
+                self._review_line(self._who(c.candidate) + review_summary(
+                    str(r.get("model") or "?"), r.get("verdict"), r, r.get("error")))
+        if run.live:
+            self._set_phase("closed", f"Run {run.state}: another moot (pid {run.pid}) is carrying it out.")
+        elif run.resumable:
+            self._set_phase("interrupted")
+        elif run.state in runs.OPEN and run.candidates:
+            self._set_phase("done", f"Run {run.state}: Enter opens the diff review, x rejects the run.")
+        else:
+            self._set_phase("closed", f"Run {run.state}" + (f": {run.error}" if run.error else "."))
+
+    def action_resume(self) -> None:
+        self.query_one(TaskList).output.reset()
+        self._set_phase("running", "Resuming…")
+        self.carry_out(None, None)
+
+    # -------------------------------------------------------------------------------------- afterwards
+
+    def action_review(self) -> None:
+        from .review import ReviewScreen
+
+        assert self.run_id is not None
+
+        def closed(outcome: str | None) -> None:
+            if outcome in ("accepted", "rejected"):
+                self.dismiss(outcome)
+
+        self.app.push_screen(ReviewScreen(self.run_id), closed)
+
+    def action_reject(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.reject()
+
+        self.app.push_screen(ConfirmScreen(
+            "Reject the run?",
+            f"Every change of run {self.run_id} is dropped: its branch and worktree are removed. Your own files "
+            "are not touched.", "Reject run", danger=True), answered)
+
+    @work(exclusive=True, group="run-reject", exit_on_error=False, thread=True)
+    def reject(self) -> None:
+        from moot.agents.landing import drop
+
+        store = self.moot.store
+        run = runs.load(store, self.run_id or "")
+        if run is None:
+            return
+        removed = drop(store, run)
+        self.app.call_from_thread(self._rejected, removed)
+
+    def _rejected(self, removed: list[str]) -> None:
+        self.notify(f"Removed {', '.join(removed) or 'nothing (no branch was left)'}.", title="Run rejected")
+        self.dismiss("rejected")
+
+    def action_cancel(self) -> None:
+        if self.phase == "splitting":
+            self.workers.cancel_group(self, "run-split")
+        elif self.phase == "confirm":
+            # on the app, not this screen: the screen's workers end with it
+            self.app.run_worker(partial(self._close, "cancelled"), name="run-close", group="run-close",
+                                thread=True, exit_on_error=False)
+            self.notify("Not carried out; nothing was changed.")
+        self.dismiss(None)
+
+    def action_interrupt(self) -> None:
+        self.workers.cancel_group(self, "run-exec")
+        self._status("Interrupting…")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        phase = self.phase
+        allowed = {
+            "start": phase == "confirm", "role": phase == "confirm", "model": phase == "confirm",
+            "candidates": phase == "confirm", "resume": phase == "interrupted", "review": phase == "done",
+            "reject": phase in ("done", "interrupted"), "cancel": phase in ("splitting", "confirm"),
+            "interrupt": phase == "running", "back": phase in ("done", "interrupted", "failed", "closed"),
+        }
+        return allowed.get(action, True)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
+                        severity="error", timeout=10)
+            if self.phase in ("splitting", "running"):
+                self._set_phase("failed", f"{event.worker.name} failed: {event.worker.error}")
+
+
+def tests_outcome(passed: bool, result: dict[str, Any]) -> str:
+    """``passed``, ``failed (exit 1)`` or ``timed out``."""
+    if passed:
+        return "passed"
+    if result.get("timed_out"):
+        return "timed out"
+    return f"failed (exit {result.get('exit_code')})"
+
+
+def review_summary(model: str, verdict: str | None, review: dict[str, Any] | None, error: str | None) -> str:
+    if error or verdict is None:
+        return f"reviewer {model}: the review failed: {error or 'no verdict'}"
+    count = len((review or {}).get("findings") or [])
+    return f"reviewer {model}: {verdict} · {count} finding{'s' if count != 1 else ''}"
