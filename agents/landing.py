@@ -17,7 +17,7 @@ from moot.core.storage import Store
 from . import runs
 from . import worktree as wtree
 from .accept import AcceptMode, AcceptResult, accept
-from .tasks import DecomposeError, Task
+from .tasks import DecomposeError, InvalidTaskListError, Task, whole_plan_task
 
 #: The trailer that names the run an accepted commit came from (``moot undo`` looks for it).
 TRAILER = "Moot-Run"
@@ -32,12 +32,17 @@ def planner_model(config: Config) -> ModelConfig | None:
     return config.models[0] if config.models else None
 
 
-async def split_plan(config: Config, store: Store, repo: Path, run_id: str, plan: str) -> list[Task]:
+async def split_plan(config: Config, store: Store, repo: Path, run_id: str,
+                     plan: str) -> tuple[list[Task], str | None]:
     """Split ``plan`` into tasks with the planner, showing it the repository context the planner's budget
     allows; the calls are logged under ``run_id``.
 
+    Returns:
+        The tasks, and a note when the planner's task list was invalid twice and the whole plan became one
+        task instead (the user sees the tasks before any begins, so they can still stop here).
+
     Raises:
-        DecomposeError: no model is configured, the call failed, or the task list was invalid twice.
+        DecomposeError: no model is configured, or the call failed.
     """
     from moot.context.planning import planning_context
     from moot.core.calls import CallContext
@@ -48,9 +53,12 @@ async def split_plan(config: Config, store: Store, repo: Path, run_id: str, plan
     if model is None:
         raise DecomposeError("no model is configured to split the plan into tasks")
     context = await asyncio.to_thread(planning_context, repo, plan, config.budget_for("planner"), model.model)
-    found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
-                            context_text=context.text if context else "")
-    return list(found.tasks)
+    try:
+        found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
+                                context_text=context.text if context else "")
+    except InvalidTaskListError as e:
+        return [whole_plan_task(plan)], f"{e}; the whole plan is one task instead"
+    return list(found.tasks), None
 
 
 def accept_message(task: str, run_id: str) -> str:

@@ -30,6 +30,10 @@ class DecomposeError(Exception):
     """Decomposing a plan failed: the call failed, or the model gave no valid task list after one retry."""
 
 
+class InvalidTaskListError(DecomposeError):
+    """The planner answered, but twice with no valid task list (small models often cannot write one)."""
+
+
 class Task(BaseModel):
     """One task of a plan, carried out as one commit."""
 
@@ -303,4 +307,11 @@ async def decompose(
             {"role": "assistant", "content": result.text},
             prompts.decompose_retry_message(error),
         ]
-    raise DecomposeError(f"{model.name} gave no valid task list after one retry: {error}")
+    raise InvalidTaskListError(f"{model.name} gave no valid task list after one retry: {error}")
+
+
+def whole_plan_task(plan: str) -> Task:
+    """The plan as one task, for when the planner cannot split it: the agent is handed the whole plan."""
+    lines = (re.sub(r"^\s*(?:[#*>-]+|\d+[.)])\s*", "", line).strip(" *`") for line in plan.splitlines())
+    title = next((line for line in lines if line), "")[:60].rstrip() or "Carry out the plan"
+    return Task(id="t1", title=title, description=plan.strip())

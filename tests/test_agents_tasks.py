@@ -8,12 +8,14 @@ import pytest
 
 from moot.agents.tasks import (
     DecomposeError,
+    InvalidTaskListError,
     Task,
     TaskList,
     TaskListError,
     decompose,
     ordered,
     parse_task_list,
+    whole_plan_task,
 )
 from moot.core.calls import CallContext
 from moot.core.config.models import ModelConfig
@@ -230,13 +232,21 @@ async def test_decompose_retries_once_with_the_error(scripted, store) -> None:
 async def test_decompose_fails_after_two_invalid_replies(scripted, store) -> None:
     scripted.enqueue("planner", "1. first do this")
     scripted.enqueue("planner", '{"tasks": []}')
-    with pytest.raises(DecomposeError) as info:
+    with pytest.raises(InvalidTaskListError) as info:
         await decompose("plan", PLANNER, ctx=CallContext(store, "run-3"))
     assert str(info.value) == \
         "planner gave no valid task list after one retry: the task list is empty; give at least one task"
     assert len(scripted.calls) == 2
     assert "no JSON found" in scripted.calls[1][1][-1]["content"]
     assert len(store.calls("run-3")) == 2
+
+
+def test_whole_plan_task_takes_the_first_line_as_title() -> None:
+    t = whole_plan_task("\n## Add a greeting\n\n- write greet()\n")
+    assert (t.id, t.title, t.role, t.depends_on) == ("t1", "Add a greeting", None, [])
+    assert t.description == "## Add a greeting\n\n- write greet()"
+    assert whole_plan_task("   ").title == "Carry out the plan"
+    assert whole_plan_task("1. **Add** a `greet` function\n2. test it").title == "Add** a `greet` function"
 
 
 async def test_decompose_call_failure(scripted, store) -> None:

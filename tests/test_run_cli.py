@@ -121,6 +121,19 @@ def test_run_plans_the_task_first(scripted, repo, capsys) -> None:
     assert kinds == {"plan": "done", "exec": "done"}
 
 
+def test_a_planner_that_cannot_split_the_plan_gets_it_as_one_task(scripted, repo, tmp_path, capsys) -> None:
+    """Two replies that are no task list: the whole plan becomes one task, said on stderr, and is carried out."""
+    scripted.enqueue("alpha", "1. change x\n2. done")
+    scripted.enqueue("alpha", '{"tasks": []}')
+    scripted.enqueue("alpha", "Done.\n\n" + block("x.txt", "no\n", "ok\n"))
+    code, doc, err = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
+    assert code == 0
+    assert "alpha gave no valid task list after one retry" in err and "the whole plan is one task instead" in err
+    assert [(t["id"], t["title"], t["status"]) for t in doc["tasks"]] == [("t1", "Make x ok", "done")]
+    work = scripted.calls[2][1][-1]["content"]
+    assert "Change x.txt so that it says ok." in work
+
+
 def test_failing_tests_exit_1(scripted, repo, tmp_path, capsys, user_config) -> None:
     configure(user_config, test_command=TEST_CMD, agents="debug_limit = 0")
     one_task(scripted, "nope\n")

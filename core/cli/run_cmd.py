@@ -230,7 +230,9 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
         run_id = x.begin(store, loaded.project_dir, task, plan, plan_run_id=plan_run_id, state="decomposing")
         err(f"moot: run {run_id}: {model.name} splits the plan into tasks…")
         try:
-            tasks = await split_plan(config, store, loaded.project_dir, run_id, plan)
+            tasks, note = await split_plan(config, store, loaded.project_dir, run_id, plan)
+            if note:
+                err(f"moot: {note}")
             routed = route(tasks, config)
             models = x.candidate_models(config, n, routed) if n > 1 else None
         except (DecomposeError, RoutingError, x.ExecuteError) as e:

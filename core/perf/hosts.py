@@ -9,7 +9,9 @@ and what the workbench's perf panel renders.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
+import importlib.util
 import math
 import os
 import time
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .analyse import Analyser, ModelStats, same_model, stats_of
+from .reload import KEEP_ALIVE_S
 from .store import EMBEDDED_HOST, HISTORY, PerfStore, Sample, host_of, perf_store
 
 if TYPE_CHECKING:
@@ -176,6 +179,7 @@ def _message(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc) or type(exc).__name__
 
 
+@functools.cache
 def _engine_version() -> str | None:
     for dist in ("llama_cpp_python", "llama-cpp-python"):
         try:
@@ -185,32 +189,75 @@ def _engine_version() -> str | None:
     return None
 
 
-def embedded_status(config: Config) -> HostStatus:
-    """The embedded engine as a host: reachable when installed, its loaded models the engines kept in this
-    process (on the CPU, never expiring)."""
-    from ..providers import base
-    from ..providers.embedded import engine_installed, model_path
+def embedded_installed() -> bool:
+    """Whether the ``local`` extra is installed: llama.cpp's binding can be found (it is not imported)."""
+    return importlib.util.find_spec("llama_cpp") is not None
 
-    if not engine_installed():
+
+def _file_size(model: ModelConfig | None) -> int | None:
+    from ..providers.embedded import model_path
+
+    if model is None:
+        return None
+    try:
+        return os.path.getsize(model_path(model))
+    except Exception:  # no file, or the shipped model is missing: the size is just unknown
+        return None
+
+
+def embedded_status(
+    config: Config,
+    *,
+    perf: PerfStore | None = None,
+    since: float | None = None,
+    keep_alive_s: float = KEEP_ALIVE_S,
+    clock: Callable[[], float] = time.time,
+) -> HostStatus:
+    """The embedded engine as a host: reachable when the ``local`` extra is installed.
+
+    The workbench runs the engine in its model worker process, out of this process's sight, so its loaded
+    models are inferred from the perf store: a ``local/`` model whose newest sample is from this session
+    (``since``, when the worker loaded it and keeps it) or within ``keep_alive_s``. An engine loaded in this
+    process (a headless command) counts too. They run on the CPU and do not expire (``expires_in_s`` None).
+    """
+    from ..providers import base
+    from ..providers.embedded import DEFAULT_CTX, model_path
+
+    if not embedded_installed():
         return HostStatus(EMBEDDED_HOST, False, error="embedded engine not installed (pip install 'moot[local]')")
+    configured = {m.model: m for m in config.models if m.backend == "local"}
+    loaded: dict[str, LoadedModel] = {}
     backend = getattr(base, "_INSTANCES", {}).get("local")
     engines: dict[tuple[str, int], Any] = dict(getattr(backend, "_engines", {}) or {})
-    by_path: dict[str, str] = {}
-    for m in config.models:
-        if m.backend == "local":
+    if engines:
+        by_path: dict[str, str] = {}
+        for m in configured.values():
             try:
                 by_path.setdefault(str(model_path(m)), m.model)
             except Exception:
                 continue
-    loaded = []
-    for path, n_ctx in engines:
-        try:
-            size: int | None = os.path.getsize(path)
-        except OSError:
-            size = None
-        name = by_path.get(path) or "local/" + os.path.basename(path).removesuffix(".gguf")
-        loaded.append(LoadedModel(name, size, 0, processor(size, 0), n_ctx, None))
-    return HostStatus(EMBEDDED_HOST, True, _engine_version(), tuple(loaded))
+        for path, n_ctx in engines:
+            try:
+                size: int | None = os.path.getsize(path)
+            except OSError:
+                size = None
+            name = by_path.get(path) or "local/" + os.path.basename(path).removesuffix(".gguf")
+            loaded.setdefault(name, LoadedModel(name, size, 0, processor(size, 0), n_ctx, None))
+    if perf is not None:
+        now = clock()
+        for host, name in perf.series():
+            if host != EMBEDDED_HOST or name in loaded:
+                continue
+            newest = perf.samples(name, EMBEDDED_HOST, limit=1)
+            if not newest:
+                continue
+            s = newest[0]
+            if (since is not None and s.created_at >= since) or now - s.created_at <= keep_alive_s:
+                mc = configured.get(name)
+                size = _file_size(mc)
+                n_ctx = s.num_ctx or (mc.num_ctx if mc else None) or DEFAULT_CTX
+                loaded[name] = LoadedModel(name, size, 0, processor(size, 0), n_ctx, None)
+    return HostStatus(EMBEDDED_HOST, True, _engine_version(), tuple(loaded.values()))
 
 
 async def snapshot(
@@ -219,12 +266,16 @@ async def snapshot(
     timeout_s: float = TIMEOUT_S,
     embedded: bool = True,
     clock: Callable[[], float] = time.time,
+    perf: PerfStore | None = None,
+    since: float | None = None,
+    keep_alive_s: float = KEEP_ALIVE_S,
 ) -> HostsSnapshot:
-    """Every Ollama host in use (asked concurrently) and, when ``embedded``, the embedded engine."""
+    """Every Ollama host in use (asked concurrently) and, when ``embedded``, the embedded engine (whose loaded
+    models are read from ``perf``: see ``embedded_status``)."""
     hosts = ollama_hosts(config)
     statuses = list(await asyncio.gather(*(ollama_status(h, timeout_s=timeout_s, clock=clock) for h in hosts)))
     if embedded:
-        statuses.append(embedded_status(config))
+        statuses.append(embedded_status(config, perf=perf, since=since, keep_alive_s=keep_alive_s, clock=clock))
     return HostsSnapshot(tuple(statuses), clock())
 
 
@@ -268,6 +319,8 @@ class PerfMonitor:
         analyser: shared with the router, so routing sees the hosts this monitor observed; made when omitted.
         timeout_s: how long a host may take to answer.
         embedded: include the embedded engine.
+        session_start: when this session began (Unix time; now when omitted): an embedded model used since
+            then is still loaded in the model worker.
     """
 
     def __init__(
@@ -279,6 +332,7 @@ class PerfMonitor:
         timeout_s: float = TIMEOUT_S,
         embedded: bool = True,
         clock: Callable[[], float] = time.time,
+        session_start: float | None = None,
     ):
         self.config = config
         self.store = perf_store(store)
@@ -286,11 +340,15 @@ class PerfMonitor:
         self.timeout_s = timeout_s
         self.embedded = embedded
         self.clock = clock
+        self.session_start = clock() if session_start is None else session_start
         self.latest: PerfSnapshot | None = None
 
     async def refresh(self) -> PerfSnapshot:
         """Poll every host, feed the analyser, and return (and keep in ``latest``) a new snapshot."""
-        hosts = await snapshot(self.config, timeout_s=self.timeout_s, embedded=self.embedded, clock=self.clock)
+        hosts = await snapshot(
+            self.config, timeout_s=self.timeout_s, embedded=self.embedded, clock=self.clock, perf=self.store,
+            since=self.session_start, keep_alive_s=self.analyser.keep_alive_s,
+        )
         self.analyser.observe(hosts)
         self.latest = self.read(hosts)
         return self.latest

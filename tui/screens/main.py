@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -19,18 +20,21 @@ from moot.core.ensemble import Ensemble, PlanOptions, PlanResult, StrategyError
 from moot.core.ensemble.prompts import UnknownVariant
 from moot.core.ensemble.strategies import judge_model
 
-from ..bridge import Bridge
+from ..bridge import FLUSH_S, TICKS, Bridge
 from ..commands import BindingCommands
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
+from ..widgets.perf import PerfPanel
 from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
 from ..widgets.synthesis import SynthesisPane
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ..app import MootApp
 
-FLUSH_S = 1 / 10
-"""How often streamed tokens reach the screen."""
+PERF_PREF = "perf_panel"
+"""The user pref that remembers whether the perf panel is shown."""
 
 
 def slug(text: str, limit: int = 48) -> str:
@@ -47,11 +51,16 @@ class MainScreen(Screen[None]):
         Binding("f3", "history", "History", id="screen.history", tooltip="Past runs"),
         Binding("f4", "compare", "Compare", id="proposals.compare", tooltip="Compare two proposals as a diff"),
         Binding("f5", "accept", "Accept", id="plan.accept", tooltip="Take the judge's synthesis as the plan"),
-        Binding("f6", "edit", "Edit plan", id="plan.edit", tooltip="Edit the chosen plan before accepting it"),
+        Binding("f6", "edit", "Edit", id="plan.edit", tooltip="Edit the chosen plan before accepting it"),
         Binding("f7", "export", "Export plan", id="plan.export", show=False,
                 tooltip="Write the chosen plan to plans/<slug>.md"),
         Binding("f8", "link", "Link scrolling", id="proposals.link", show=False,
                 tooltip="Scroll every proposal together"),
+        Binding("f9", "perf", "Perf", id="perf.toggle",
+                tooltip="Show or hide how fast the local models run, their hosts and the routing decisions"),
+        Binding("f10", "run_plan", "Run", id="plan.run", tooltip="Carry out the chosen plan on a branch"),
+        Binding("f11,ctrl+t", "context", "Context", id="context.inspect",
+                tooltip="What the proposers would be handed for this task, with token counts; pin or drop files"),
         Binding("escape", "cancel_all", "Cancel", id="run.cancel-all", tooltip="Stop every running model"),
         Binding("ctrl+l", "focus_prompt", "Prompt", show=False, id="prompt.focus", tooltip="Back to the prompt"),
     ]
@@ -70,13 +79,17 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self.moot.header_text(), id="header", markup=False)
-        yield ProposalsArea(id="proposals")
+        self.perf_panel = PerfPanel(self.moot.loaded.config, self.moot.store, id="perf")
+        with Horizontal(id="workspace"):
+            yield ProposalsArea(id="proposals")
+            yield self.perf_panel
         yield SynthesisPane(id="synthesis")
         yield PromptInput(self.moot.task_history(), placeholder="Describe a task and press Enter", id="prompt")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
+        self.perf_panel.shown = bool(self.moot.store.get_pref("user", PERF_PREF, False))
 
     def refresh_header(self) -> None:
         self.query_one("#header", Static).update(self.moot.header_text(self.chosen[0] if self.chosen else None))
@@ -118,7 +131,8 @@ class MainScreen(Screen[None]):
         for pane in area.panes:
             await pane.reset()
         await self._add_context(opts, task, [p.proposer.model for p in result.proposals])
-        flusher = self.set_interval(FLUSH_S, bridge.flush)
+        self._perf_start(range(len(result.proposals)), fresh=True)
+        flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
         status = "cancelled"
         try:
             await ensemble.propose()
@@ -141,9 +155,11 @@ class MainScreen(Screen[None]):
         """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
         from moot.context.planning import context_budget, planning_context
 
+        from .context import context_options
+
         budget = context_budget(self.moot.loaded.config.budget_for("proposer"), models)
         found = await asyncio.to_thread(planning_context, self.moot.loaded.project_dir, task, budget,
-                                        models[0].model if models else "")
+                                        models[0].model if models else "", **context_options(self.moot))
         if found is not None:
             opts.context = found.text
             self.notify(f"{len(found.items)} items, {found.total_tokens}/{budget} tokens", title="Context")
@@ -168,7 +184,8 @@ class MainScreen(Screen[None]):
             await pane.reset()
         await self.query_one(SynthesisPane).reset(self._judge_name(result))
         self.running = True
-        flusher = self.set_interval(FLUSH_S, bridge.flush)
+        self._perf_start([index])
+        flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
         try:
             await ensemble.retry(index)
             bridge.flush()
@@ -192,6 +209,7 @@ class MainScreen(Screen[None]):
     async def on_proposal_text(self, message: ProposalText) -> None:
         if (pane := self.query_one(ProposalsArea).pane(message.index)) is not None:
             await pane.append(message.text, message.tokens)
+            self.perf_panel.advance(message.index, pane.tokens)
 
     async def on_proposal_state(self, message: ProposalState) -> None:
         pane = self.query_one(ProposalsArea).pane(message.index)
@@ -205,6 +223,7 @@ class MainScreen(Screen[None]):
             pane.state = "streaming"
         else:
             await pane.set_state(message.state, message.error, cost)
+            self.perf_panel.finish(message.index)
 
     async def on_judge_text(self, message: JudgeText) -> None:
         synthesis = self.query_one(SynthesisPane)
@@ -224,6 +243,7 @@ class MainScreen(Screen[None]):
                 pane.refresh_title()
         await self.query_one(SynthesisPane).show_result(message.result)
         self.refresh_header()
+        self.perf_panel.clear_requests()  # a cancelled run's panes stop without a message each
 
     def on_reuse_task(self, message: ReuseTask) -> None:
         prompt = self.query_one(PromptInput)
@@ -307,6 +327,17 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(EditPlanScreen(self.chosen[1]), done)
 
+    def action_run_plan(self) -> None:
+        if self.chosen is None:
+            self.notify("Choose a proposal (p) or accept the synthesis (F5) first, then F10 carries it out.",
+                        severity="warning")
+            return
+        from .run import RunScreen
+
+        task = self.result.task if self.result is not None else self.chosen[0]
+        plan_run_id = self.result.run_id if self.result is not None else None
+        self.app.push_screen(RunScreen(plan=self.chosen[1], task=task, plan_run_id=plan_run_id))
+
     def action_export(self) -> None:
         if self.chosen is None or self.result is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
@@ -339,6 +370,15 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(HistoryScreen())
 
+    def action_context(self) -> None:
+        from .context import ContextScreen
+
+        task = self.query_one(PromptInput).value.strip() or (self.result.task if self.result else "")
+        if not task:
+            self.notify("Type a task first: the context is chosen for it.", title="Context", severity="warning")
+            return
+        self.app.push_screen(ContextScreen(task))
+
     def action_link(self) -> None:
         area = self.query_one(ProposalsArea)
         area.linked = not area.linked
@@ -346,3 +386,20 @@ class MainScreen(Screen[None]):
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
+
+    # --------------------------------------------------------------------------------------- perf panel
+
+    def action_perf(self) -> None:
+        panel = self.perf_panel
+        panel.shown = not panel.shown
+        self.moot.store.set_pref("user", PERF_PREF, panel.shown)
+
+    def _perf_start(self, indices: Iterable[int], fresh: bool = False) -> None:
+        """Tell the perf panel that the requests of these proposals are sent now (it keeps the local ones)."""
+        if self.result is None:
+            return
+        if fresh:
+            self.perf_panel.clear_requests()
+        for i in indices:
+            proposer = self.result.proposals[i].proposer
+            self.perf_panel.start(i, proposer.model, proposer.variant)

@@ -203,7 +203,9 @@ class RunScreen(Screen[str | None]):
         self._header()
         self._set_phase("splitting")
         try:
-            self.tasks = await split_plan(config, store, repo, self.run_id, self.plan)
+            self.tasks, note = await split_plan(config, store, repo, self.run_id, self.plan)
+            if note:
+                self.notify(note, title="The plan was not split", severity="warning", timeout=12)
             self.routed = route(self.tasks, config)
         except (DecomposeError, RoutingError) as e:
             self._close("failed", str(e))

@@ -1,0 +1,53 @@
+"""One host in the perf panel: whether it answers, its version, and each loaded model with its size, where it
+runs (CPU, GPU or the split), its context length and the time until it is unloaded."""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+from moot.core.perf.hosts import HostStatus, LoadedModel
+from moot.core.perf.store import EMBEDDED_HOST
+
+from . import fmt
+from .lines import Lines
+
+MUTED = "$foreground-muted"
+WORKER_NOTE = "in the model worker · CPU"
+"""Where the embedded engine runs: the workbench's model worker process, on the CPU."""
+
+
+def _loaded_lines(m: LoadedModel, age_s: float, width: int) -> list[Content]:
+    name = m.model.removeprefix("ollama/")
+    lines = [Content.assemble("  ", fmt.spread(name, fmt.size(m.size), width - 2))]
+    left = m.expires_in_s
+    until = "stays loaded" if left is None else f"{fmt.duration(left - age_s)} left"
+    ctx = f"ctx {m.context_length}" if m.context_length else ""
+    for text in fmt.pack([m.processor, ctx, until], width - 2):
+        lines.append(Content.assemble(("  " + text, MUTED)))
+    return lines
+
+
+def host_content(status: HostStatus, *, age_s: float, width: int) -> Content:
+    """The lines of one host, ``age_s`` seconds after its snapshot was taken, at most ``width`` columns."""
+    embedded = status.host == EMBEDDED_HOST
+    label = "embedded engine" if embedded else fmt.host_label(status.host)
+    if not status.reachable:
+        lines = [Content.assemble(("✗ ", "$error"), (fmt.spread(label, "unreachable", width - 2), "$error"))]
+        if status.error:
+            lines.append(Content.assemble(("  " + status.error, MUTED)))
+        return Content("\n").join(lines)
+    version = f"v{status.version or '?'}"
+    lines = [Content.assemble(("● ", "$success"), (fmt.spread(label, version, width - 2), "bold"))]
+    if embedded:
+        lines.append(Content.assemble(("  " + WORKER_NOTE, MUTED)))
+    if status.error:
+        lines.append(Content.assemble(("  " + status.error, "$warning")))
+    for m in status.loaded:
+        lines += _loaded_lines(m, age_s, width)
+    if not status.loaded and not status.error:
+        lines.append(Content.assemble(("  nothing loaded", MUTED)))
+    return Content("\n").join(lines)
+
+
+class HostView(Lines):
+    """One host's lines."""
