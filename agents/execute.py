@@ -24,11 +24,13 @@ from moot.core.config.models import Config, ModelConfig
 from moot.core.events import Event, TextDelta
 from moot.core.providers.base import Message
 from moot.core.storage import Store
+from moot.core.tokens import count_tokens
 
 from . import prompts, runs
 from . import worktree as wtree
 from .edits import EditFormatError, apply_edits, failure_feedback, parse_edits
 from .routing import RoutedTask
+from .speed import SpeedRouter
 from .tasks import ordered
 from .testing import TestResult, debug_prompt, run_tests
 from .worktree import Worktree, WorktreeError
@@ -170,6 +172,16 @@ class CandidateDone:
 
 
 @dataclass(frozen=True)
+class TaskRouted:
+    """The router chose the task's model on measured speed (``[router]``)."""
+
+    candidate: int
+    task_id: str
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Note:
     candidate: int | None
     text: str
@@ -185,7 +197,7 @@ class RunDone:
 
 
 ExecEvent = (
-    RunStarted | TaskQueued | TaskStarted | TaskText | TaskRetrying | TaskDone | TaskFailed | TaskSkipped
+    RunStarted | TaskQueued | TaskStarted | TaskRouted | TaskText | TaskRetrying | TaskDone | TaskFailed | TaskSkipped
     | TestsStarted | TestOutput | TestsDone | DebugStarted | ReviewStarted | ReviewDone | CandidateDone | Note
     | RunDone
 )
@@ -249,6 +261,7 @@ class _Engine:
         self.repo = Path(run.repo_dir)
         self._distilled: str | None = None
         self._distilling = asyncio.Lock()
+        self.speed = SpeedRouter(config, store)
 
     # -------------------------------------------------------------------------------------------- helpers
 
@@ -284,10 +297,11 @@ class _Engine:
         return self._distilled
 
     async def _context(self, wt: Worktree, text: str, files: Sequence[str], role: str, model: ModelConfig,
-                       cand: int) -> str:
+                       cand: int, budget: int | None = None) -> str:
         """The repository context for a task, read from the worktree: scoped to the task within its role's
-        budget (every file whole as far as it goes under ``full``; only its own files under ``fresh``)."""
-        budget = self.config.budget_for(role)
+        budget, or ``budget`` (every file whole as far as it goes under ``full``; only its own files under
+        ``fresh``)."""
+        budget = self.config.budget_for(role) if budget is None else budget
         if budget <= 0:
             return ""
         strategy = {"full": "full", "fresh": "fresh"}.get(self.config.context.strategy, "scoped")
@@ -376,6 +390,17 @@ class _Engine:
         context = await self._context(wt, text, t.files, t.role, model, n)
         plan = await self._plan_for_tasks(model, n)
         messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
+        if self.speed.applies(t.role, t.model_alias, t.reason, pinned=c.model_alias is not None):
+            routed = await self.speed.route(t.role, model, messages, count_tokens(context, model.model),
+                                            run_id=self.run_id, task_id=t.task_id)
+            if routed.model.name != model.name:
+                runs.set_task_model(self.store, self.run_id, n, t.task_id, routed.model.name)
+                t.model_alias = routed.model.name
+            model = routed.model
+            self.emit(TaskRouted(n, t.task_id, model.name, routed.decision.reason))
+            if routed.context_budget is not None:
+                context = await self._context(wt, text, t.files, t.role, model, n, routed.context_budget)
+                messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
 
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)

@@ -288,6 +288,14 @@ def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: st
     )
 
 
+def set_task_model(store: Store, run_id: str, candidate: int, task_id: str, model_alias: str) -> None:
+    """The model that carries out a task, when the router chose another than ``[roles]`` gave it."""
+    store.execute(
+        "UPDATE exec_tasks SET model_alias = ? WHERE run_id = ? AND candidate = ? AND task_id = ?",
+        (model_alias, run_id, candidate, task_id),
+    )
+
+
 # ------------------------------------------------------------------------------------------------ reading
 
 

@@ -50,6 +50,8 @@ class ExecPrinter:
             if ev.attempt == 0:
                 self.tokens[(ev.candidate, ev.task_id)] = 0
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.model} working…")
+        elif isinstance(ev, x.TaskRouted):
+            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: routed on measured speed: {ev.reason}")
         elif isinstance(ev, x.TaskText):
             key = (ev.candidate, ev.task_id)
             self.tokens[key] = self.tokens.get(key, 0) + 1

@@ -373,6 +373,11 @@ class RunScreen(Screen[str | None]):
         tasks.update(key, state="running", attempts=ev.attempt + 1, model=ev.model)
         self._follow(key)
 
+    def _on_TaskRouted(self, ev: x.TaskRouted, tasks: TaskList) -> None:
+        key = (ev.candidate, ev.task_id)
+        tasks.update(key, model=ev.model)
+        tasks.add_note(key, f"routed on measured speed: {ev.reason}")
+
     def _on_TaskRetrying(self, ev: x.TaskRetrying, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="retrying", note=ev.reason)
