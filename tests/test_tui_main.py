@@ -200,3 +200,33 @@ async def test_every_action_is_in_the_command_palette(workbench, scripted) -> No
         options = palette.query_one("CommandList")
         prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert any("Export plan" in p for p in prompts)
+
+
+async def test_streamed_lines_do_not_depend_on_how_the_text_arrived() -> None:
+    """Paragraphs are rendered one by one however the text is cut into appends (a heading arriving with its
+    list, or apart from it), so a finished proposal looks the same whatever the timing."""
+    from textual.app import App
+
+    from moot.tui.widgets.proposals.streamed import StreamedMarkdown, paragraph_cuts
+
+    text = ("## Approach\n\n1. Add `--verbose`.\n2. Test it.\n\n```python\nx = 1\n\ny = 2\n```\n\n"
+            "- last point\n")
+    cuts = paragraph_cuts(text, 0)  # not at the blank line inside the fence
+    assert [text[c:c + 6] for c in cuts] == ["1. Add", "```pyt", "- last"]
+
+    class Host(App[None]):
+        def compose(self):
+            for i in range(4):
+                yield StreamedMarkdown(id=f"m{i}")
+
+    async with Host().run_test(size=(60, 80)) as pilot:
+        views = list(pilot.app.query(StreamedMarkdown))
+        for view, size in zip(views[:3], (1, 7, len(text)), strict=True):
+            for i in range(0, len(text), size):
+                view.append(text[i:i + size])
+            view.finish()
+        views[3].set_text(text)
+        await pilot.pause()
+        rendered = [[view.render_line(y).text for y in range(view.virtual_size.height)] for view in views]
+        assert rendered[0] == rendered[1] == rendered[2] == rendered[3]
+        assert "Approach" in rendered[0][0] and any("y = 2" in line for line in rendered[0])

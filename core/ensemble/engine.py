@@ -154,11 +154,16 @@ class Ensemble:
         self.begin(task, opts)
         return await self.complete()
 
-    async def complete(self) -> PlanResult:
-        """After ``begin``: propose, synthesise and record the run (as cancelled if it is cancelled)."""
+    async def complete(self, between: Callable[[], object] | None = None) -> PlanResult:
+        """After ``begin``: propose, synthesise and record the run (as cancelled if it is cancelled).
+
+        ``between`` is called once the proposals are in, before the judge starts (the workbench shows the
+        last of the proposals' text there)."""
         status = "cancelled"
         try:
             await self.propose()
+            if between is not None:
+                between()
             await self.synthesise()
             status = "done" if self.result.ok else "failed"
         finally:

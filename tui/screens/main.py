@@ -133,12 +133,8 @@ class MainScreen(Screen[None]):
         await self._add_context(opts, task, [p.proposer.model for p in result.proposals])
         self._perf_start(range(len(result.proposals)), fresh=True)
         flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
-        status = "cancelled"
         try:
-            await ensemble.propose()
-            bridge.flush()
-            await ensemble.synthesise()
-            status = "done" if result.ok else "failed"
+            await ensemble.complete(between=bridge.flush)
         except asyncio.CancelledError:
             for pane in area.panes:
                 if pane.state in ("waiting", "streaming"):
@@ -147,7 +143,6 @@ class MainScreen(Screen[None]):
         finally:
             flusher.stop()
             bridge.flush()
-            ensemble.finish(status)
             self.running = False
             self.post_message(RunFinished(result))
 

@@ -2,8 +2,9 @@
 
 Six models at hundreds of tokens a second must not make every frame expensive, so a proposal is one line-based
 widget of a fixed size: nothing around it is laid out again while text arrives. The text is cut at paragraph
-breaks outside code fences; each finished paragraph is rendered to lines once (again only when the width
-changes), and only the short paragraph still being written is re-rendered. A frame then repaints just the lines
+breaks outside code fences; each finished paragraph is rendered to lines once, on its own (so the lines do not
+depend on how the text arrived; again only when the width changes), and only the short paragraph still being
+written is re-rendered. A frame then repaints just the lines
 that changed, unless the view follows the stream and scrolls.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
 from textual.message import Message
@@ -29,15 +29,24 @@ def _markdown(text: str) -> Any:
     return Markdown(text)
 
 
+def paragraph_cuts(text: str, start: int) -> list[int]:
+    """The ends of the finished paragraphs after ``start`` (itself outside any code fence), in order: just past
+    each blank line that is not inside a code fence."""
+    cuts = []
+    inside = False
+    pos = start
+    while (br := text.find("\n\n", pos)) != -1:
+        inside ^= text.count(FENCE, pos, br) % 2 == 1
+        if not inside:
+            cuts.append(br + 2)
+        pos = br + 2
+    return cuts
+
+
 def stable_cut(text: str, start: int) -> int:
-    """The end of the last finished paragraph after ``start``: just past a blank line that is not inside a
-    code fence. ``start`` when there is none."""
-    pos = text.rfind("\n\n", start)
-    while pos != -1:
-        if text.count(FENCE, 0, pos) % 2 == 0:  # outside any fence
-            return pos + 2
-        pos = text.rfind("\n\n", start, pos)
-    return start
+    """The end of the last finished paragraph after ``start``; ``start`` when there is none."""
+    cuts = paragraph_cuts(text, start)
+    return cuts[-1] if cuts else start
 
 
 class StreamedMarkdown(ScrollView, can_focus=False):
@@ -80,21 +89,32 @@ class StreamedMarkdown(ScrollView, can_focus=False):
     # ---------------------------------------------------------------------------------------- rendering
 
     def _lines_of(self, source: str) -> list[Strip]:
-        """``source`` as Markdown lines at the current width, followed by one blank line between paragraphs."""
+        """``source`` as Markdown lines at the current width without blank lines around them, followed by one
+        blank line: paragraphs are one blank line apart."""
         if not source.strip() or self._width <= 0:
             return []
         console = self.app.console
         options = console.options.update_width(self._width)
         lines = console.render_lines(_markdown(source), options, pad=False)
-        while lines and not Segment.get_line_length(lines[-1]):
-            lines.pop()
+        blank = [not "".join(seg.text for seg in line).strip() for line in lines]
+        first = blank.index(False) if False in blank else len(lines)  # lists start with a blank line
+        last = len(blank) - blank[::-1].index(False) if False in blank else first
+        lines = lines[first:last]
         return [Strip(line).adjust_cell_length(self._width) for line in lines] + [Strip.blank(self._width)]
+
+    def _paragraphs(self, start: int, end: int) -> list[Strip]:
+        """The lines of the finished paragraphs between ``start`` and ``end``, each rendered on its own."""
+        lines: list[Strip] = []
+        for cut in [c for c in paragraph_cuts(self.text[:end], start) if c < end] + [end]:
+            lines += self._lines_of(self.text[start:cut])
+            start = cut
+        return lines
 
     def _rerender(self) -> None:
         """Every line again, at a new width."""
         self._width = self.scrollable_content_region.width
         self._styled.clear()
-        self._done = self._lines_of(self.text[:self._settled]) if self._settled else []
+        self._done = self._paragraphs(0, self._settled)
         self._tail = self._lines_of(self.text[self._settled:])
         self._resize()
         self.refresh()
@@ -137,7 +157,8 @@ class StreamedMarkdown(ScrollView, can_focus=False):
     def _following(self) -> bool:
         """Whether new text should scroll the view: only for a reader at the bottom of a view on screen (a
         hidden tab's view starts at the top when it is opened)."""
-        return bool(self.size.height) and self.scroll_y >= self.max_scroll_y - 1
+        shown = all(node.display for node in self.ancestors_with_self)  # a hidden tab keeps its old size
+        return bool(self.size.height) and shown and self.scroll_y >= self.max_scroll_y - 1
 
     def _grow(self, changed_from: int) -> None:
         """Lines from ``changed_from`` on are new or different: repaint them, and follow if the reader was at
@@ -158,7 +179,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         changed_from = len(self._done)
         cut = stable_cut(self.text, self._settled)
         if cut > self._settled:
-            self._done += self._lines_of(self.text[self._settled:cut])
+            self._done += self._paragraphs(self._settled, cut)
             self._settled = cut
         self._tail = self._lines_of(self.text[self._settled:])
         self._grow(changed_from)
