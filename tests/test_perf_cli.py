@@ -80,6 +80,7 @@ def test_json_document_shape(project: Path, server: OllamaStandIn, capsys) -> No
     [model] = doc["models"]
     assert model == {
         "model": f"ollama/{TAG}",
+        "host": ollama["host"],
         "samples": 5,
         "eval_rate": {"median": 30.0, "p5": 12.0, "p95": 48.0},
         "prompt_eval_rate": {"median": 3000.0, "p5": 1200.0, "p95": 4800.0},
@@ -90,6 +91,8 @@ def test_json_document_shape(project: Path, server: OllamaStandIn, capsys) -> No
 def test_configured_models_without_figures_are_listed(project: Path, capsys) -> None:
     assert main(["perf", "--json"]) == 0
     [model] = json.loads(capsys.readouterr().out)["models"]
+    host = model.pop("host")
+    assert host.startswith("http://127.0.0.1:")
     assert model == {"model": f"ollama/{TAG}", "samples": 0, "eval_rate": None, "prompt_eval_rate": None,
                      "load_s": None}
 

@@ -159,7 +159,7 @@ def test_stats_over_the_most_recent_samples_only(store: Store) -> None:
     assert st.eval_rate is not None
     assert (st.eval_rate.median, st.eval_rate.p5, st.eval_rate.p95) == pytest.approx((30.0, 12.0, 48.0))
     assert st.to_json()["eval_rate"] == {"median": 30.0, "p5": 12.0, "p95": 48.0}
-    assert set(st.to_json()) == {"model", "samples", "eval_rate", "prompt_eval_rate", "load_s"}
+    assert set(st.to_json()) == {"model", "host", "samples", "eval_rate", "prompt_eval_rate", "load_s"}
     assert Analyser(store).stats(MODEL, "http://elsewhere:11434") is None
 
 

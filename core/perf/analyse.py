@@ -86,6 +86,7 @@ class ModelStats:
 
         return {
             "model": self.model,
+            "host": self.host,
             "samples": self.samples,
             "eval_rate": d(self.eval_rate),
             "prompt_eval_rate": d(self.prompt_eval_rate),
