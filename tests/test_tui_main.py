@@ -230,3 +230,33 @@ async def test_streamed_lines_do_not_depend_on_how_the_text_arrived() -> None:
         rendered = [[view.render_line(y).text for y in range(view.virtual_size.height)] for view in views]
         assert rendered[0] == rendered[1] == rendered[2] == rendered[3]
         assert "Approach" in rendered[0][0] and any("y = 2" in line for line in rendered[0])
+
+
+async def test_a_followed_stream_moves_in_half_pages_and_ends_at_the_bottom() -> None:
+    """While following, the view moves only when the text reaches its bottom, then by half a page, so the last
+    line is always in view; once the text is complete it ends on the bottom line."""
+    from textual.app import App
+
+    from moot.tui.widgets.proposals.streamed import StreamedMarkdown
+
+    class Host(App[None]):
+        def compose(self):
+            yield StreamedMarkdown()
+
+    async with Host().run_test(size=(40, 20)) as pilot:
+        view = pilot.app.query_one(StreamedMarkdown)
+        await pilot.pause()
+        page = view.size.height
+        moves, last = 0, 0.0
+        for i in range(60):
+            view.append(f"Line {i}.\n\n")
+            await pilot.pause()
+            content = view._content_height()
+            assert view.scroll_y <= content - 2 < view.scroll_y + page  # the last text line is in view
+            if view.scroll_y != last:
+                moves, last = moves + 1, view.scroll_y
+        assert 0 < moves <= 2 * 120 // page  # 120 lines: a move every half page, not every line
+        view.finish()
+        await pilot.pause()
+        assert view.virtual_size.height == view._content_height()
+        assert view.scroll_y == view.max_scroll_y == view._content_height() - page

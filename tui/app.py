@@ -17,6 +17,7 @@ from moot.core.ensemble import PlanOptions
 from moot.core.storage import Store
 from moot.themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS
 
+from .calm_gc import CalmCollector
 from .commands import BindingCommands
 
 PLAN_PREFS = "plan"
@@ -56,6 +57,8 @@ class MootApp(App[None]):
         """Set once the model worker processes are started and have imported their clients."""
         self._given_statuses = statuses is not None
         self.branch: str | None = None  # looked up with discovery, after the first frame
+        self.gc = CalmCollector()
+        """Holds off full garbage collections while a run streams (see ``calm_gc``)."""
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -110,6 +113,8 @@ class MootApp(App[None]):
             await warm(kinds)
         finally:
             self.workers_warm.set()
+        await self.models_ready.wait()
+        self.gc.freeze_startup()  # the clients are imported and the screen is built: that all stays
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:

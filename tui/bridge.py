@@ -20,7 +20,7 @@ from moot.core.events import Done, Error, TextDelta
 from .messages import JudgeState, JudgeText, ProposalState, ProposalText
 
 JUDGE = -1
-FLUSH_S = 1 / 10
+FLUSH_S = 0.15
 """How often each stream's text reaches the screen."""
 TICKS = 6
 """Ticks per ``FLUSH_S``: call ``tick`` every ``FLUSH_S / TICKS`` seconds."""

@@ -134,7 +134,8 @@ class MainScreen(Screen[None]):
         self._perf_start(range(len(result.proposals)), fresh=True)
         flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
         try:
-            await ensemble.complete(between=bridge.flush)
+            with app.gc.hold():
+                await ensemble.complete(between=bridge.flush)
         except asyncio.CancelledError:
             for pane in area.panes:
                 if pane.state in ("waiting", "streaming"):
@@ -182,9 +183,10 @@ class MainScreen(Screen[None]):
         self._perf_start([index])
         flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
         try:
-            await ensemble.retry(index)
-            bridge.flush()
-            await ensemble.synthesise()
+            with self.moot.gc.hold():
+                await ensemble.retry(index)
+                bridge.flush()
+                await ensemble.synthesise()
         finally:
             flusher.stop()
             bridge.flush()

@@ -320,7 +320,9 @@ class RunScreen(Screen[str | None]):
         bridge = ExecBridge(self.post_message)
         flusher = self.set_interval(FLUSH_S, bridge.flush)
         try:
-            await x.execute(app.loaded.config, app.store, self.run_id, routed, models=models, on_progress=bridge)
+            with app.gc.hold():
+                await x.execute(app.loaded.config, app.store, self.run_id, routed, models=models,
+                                on_progress=bridge)
         except (x.ExecuteError, WorktreeError) as e:
             bridge.flush()
             self.notify(str(e), title="The run stopped", severity="error", timeout=10)

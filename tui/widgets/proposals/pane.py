@@ -61,12 +61,6 @@ class ProposalPane(Vertical, can_focus=True):
         padding: 0;
     }
 
-    /* While text streams in, the view follows it and the scrollbar would be redrawn with every piece: it is
-       hidden (its column kept, so nothing re-wraps) until the proposal is complete. */
-    ProposalPane.-streaming .pane-body {
-        scrollbar-visibility: hidden;
-    }
-
     ProposalPane .pane-error {
         color: $error;
         height: auto;

@@ -21,12 +21,28 @@ from textual.strip import Strip
 FENCE = "```"
 
 
+_PARSER: Any = None
+_DEFAULTS: dict[str, Any] = {}
+
+
 def _markdown(text: str) -> Any:
     """A rich Markdown renderable; imported on first use (its parser and highlighter are slow to import, and
-    the workbench paints its first frame without them)."""
+    the workbench paints its first frame without them).
+
+    Every paragraph is its own renderable, and building one builds a new Markdown parser each time (some
+    milliseconds: the link matcher compiles its patterns), so one parser is made once and shared: the
+    renderable takes the attributes a blank one has, with this text parsed."""
+    global _PARSER
     from rich.markdown import Markdown
 
-    return Markdown(text)
+    if _PARSER is None:
+        from markdown_it import MarkdownIt
+
+        _DEFAULTS.update(vars(Markdown("")))
+        _PARSER = MarkdownIt().enable("strikethrough").enable("table")
+    md = Markdown.__new__(Markdown)
+    md.__dict__.update(_DEFAULTS, markup=text, parsed=_PARSER.parse(text))
+    return md
 
 
 def paragraph_cuts(text: str, start: int) -> list[int]:
@@ -119,8 +135,12 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self._resize()
         self.refresh()
 
-    def _resize(self) -> None:
-        size = Size(self._width, len(self._done) + len(self._tail))
+    def _content_height(self) -> int:
+        return len(self._done) + len(self._tail)
+
+    def _resize(self, height: int | None = None) -> None:
+        """The scroll range: the content's lines, or ``height`` (more, with blank room below while following)."""
+        size = Size(self._width, self._content_height() if height is None else height)
         # Only this view's scroll range changes; its own size does not. Setting ``virtual_size`` the usual way
         # lays out the whole screen again (several times a second per pane while six models stream), so the
         # value is set quietly and the scrollbar is updated directly.
@@ -128,6 +148,10 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self._scroll_update(size)
 
     def on_resize(self) -> None:
+        if not self._width:
+            # The scrollbar is made by the first layout but takes its styles only at the next style update:
+            # that would be the pane's first state change mid-stream, and it lays out the whole screen again.
+            self.app.update_styles(self.vertical_scrollbar)
         if self.scrollable_content_region.width != self._width:
             self._rerender()
 
@@ -162,15 +186,37 @@ class StreamedMarkdown(ScrollView, can_focus=False):
 
     def _grow(self, changed_from: int) -> None:
         """Lines from ``changed_from`` on are new or different: repaint them, and follow if the reader was at
-        the bottom."""
+        the bottom.
+
+        Following moves in half pages: when the text reaches the bottom of the view, the view moves so its last
+        line is half-way up, with blank room below that the next lines fill without moving it again. Moving the
+        view repaints all of it, so this repaints a whole pane a few times a page instead of with every piece."""
         following = self._following()
         old_height = self.virtual_size.height
-        height = len(self._done) + len(self._tail)
+        content = self._content_height()
+        page = self.size.height
+        height = content
+        top = round(self.scroll_y)
+        if following and content > page:
+            if content > top + page:
+                top = content - 1 - page // 2
+            height = max(content, top + page)
         if height != old_height:
-            self._resize()
-        if following and height > self.size.height:
-            self.scroll_to(y=height - self.size.height, animate=False, immediate=True)
+            self._resize(height)
+        if top != round(self.scroll_y):
+            self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh_lines(changed_from, max(height, old_height) - changed_from)
+
+    def _settle(self) -> None:
+        """The text is complete: no more room below it; a follower sees it end at the bottom."""
+        content = self._content_height()
+        if self._width <= 0 or self.virtual_size.height == content:
+            return
+        following = self._following()
+        self._resize(content)
+        if following:
+            self.scroll_to(y=max(0, content - self.size.height), animate=False, immediate=True)
+        self.refresh()
 
     def append(self, text: str) -> None:
         self.text += text
@@ -193,6 +239,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
                 self._done += self._tail
                 self._tail = []
                 self._grow(changed_from)
+        self._settle()
 
     def set_text(self, text: str) -> None:
         """Replace everything (a past run, or a reset)."""
