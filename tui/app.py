@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -13,12 +13,14 @@ from textual.binding import Binding
 
 from moot.core.config import LoadedConfig, load_config
 from moot.core.discovery import ModelStatus, model_statuses
-from moot.core.ensemble import PlanOptions
 from moot.core.storage import Store
 from moot.themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS
 
 from .calm_gc import CalmCollector
 from .commands import BindingCommands
+
+if TYPE_CHECKING:
+    from moot.core.ensemble import PlanOptions
 
 PLAN_PREFS = "plan"
 
@@ -172,6 +174,8 @@ class MootApp(App[None]):
         self.store.set_pref(str(self.loaded.project_dir), PLAN_PREFS, prefs)
 
     def plan_options(self) -> PlanOptions:
+        from moot.core.ensemble import PlanOptions
+
         p = self.plan_prefs()
         return PlanOptions(strategy=p.get("strategy"), models=p.get("models") or None,
                            variants=p.get("variants") or None, judge=p.get("judge"), rank=p.get("rank"))

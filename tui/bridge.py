@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from moot.core.ensemble import Progress
 from moot.core.events import Done, Error, TextDelta
 
 from .messages import JudgeState, JudgeText, ProposalState, ProposalText
+
+if TYPE_CHECKING:
+    from moot.core.ensemble import Progress
 
 JUDGE = -1
 FLUSH_S = 0.15

@@ -15,11 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from moot.core.config import ModelConfig
-from moot.core.ensemble import Ensemble, PlanOptions, PlanResult, StrategyError
-from moot.core.ensemble.prompts import UnknownVariant
-from moot.core.ensemble.strategies import judge_model
-
 from ..bridge import FLUSH_S, TICKS, Bridge
 from ..commands import BindingCommands
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
@@ -30,6 +25,9 @@ from ..widgets.synthesis import SynthesisPane
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from moot.core.config import ModelConfig
+    from moot.core.ensemble import Ensemble, PlanOptions, PlanResult
 
     from ..app import MootApp
 
@@ -112,6 +110,9 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="ensemble", exit_on_error=False)
     async def run_task(self, task: str) -> None:
         """Plan ``task``: proposers in parallel, then the judge; every event arrives as a message."""
+        from moot.core.ensemble import Ensemble, StrategyError
+        from moot.core.ensemble.prompts import UnknownVariant
+
         app = self.moot
         await app.models_ready.wait()
         bridge = Bridge(self.post_message)
@@ -161,6 +162,9 @@ class MainScreen(Screen[None]):
             self.notify(f"{len(found.items)} items, {found.total_tokens}/{budget} tokens", title="Context")
 
     def _judge_name(self, result: PlanResult) -> str:
+        from moot.core.ensemble import StrategyError
+        from moot.core.ensemble.strategies import judge_model
+
         try:
             return judge_model(self.moot.loaded.config, self.moot.usable, result.strategy,
                                self.moot.plan_options().judge).name

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 
-from moot.core.ensemble import PlanResult
-
 if TYPE_CHECKING:
     from textual.widgets import Markdown
     from textual.widgets.markdown import MarkdownStream
+
+    from moot.core.ensemble import PlanResult
 
 
 def synthesis_from_json(doc: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ is displayed. Linked scrolling moves every other pane to the same fraction of it
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,10 +16,11 @@ from textual.events import Resize
 from textual.reactive import reactive
 from textual.widgets import Static, Tab, Tabs
 
-from moot.core.ensemble import Proposer
-
 from .pane import ProposalPane
 from .streamed import StreamedMarkdown
+
+if TYPE_CHECKING:
+    from moot.core.ensemble import Proposer
 
 NARROW = 100
 """Below this many columns the proposals become tabs."""
