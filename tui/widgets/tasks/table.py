@@ -67,9 +67,16 @@ class TaskTable(DataTable[str | Text | Content]):
         self.clear()
         for item in items:
             self.add_row(*self.cells(item), key=row_key(item.key))
+        self._repaint_header()
 
     def add(self, item: TaskItem) -> None:
         self.add_row(*self.cells(item), key=row_key(item.key))
+        self._repaint_header()
+
+    def _repaint_header(self) -> None:
+        """New rows widen the columns once the table is next measured, but only the rows are repainted then:
+        a header painted before them would keep the old widths. Repaint all of it after that measure."""
+        self.call_after_refresh(self.refresh)
 
     def update(self, item: TaskItem) -> None:
         key = row_key(item.key)
