@@ -385,6 +385,8 @@ class _Engine:
         if model is None:
             return self._fail(n, t, f"the model {t.model_alias!r} is not configured")
         runs.set_task(self.store, self.run_id, n, t.task_id, "running")
+        t.attempts += 1
+        runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
         self.emit(TaskStarted(n, t.task_id, model.name))
         text = f"{t.title}\n{t.description}"
         context = await self._context(wt, text, t.files, t.role, model, n)
@@ -404,6 +406,8 @@ class _Engine:
 
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)
+            t.attempts += 1
+            runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
 
         outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying)
         if outcome.error is not None:

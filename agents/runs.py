@@ -46,6 +46,8 @@ class TaskRow:
     error: str | None = None
     reason: str | None = None
     candidate: int = 0
+    attempts: int = 0
+    """How many times the task's model was asked (0: not yet)."""
 
     def to_json(self) -> dict[str, Any]:
         """The task as ``moot run --json`` shows it."""
@@ -288,6 +290,14 @@ def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: st
     )
 
 
+def set_task_attempts(store: Store, run_id: str, candidate: int, task_id: str, attempts: int) -> None:
+    """How many times the task's model has been asked so far."""
+    store.execute(
+        "UPDATE exec_tasks SET attempts = ? WHERE run_id = ? AND candidate = ? AND task_id = ?",
+        (attempts, run_id, candidate, task_id),
+    )
+
+
 def set_task_model(store: Store, run_id: str, candidate: int, task_id: str, model_alias: str) -> None:
     """The model that carries out a task, when the router chose another than ``[roles]`` gave it."""
     store.execute(
@@ -332,7 +342,7 @@ def load(store: Store, run_id: str) -> ExecRun | None:
             task_id=t["task_id"], position=t["position"], title=t["title"], role=t["role"],
             model_alias=t["model_alias"], description=t["description"], files=json.loads(t["files_json"]),
             depends_on=json.loads(t["depends_json"]), status=t["status"], commit=t["commit_sha"], error=t["error"],
-            reason=t["reason"], candidate=t["candidate"],
+            reason=t["reason"], candidate=t["candidate"], attempts=t["attempts"],
         ))
     for c in store.execute("SELECT * FROM exec_candidates WHERE run_id = ? ORDER BY candidate", (full,)):
         run.candidates.append(CandidateRow(

@@ -149,6 +149,8 @@ async def test_a_failing_search_is_sent_back_and_then_fixed(scripted, repo, stor
     retry = next(e for e in events if isinstance(e, x.TaskRetrying))
     assert retry.attempt == 1 and "x.txt: no_match" in retry.reason
     assert len(branch_log(repo, run)) == 1
+    stored = runs.load(store, run.run_id)
+    assert stored is not None and [t.attempts for t in stored.candidates[0].tasks] == [2]  # shown when reopened
 
 
 async def test_whitespace_differences_in_search_still_match(scripted, repo, store) -> None:

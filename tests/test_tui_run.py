@@ -499,6 +499,8 @@ async def test_an_interrupted_run_is_listed_and_resumed(workbench, scripted, rep
         resumed = app.screen
         assert isinstance(resumed, RunScreen) and resumed.phase == "interrupted"
         assert table_states(resumed) == {"t1": "done", "t2": "interrupted"}
+        items = resumed.query_one(TaskList).items
+        assert (items[(0, "t1")].attempts, items[(0, "t2")].attempts) == (1, 1)  # the Tries column, reopened
 
         scripted.enqueue("alpha", edit_reply(MAIN_OLD, MAIN_NEW))
         await pilot.press("enter")

@@ -185,6 +185,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "m007_task_attempts",
+        """
+        -- how many times each task's model was asked (the first try and the retries after failed edits)
+        ALTER TABLE exec_tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 

@@ -472,7 +472,7 @@ class RunScreen(Screen[str | None]):
         tasks = self.query_one(TaskList)
         tasks.output.reset()
         items = [TaskItem(c.candidate, t.task_id, t.title, t.role, t.model_alias or "?", t.status,
-                          note=t.error or t.commit or "")
+                          attempts=t.attempts, note=t.error or t.commit or "")
                  for c in run.candidates for t in c.tasks]
         tasks.set_items(items)
         for c in run.candidates:
