@@ -212,6 +212,7 @@ class ReviewScreen(Screen[str | None]):
         other = "unified" if self.diff.side_by_side else "side by side"
         self.diff.border_title = f"{path} · {mode}" if path else mode
         self.diff.border_subtitle = f"u: {other}"
+        self.set_class(self.diff.side_by_side, "-side-by-side")  # the panels beside it make room
 
     @on(ReviewerPanel.FindingChosen)
     def _finding(self, event: ReviewerPanel.FindingChosen) -> None:
