@@ -156,7 +156,7 @@ class MootApp(App[None]):
         else:
             models = f"{len(self.usable)}/{len(self.statuses)} models usable"
             if self.loaded.defaulted_models and self.usable == ["smollm2"]:
-                models = "embedded model only (smollm2) · run `moot doctor` to add hosted or Ollama models"
+                models = "embedded model only (smollm2; `moot doctor` adds hosted or Ollama ones)"
         prefs = self.plan_prefs()
         strategy = prefs.get("strategy") or "auto"
         text = f" moot · {where} · {models} · strategy: {strategy}"
