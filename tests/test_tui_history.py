@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input, Markdown, Static
 
 from moot.tui.screens.help import HelpScreen, key_label
-from moot.tui.screens.history import HistoryScreen
+from moot.tui.screens.history import HistoryScreen, run_cells
 from moot.tui.screens.main import MainScreen
 from moot.tui.screens.run_view import RunViewScreen
 from moot.tui.widgets.proposals import ProposalPane
@@ -244,3 +244,14 @@ def test_synthesis_from_json_has_the_borda_table() -> None:
     assert "### Consensus\n\n- x" in text and "### Unique insights\n\n- y" in text
     assert "### Resolution rationale\n\nbecause" in text
     assert "|---|---|---|\n| B | beta · terse | 3 |\n| A | alpha · default | 1 |" in text
+
+
+def test_run_cells_for_plan_and_execution_runs() -> None:
+    """A plan run counts its proposals and cost; an execution run has neither column, whatever it stored."""
+    plan = {"kind": "plan", "status": "done", "strategy": "diverse", "task": "add a flag\nmore", "created_at": 0,
+            "result_json": '{"proposals": [{}, {}], "totals": {"cost_usd": 0.0123}}'}
+    assert run_cells(plan)[1:5] == ("done", "diverse", "2", "$0.0123")
+    assert str(run_cells(plan)[5]) == "add a flag"
+    for stored in (None, '{"tasks": [], "proposals": []}'):
+        exec_run = {"kind": "exec", "status": "failed", "task": "t", "created_at": 0, "result_json": stored}
+        assert run_cells(exec_run)[1:5] == ("failed", "carry out", "—", "—")

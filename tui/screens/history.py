@@ -36,8 +36,10 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
         except ValueError:
             doc = None
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(run.get("created_at") or 0)))
-    proposals = str(len(doc.get("proposals") or [])) if doc else "—"
-    cost = f"${float((doc.get('totals') or {}).get('cost_usd') or 0):.4f}" if doc else "—"
+    plan = run.get("kind") != "exec"  # an execution run has tasks, not proposals
+    proposals = str(len(doc.get("proposals") or [])) if doc and plan else "—"
+    totals = doc.get("totals") if doc else None
+    cost = f"${float(totals.get('cost_usd') or 0):.4f}" if isinstance(totals, dict) else "—"
     task = (str(run.get("task") or "").strip().splitlines() or [""])[0]
     strategy = str(run.get("strategy") or ("carry out" if run.get("kind") == "exec" else "—"))
     return when, str(run.get("status") or "?"), strategy, proposals, cost, Text(task)
