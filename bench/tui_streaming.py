@@ -13,7 +13,8 @@ Six proposers on the OpenAI stand-in (in a child process, like a real server) ea
   before it hands over the usage figures.
 * key latency while the six stream: a printable key every ~50 ms into the prompt, from sending the key event (as
   ``Pilot.press`` sends it) to the prompt's value changing ("handled") and to the compositor rendering the prompt
-  with the new character ("painted": what goes to the terminal in that frame); target p95 < 50 ms. ``await pilot.press`` is not the clock: its ``wait_for_idle`` takes >= 60 ms even when idle.
+  with the new character ("painted": the frame that shows it is composed and handed to the driver); target p95
+  < 50 ms. Both are stamped where they happen, not when this script's coroutine next gets to run. ``await pilot.press`` is not the clock: its ``wait_for_idle`` takes >= 60 ms even when idle.
 
 litellm's one-time import (about 3 s) is excluded by a tiny warm-up call; one short untimed UI round warms the rest.
 A round still incomplete after max(60 s, 40x nominal) is cancelled and reported as such (a slow UI makes this long).
@@ -41,6 +42,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 from textual import events  # noqa: E402
+from textual.screen import Screen  # noqa: E402
 
 from moot.core.config import load_config  # noqa: E402
 from moot.core.discovery import ModelStatus  # noqa: E402
@@ -100,17 +102,19 @@ async def raw_streams(loaded) -> tuple[float, float]:
     return max(e[0] for e in ends) - t0, max(e[1] for e in ends) - t0
 
 
-async def timed(awaitable, since: float) -> float:
-    """Seconds from ``since`` until ``awaitable`` is done; infinity after KEY_LIMIT_S."""
+async def timed(awaitable: asyncio.Future[float], since: float) -> float:
+    """Seconds from ``since`` to the time ``awaitable`` gives (when the thing happened, not when this coroutine
+    got to run again); infinity after KEY_LIMIT_S."""
     try:
-        await asyncio.wait_for(awaitable, KEY_LIMIT_S)
+        return await asyncio.wait_for(awaitable, KEY_LIMIT_S) - since
     except TimeoutError:
         return math.inf
-    return time.perf_counter() - since
 
 
-PAINTS: list[tuple[PromptInput, str, asyncio.Future[None]]] = []
-"""(prompt, value, future): resolved when the compositor renders the prompt holding that value."""
+PAINTS: list[tuple[PromptInput, str, asyncio.Future[float]]] = []
+"""(prompt, value, future): resolved with the time the frame that shows the prompt holding that value is
+complete (composed and handed to the driver)."""
+_RENDERED: list[asyncio.Future[float]] = []
 _prompt_line = PromptInput.render_line
 
 
@@ -119,11 +123,28 @@ def _painting_line(self: PromptInput, y: int):  # type: ignore[no-untyped-def]
         prompt, value, future = entry
         if prompt is self and self.value == value:
             PAINTS.remove(entry)
-            future.done() or future.set_result(None)
+            _RENDERED.append(future)
     return _prompt_line(self, y)
 
 
+def _stamping(method):  # type: ignore[no-untyped-def]
+    """Wrap a screen method that composes a frame: prompts rendered in it count as painted when it returns."""
+
+    def frame(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            now = time.perf_counter()
+            while _RENDERED:
+                future = _RENDERED.pop()
+                future.done() or future.set_result(now)
+
+    return frame
+
+
 PromptInput.render_line = _painting_line  # type: ignore[method-assign]
+Screen._compositor_refresh = _stamping(Screen._compositor_refresh)  # type: ignore[method-assign]
+Screen._refresh_layout = _stamping(Screen._refresh_layout)  # type: ignore[method-assign]
 
 
 def send_key(app: MootApp, key: str, char: str | None) -> None:
@@ -146,11 +167,17 @@ async def ui_round(loaded, strategy: str, replies: list[str], typing: bool) -> t
         await asyncio.wait_for(app.workers_warm.wait(), 60)  # a user types meanwhile: not part of the figure
         await pilot.press(*"plan it")
         prompt = app.screen.query_one(PromptInput)
-        changed = asyncio.Event()
-        app.screen.watch(prompt, "value", lambda: changed.set(), init=False)
+        loop = asyncio.get_running_loop()
+        changed: list[asyncio.Future[float]] = [loop.create_future()]
+
+        def value_changed() -> None:  # stamps the moment the prompt's value changed
+            if not changed[0].done():
+                changed[0].set_result(time.perf_counter())
+
+        app.screen.watch(prompt, "value", value_changed, init=False)
         t0 = time.perf_counter()
         send_key(app, "enter", "\r")
-        await asyncio.wait_for(changed.wait(), 10)  # the prompt was cleared: the run has started
+        await asyncio.wait_for(changed[0], 10)  # the prompt was cleared: the run has started
         while len(panes := sorted(app.screen.query(ProposalPane), key=lambda p: p.index)) < PANES:
             await asyncio.sleep(0.005)  # queried only until mounted: a query walks every Markdown block
 
@@ -178,12 +205,12 @@ async def ui_round(loaded, strategy: str, replies: list[str], typing: bool) -> t
                 await asyncio.sleep(0.005)
             next_at = time.perf_counter()
             while not done.done():
-                changed.clear()
-                painted = asyncio.get_running_loop().create_future()
+                changed[0] = loop.create_future()
+                painted: asyncio.Future[float] = loop.create_future()
                 PAINTS.append((prompt, prompt.value + "x", painted))
                 k0 = time.perf_counter()
                 send_key(app, "x", "x")
-                handled.append(await timed(changed.wait(), k0))
+                handled.append(await timed(changed[0], k0))
                 refreshed.append(await timed(painted, k0))
                 next_at += KEY_EVERY_S
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))

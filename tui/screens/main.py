@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -38,6 +39,40 @@ PERF_PREF = "perf_panel"
 def slug(text: str, limit: int = 48) -> str:
     words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return (words[:limit].rstrip("-") or "plan")
+
+
+class StreamRelay(Widget):
+    """Where a run's messages queue, in the order they were sent, on their way to the screen's handlers.
+
+    The screen repaints when its own message queue runs empty; with six streams' text queued there, a typed
+    key waited behind them before it was shown. Here they have a queue of their own, and each batch of text
+    gives the loop a turn after it, so a key, the screen's update and its frame go between two batches instead
+    of after all of them (a message pump handles its whole queue without yielding otherwise)."""
+
+    DEFAULT_CSS = "StreamRelay { display: none; }"
+
+    @property
+    def main(self) -> MainScreen:
+        screen = self.screen
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    async def on_proposal_text(self, message: ProposalText) -> None:
+        await self.main.on_proposal_text(message)
+        await asyncio.sleep(0)
+
+    async def on_proposal_state(self, message: ProposalState) -> None:
+        await self.main.on_proposal_state(message)
+
+    async def on_judge_text(self, message: JudgeText) -> None:
+        await self.main.on_judge_text(message)
+        await asyncio.sleep(0)
+
+    def on_judge_state(self, message: JudgeState) -> None:
+        self.main.on_judge_state(message)
+
+    async def on_run_finished(self, message: RunFinished) -> None:
+        await self.main.on_run_finished(message)
 
 
 class MainScreen(Screen[None]):
@@ -84,6 +119,8 @@ class MainScreen(Screen[None]):
         yield SynthesisPane(id="synthesis")
         yield PromptInput(self.moot.task_history(), placeholder="Describe a task and press Enter", id="prompt")
         yield Footer(compact=True)
+        self.relay = StreamRelay()
+        yield self.relay
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
@@ -115,7 +152,7 @@ class MainScreen(Screen[None]):
 
         app = self.moot
         await app.models_ready.wait()
-        bridge = Bridge(self.post_message)
+        bridge = Bridge(self.relay.post_message)
         ensemble = Ensemble(app.loaded, app.store, app.usable, on_progress=bridge)
         opts = app.plan_options()
         try:
@@ -146,7 +183,7 @@ class MainScreen(Screen[None]):
             flusher.stop()
             bridge.flush()
             self.running = False
-            self.post_message(RunFinished(result))
+            self.relay.post_message(RunFinished(result))
 
     async def _add_context(self, opts: PlanOptions, task: str, models: list[ModelConfig]) -> None:
         """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
@@ -177,7 +214,7 @@ class MainScreen(Screen[None]):
         ensemble, result = self.ensemble, self.result
         if ensemble is None or result is None:
             return
-        bridge = Bridge(self.post_message)
+        bridge = Bridge(self.relay.post_message)
         ensemble.on_progress = bridge
         pane = self.query_one(ProposalsArea).pane(index)
         if pane is not None:
@@ -196,7 +233,7 @@ class MainScreen(Screen[None]):
             bridge.flush()
             ensemble.finish()
             self.running = False
-            self.post_message(RunFinished(result))
+            self.relay.post_message(RunFinished(result))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -99,6 +99,8 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self._tail: list[Strip] = []
         """The lines of the paragraph still being written."""
         self._style: Style | None = None
+        self._shown_height = 0
+        """How many lines of text there were at the last repaint (the scroll range may add blank room)."""
         self._styled: dict[tuple[int, int], Strip] = {}
         """Finished lines as painted (cropped to the width, in the widget's style)."""
 
@@ -132,6 +134,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self._styled.clear()
         self._done = self._paragraphs(0, self._settled)
         self._tail = self._lines_of(self.text[self._settled:])
+        self._shown_height = self._content_height()
         self._resize()
         self.refresh()
 
@@ -193,7 +196,8 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         view repaints all of it, so this repaints a whole pane a few times a page instead of with every piece."""
         following = self._following()
         old_height = self.virtual_size.height
-        content = self._content_height()
+        old_content, content = self._shown_height, self._content_height()
+        self._shown_height = content
         page = self.size.height
         height = content
         top = round(self.scroll_y)
@@ -205,7 +209,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
             self._resize(height)
         if top != round(self.scroll_y):
             self.scroll_to(y=top, animate=False, immediate=True)
-        self.refresh_lines(changed_from, max(height, old_height) - changed_from)
+        self.refresh_lines(changed_from, max(content, old_content) - changed_from)  # not the blank room below
 
     def _settle(self) -> None:
         """The text is complete: no more room below it; a follower sees it end at the bottom."""
