@@ -64,7 +64,7 @@ class SpeedRouter:
         """Whether a task of ``role`` carried out by ``alias`` is the router's to decide: its model came from
         ``[roles] <role>`` (not an override, not a candidate's), and the role has a local model or a hosted
         alternative."""
-        if pinned or alias is None or "override" in (reason or ""):
+        if pinned or alias is None or "model chosen by override" in (reason or ""):
             return False
         if self.config.roles.get(role) != alias:
             return False

@@ -4,8 +4,8 @@ Six models at hundreds of tokens a second must not make every frame expensive, s
 widget of a fixed size: nothing around it is laid out again while text arrives. The text is cut at paragraph
 breaks outside code fences; each finished paragraph is rendered to lines once, on its own (so the lines do not
 depend on how the text arrived; again only when the width changes), and only the short paragraph still being
-written is re-rendered. A frame then repaints just the lines
-that changed, unless the view follows the stream and scrolls.
+written is re-rendered. A frame then repaints just the lines that changed, unless the view follows the stream
+and moves (by half a page at a time).
 """
 
 from __future__ import annotations
