@@ -36,6 +36,16 @@ def moot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def _fresh_num_ctx():
+    """Each test starts with no remembered context sizes (moot keeps one per local model for the process)."""
+    from moot.core.perf import num_ctx
+
+    num_ctx.forget_all()
+    yield
+    num_ctx.forget_all()
+
+
 @pytest.fixture
 def scripted():
     """The scripted backend, registered for ``scripted/<name>`` models for the duration of a test."""

@@ -17,7 +17,6 @@ from moot.agents.routing import route
 from moot.agents.speed import EXPECTED_OUTPUT_TOKENS, prompt_tokens
 from moot.agents.tasks import Task
 from moot.core.config.models import Config
-from moot.core.perf import num_ctx as num_ctx_mod
 from moot.core.perf.store import PerfStore, Sample
 from moot.core.providers.base import close_backends
 from moot.core.storage import Store
@@ -26,13 +25,6 @@ from standins.ollama_server import OllamaStandIn
 TAG = "coder:1b"
 LOCAL = f"ollama/{TAG}"
 EDIT = "x.txt\n<<<<<<< SEARCH\nno\n=======\nok\n>>>>>>> REPLACE\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_num_ctx():
-    num_ctx_mod.forget_all()
-    yield
-    num_ctx_mod.forget_all()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 from moot.core.cli import perf_cmd
 from moot.core.cli.main import main
-from moot.core.perf import num_ctx
 from moot.core.perf.bench import CASES, bench_messages
 from moot.core.perf.store import PerfStore, Sample
 from moot.core.storage import Store
@@ -17,13 +16,6 @@ from standins.ollama_server import OllamaStandIn
 
 TAG = "qwen2.5-coder:7b"
 SIZE = 4_683_087_332
-
-
-@pytest.fixture(autouse=True)
-def _fresh_num_ctx():
-    num_ctx.forget_all()
-    yield
-    num_ctx.forget_all()
 
 
 @pytest.fixture

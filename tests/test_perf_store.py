@@ -32,13 +32,6 @@ MESSAGES = [{"role": "user", "content": "add two numbers"}]
 HOST = "http://gpu-box:11434"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_num_ctx():
-    num_ctx_mod.forget_all()
-    yield
-    num_ctx_mod.forget_all()
-
-
 @pytest.fixture
 async def server():
     with OllamaStandIn() as s:
