@@ -18,6 +18,9 @@ from moot.core.config.models import Config
 from .prompts import TASK_ROLES
 from .tasks import Task
 
+#: How a task's reason says the user chose its model (the speed router leaves such tasks alone).
+MODEL_OVERRIDE = "model chosen by override"
+
 
 class RoutingError(ValueError):
     """An override names an unknown task, role or model alias, or no model is configured at all."""
@@ -162,7 +165,7 @@ def route(
         else:
             role, role_why = explain_role(task.files, task.title, task.description)
         if alias_over is not None:
-            alias, model_why = alias_over, "model chosen by override"
+            alias, model_why = alias_over, MODEL_OVERRIDE
         else:
             alias, model_why = _model_for(role, config)
         routed.append(RoutedTask(task, role, alias, f"role {role} {role_why}; {model_why}"))

@@ -22,6 +22,8 @@ from moot.core.providers.base import Message
 from moot.core.storage import Store
 from moot.core.tokens import count_tokens
 
+from .routing import MODEL_OVERRIDE
+
 #: How long a host may take to say whether it is up before the router counts it as down.
 PROBE_TIMEOUT_S = 2.0
 #: Tokens each message adds beyond its text (role markers and separators), as chat templates do.
@@ -64,7 +66,7 @@ class SpeedRouter:
         """Whether a task of ``role`` carried out by ``alias`` is the router's to decide: its model came from
         ``[roles] <role>`` (not an override, not a candidate's), and the role has a local model or a hosted
         alternative."""
-        if pinned or alias is None or "model chosen by override" in (reason or ""):
+        if pinned or alias is None or MODEL_OVERRIDE in (reason or ""):
             return False
         if self.config.roles.get(role) != alias:
             return False
