@@ -4,8 +4,8 @@ Six proposers on the OpenAI stand-in (in a child process, like a real server) ea
 (default 1500 = 3 s) through the real hosted backend (litellm, ``api_base``) into the workbench, headless at
 160x40; the judge answers at once with a short plan, so only the proposals count.
 
-* display ratio: Enter until every pane shows its whole reply on screen (the text is in the pane and a screen
-  refresh has followed), over the raw stream time (the same six streams consumed concurrently by
+* display ratio: Enter until every pane shows its whole reply on screen (the text is in the pane, rendered, and
+  a screen refresh has followed), over the raw stream time (the same six streams consumed concurrently by
   ``providers.stream.stream`` with no UI, request to last token); target <= 1.15. Measured in rounds without
   typing, and again in the typing rounds.
 * done ratio: Enter until every pane says "done", over the raw streams' time to their last ``Done``. A stream
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
+importlib.import_module("moot.tui")  # before Textual: it sets the workbench's frame rate
 from textual import events  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 
@@ -53,6 +55,7 @@ from moot.core.storage import Store  # noqa: E402
 from moot.tui.app import MootApp  # noqa: E402
 from moot.tui.widgets.prompt import PromptInput  # noqa: E402
 from moot.tui.widgets.proposals import ProposalPane  # noqa: E402
+from moot.tui.widgets.proposals.streamed import StreamedMarkdown  # noqa: E402
 from moot.tui.widgets.synthesis import SynthesisPane  # noqa: E402
 from standins.openai_server import split_tokens  # noqa: E402
 
@@ -184,7 +187,9 @@ async def ui_round(loaded, strategy: str, replies: list[str], typing: bool) -> t
         finished: list[float] = []
 
         async def until_complete() -> float | None:
-            while not all(len(p.text) == len(r) for p, r in zip(panes, replies, strict=True)):
+            bodies = [p.query_one(StreamedMarkdown) for p in panes]
+            while not all(len(p.text) == len(r) for p, r in zip(panes, replies, strict=True)) or \
+                    any(b.behind for b in bodies):
                 if time.perf_counter() - t0 > limit:
                     shown = sum(len(p.text) for p in panes) / sum(map(len, replies))
                     print(f"  not complete after {limit:.0f} s: {shown:.0%} of the text shown; cancelling")

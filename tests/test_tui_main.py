@@ -202,6 +202,47 @@ async def test_every_action_is_in_the_command_palette(workbench, scripted) -> No
         assert any("Export plan" in p for p in prompts)
 
 
+async def _rendered(pilot, *views) -> None:
+    """Until every view has rendered the text it was given (rendering is done a slice at a time)."""
+    for _ in range(500):
+        if not any(view.behind for view in views):
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the text was never rendered")
+
+
+async def test_a_backlog_is_rendered_a_slice_at_a_time() -> None:
+    """Text that arrived faster than it is rendered is rendered a paragraph at a time while a slice lasts (at
+    least one per turn, so it always gets on), in turns, and ends up as if it had been rendered at once; the
+    paragraph still being written is rendered last."""
+    from textual.app import App
+
+    from moot.tui.widgets.proposals.streamed import StreamedMarkdown
+
+    text = "".join(f"Paragraph {i} of the plan.\n\n" for i in range(8)) + "The last one, still being wr"
+
+    class Host(App[None]):
+        def compose(self):
+            yield StreamedMarkdown(id="sliced")
+            yield StreamedMarkdown(id="whole")
+
+    async with Host().run_test(size=(60, 60)) as pilot:
+        sliced, whole = pilot.app.query_one("#sliced", StreamedMarkdown), pilot.app.query_one("#whole", StreamedMarkdown)
+        await pilot.pause()
+        sliced.append(text)  # arrived; rendered by the next slices (here called by hand before they come)
+        assert sliced.behind
+        turns = 0
+        while not sliced.catch_up(deadline=0.0):  # a slice already over: one paragraph a turn
+            turns += 1
+            assert sliced.behind and sliced._tail == []
+        assert turns == 7 and not sliced.behind
+        whole.append(text)
+        await _rendered(pilot, whole)
+        lines = lambda view: [view.render_line(y).text for y in range(view._content_height())]  # noqa: E731
+        assert lines(sliced) == lines(whole)
+        assert "still being wr" in lines(sliced)[-2]
+
+
 async def test_streamed_lines_do_not_depend_on_how_the_text_arrived() -> None:
     """Paragraphs are rendered one by one however the text is cut into appends (a heading arriving with its
     list, or apart from it), so a finished proposal looks the same whatever the timing."""
@@ -226,7 +267,7 @@ async def test_streamed_lines_do_not_depend_on_how_the_text_arrived() -> None:
                 view.append(text[i:i + size])
             view.finish()
         views[3].set_text(text)
-        await pilot.pause()
+        await _rendered(pilot, *views)
         rendered = [[view.render_line(y).text for y in range(view.virtual_size.height)] for view in views]
         assert rendered[0] == rendered[1] == rendered[2] == rendered[3]
         assert "Approach" in rendered[0][0] and any("y = 2" in line for line in rendered[0])
@@ -250,13 +291,13 @@ async def test_a_followed_stream_moves_in_half_pages_and_ends_at_the_bottom() ->
         moves, last = 0, 0.0
         for i in range(60):
             view.append(f"Line {i}.\n\n")
-            await pilot.pause()
+            await _rendered(pilot, view)
             content = view._content_height()
             assert view.scroll_y <= content - 2 < view.scroll_y + page  # the last text line is in view
             if view.scroll_y != last:
                 moves, last = moves + 1, view.scroll_y
         assert 0 < moves <= 2 * 120 // page  # 120 lines: a move every half page, not every line
         view.finish()
-        await pilot.pause()
+        await _rendered(pilot, view)
         assert view.virtual_size.height == view._content_height()
         assert view.scroll_y == view.max_scroll_y == view._content_height() - page

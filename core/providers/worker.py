@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -40,6 +41,10 @@ from .base import Params, backend_for, close_backends
 
 FLUSH_S = 0.02
 """Text is forwarded at most this long after it arrived; the first piece of an answer goes at once."""
+NICE = 10
+"""How much lower this process's CPU priority is than the workbench's: when the two want the same core (six fast
+streams cost the hosted client most of two), drawing the screen and answering a key come first.
+``MOOT_WORKER_NICE`` sets another value (0: the same priority)."""
 
 
 class _Out:
@@ -172,7 +177,13 @@ async def serve() -> None:
         await close_backends()
 
 
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no priorities here, or a bad value
+        os.nice(int(os.environ.get("MOOT_WORKER_NICE", NICE)))
+
+
 def main() -> None:
+    _lower_priority()
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):  # the workbench went away
         asyncio.run(serve())
 

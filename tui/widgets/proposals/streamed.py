@@ -6,10 +6,16 @@ breaks outside code fences; each finished paragraph is rendered to lines once, o
 depend on how the text arrived; again only when the width changes), and only the short paragraph still being
 written is re-rendered. A frame then repaints just the lines that changed, unless the view follows the stream
 and moves (by half a page at a time).
+
+Rendering is not done when text arrives but a slice at a time (``SLICE_S``, every ``EVERY_S``), shared fairly
+by every view with text waiting: a typed key goes through several hops of the event loop before its frame is
+painted, and each hop would otherwise wait behind a whole batch of paragraphs being rendered.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Any
 
 from rich.style import Style
@@ -19,6 +25,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 FENCE = "```"
+SLICE_S = 0.004
+"""The longest the views render before the event loop gets a turn (at least one paragraph is rendered)."""
+EVERY_S = 0.008
+"""How often a slice starts while text is waiting to be rendered."""
 
 
 _PARSER: Any = None
@@ -65,6 +75,40 @@ def stable_cut(text: str, start: int) -> int:
     return cuts[-1] if cuts else start
 
 
+class _Renderer:
+    """An app's views with text waiting to be rendered, worked through a slice at a time, in turn."""
+
+    def __init__(self, app: Any) -> None:
+        self.views: dict[StreamedMarkdown, None] = {}
+        """In the order they get their next turn."""
+        self.timer = app.set_interval(EVERY_S, self._slice, name="markdown-render", pause=True)
+
+    def add(self, view: StreamedMarkdown) -> None:
+        if not self.views:
+            self.timer.resume()
+        self.views.setdefault(view)
+
+    def _slice(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        for view in list(self.views):
+            del self.views[view]
+            if view.is_attached and not view.catch_up(deadline):
+                self.views[view] = None  # more to do: to the back of the line
+            if time.perf_counter() >= deadline:
+                break
+        if not self.views:
+            self.timer.pause()
+
+
+_RENDERERS: weakref.WeakKeyDictionary[Any, _Renderer] = weakref.WeakKeyDictionary()
+
+
+def _renderer(app: Any) -> _Renderer:
+    if (renderer := _RENDERERS.get(app)) is None:
+        renderer = _RENDERERS[app] = _Renderer(app)
+    return renderer
+
+
 class StreamedMarkdown(ScrollView, can_focus=False):
     """Markdown text that grows by appends. Reports the user's scrolling so linked panes can follow."""
 
@@ -91,7 +135,13 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         super().__init__(**kw)
         self.text = ""
         self._settled = 0
-        """How much of ``text`` is in finished paragraphs."""
+        """How much of ``text`` is rendered in finished paragraphs."""
+        self._rendered = 0
+        """How much of ``text`` is rendered (the finished paragraphs and the tail)."""
+        self._finished = False
+        """The text is complete: its last paragraph is finished too."""
+        self._queued = False
+        """Text or its end has arrived that is not rendered yet."""
         self._width = 0
         """The width the lines were rendered at (0 before the first layout)."""
         self._done: list[Strip] = []
@@ -134,9 +184,13 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self._styled.clear()
         self._done = self._paragraphs(0, self._settled)
         self._tail = self._lines_of(self.text[self._settled:])
+        self._rendered = len(self.text)
         self._shown_height = self._content_height()
         self._resize()
         self.refresh()
+        self._queued = self._finished and self._settled < len(self.text)
+        if self._queued:  # the last paragraph of a finished text is still the tail
+            _renderer(self.app).add(self)
 
     def _content_height(self) -> int:
         return len(self._done) + len(self._tail)
@@ -222,32 +276,57 @@ class StreamedMarkdown(ScrollView, can_focus=False):
             self.scroll_to(y=max(0, content - self.size.height), animate=False, immediate=True)
         self.refresh()
 
+    @property
+    def behind(self) -> bool:
+        """Whether text has arrived that is not rendered yet."""
+        return self._width > 0 and self._queued
+
     def append(self, text: str) -> None:
+        """Add text; it is rendered within a few milliseconds, a slice at a time (see ``catch_up``)."""
         self.text += text
-        if self._width <= 0:
-            return  # rendered at the first layout
-        changed_from = len(self._done)
-        cut = stable_cut(self.text, self._settled)
-        if cut > self._settled:
-            self._done += self._paragraphs(self._settled, cut)
-            self._settled = cut
-        self._tail = self._lines_of(self.text[self._settled:])
-        self._grow(changed_from)
+        self._finished = False
+        self._queue()
 
     def finish(self) -> None:
         """The text is complete: the last paragraph is finished too."""
-        if self._settled < len(self.text):
-            self._settled = len(self.text)
-            if self._width > 0:
-                changed_from = len(self._done)
-                self._done += self._tail
-                self._tail = []
-                self._grow(changed_from)
-        self._settle()
+        self._finished = True
+        self._queue()
+
+    def _queue(self) -> None:
+        self._queued = True
+        if self._width > 0:  # else rendered at the first layout
+            _renderer(self.app).add(self)
+
+    def catch_up(self, deadline: float) -> bool:
+        """Render the text that has arrived, a finished paragraph at a time until ``deadline`` (at least one),
+        then the paragraph still being written; repaint what changed. Returns whether everything is rendered."""
+        changed_from = len(self._done)
+        cuts = paragraph_cuts(self.text, self._settled)
+        if self._finished and self.text[cuts[-1] if cuts else self._settled:]:
+            cuts.append(len(self.text))
+        complete = True
+        for n, cut in enumerate(cuts):
+            if n and time.perf_counter() >= deadline:
+                complete = False
+                break
+            self._done += self._lines_of(self.text[self._settled:cut])
+            self._settled = cut
+        if cuts:
+            self._tail = []  # its text is among the finished paragraphs now
+            self._rendered = self._settled
+        if complete and self._rendered < len(self.text):
+            self._tail = self._lines_of(self.text[self._settled:])
+            self._rendered = len(self.text)
+        self._grow(changed_from)
+        if complete and self._finished:
+            self._settle()
+        self._queued = not complete
+        return complete
 
     def set_text(self, text: str) -> None:
-        """Replace everything (a past run, or a reset)."""
-        self.text, self._settled = text, len(text)
+        """Replace everything (a past run, or a reset), rendered at once."""
+        self.text, self._settled, self._rendered, self._finished = text, len(text), len(text), bool(text)
+        self._queued = False
         self._done, self._tail = [], []
         self._styled.clear()
         self.scroll_to(y=0, animate=False, immediate=True)
