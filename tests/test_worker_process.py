@@ -108,6 +108,20 @@ async def test_a_dead_worker_fails_its_calls_and_the_next_call_starts_a_new_one(
     assert text_of(await collect(gpt(server))) == "back again"
 
 
+async def test_workers_yield_the_cpu_to_the_workbench(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker runs at a lower CPU priority than the process that started it, so the screen comes first when
+    they compete; ``MOOT_WORKER_NICE=0`` keeps it at the same priority."""
+    from moot.core.providers.worker import NICE
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    await process.warm(["ollama"])  # answered once the worker is up: its priority is set by then
+    assert os.getpriority(os.PRIO_PROCESS, process.workers()[0].proc.pid) == min(19, ours + NICE) > ours
+    await process.stop_worker()
+    monkeypatch.setenv("MOOT_WORKER_NICE", "0")
+    await process.warm(["ollama"])
+    assert os.getpriority(os.PRIO_PROCESS, process.workers()[0].proc.pid) == ours
+
+
 async def test_ollama_figures_cross_the_pipe_exactly() -> None:
     figures = {"total_duration": 1_500_000_000, "load_duration": 500_000_000, "prompt_eval_count": 26,
                "prompt_eval_duration": 125_000_000, "eval_count": 10, "eval_duration": 250_000_000}
