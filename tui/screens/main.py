@@ -47,7 +47,8 @@ class StreamRelay(Widget):
     The screen repaints when its own message queue runs empty; with six streams' text queued there, a typed
     key waited behind them before it was shown. Here they have a queue of their own, and each batch of text
     gives the loop a turn after it, so a key, the screen's update and its frame go between two batches instead
-    of after all of them (a message pump handles its whole queue without yielding otherwise)."""
+    of after all of them (a message pump handles its whole queue without yielding otherwise). A batch only
+    hands its text to its view, which renders it a slice at a time (see ``StreamedMarkdown``)."""
 
     DEFAULT_CSS = "StreamRelay { display: none; }"
 

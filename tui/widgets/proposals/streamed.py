@@ -69,12 +69,6 @@ def paragraph_cuts(text: str, start: int) -> list[int]:
     return cuts
 
 
-def stable_cut(text: str, start: int) -> int:
-    """The end of the last finished paragraph after ``start``; ``start`` when there is none."""
-    cuts = paragraph_cuts(text, start)
-    return cuts[-1] if cuts else start
-
-
 class _Renderer:
     """An app's views with text waiting to be rendered, worked through a slice at a time, in turn."""
 
