@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
-importlib.import_module("moot.tui")  # before Textual: it sets the workbench's frame rate
+importlib.import_module("moot.tui").use_workbench_frame_rate()  # before Textual is imported
 from textual import events  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 

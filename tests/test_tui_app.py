@@ -95,3 +95,20 @@ async def test_real_embedded_model_through_the_workbench(tmp_path: Path, monkeyp
             assert app.screen.result.judge is not None and app.screen.result.plan.strip()
             rows = store.calls(store.runs()[0]["id"])
             assert len(rows) == 4 and all(r["perf"]["eval_rate"] > 0 for r in rows)
+
+
+def test_the_workbench_draws_up_to_120_frames_a_second_without_passing_the_setting_on() -> None:
+    """Before Textual is imported, the workbench raises its frame rate to ``FPS``, unless ``TEXTUAL_FPS`` is
+    given; the variable is not left in the environment of the programs moot starts."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import os; from moot.tui import use_workbench_frame_rate; use_workbench_frame_rate(); "
+             "import textual.constants as c; print(c.MAX_FPS, os.environ.get('TEXTUAL_FPS'))")
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    ours = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert ours.stdout.split() == ["120", "None"]
+    given = subprocess.run([sys.executable, "-c", probe], env={**env, "TEXTUAL_FPS": "30"}, capture_output=True,
+                           text=True, check=True)
+    assert given.stdout.split() == ["30", "30"]

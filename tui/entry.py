@@ -13,6 +13,9 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
+        from . import use_workbench_frame_rate
+
+        use_workbench_frame_rate()
         from .app import run_workbench
 
         return run_workbench()
