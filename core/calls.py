@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config.models import ModelConfig
-from .events import Done, Error, Event, Perf, TextDelta, ThinkingDelta, Usage
+from .events import Done, Error, Event, Perf, Started, TextDelta, ThinkingDelta, Usage
 from .perf import num_ctx as perf_num_ctx
 from .perf.store import record_call
 from .providers.base import Message, Params, backend_for
@@ -37,7 +37,10 @@ class CallResult:
     error: Error | None = None
     cancelled: bool = False
     latency_s: float = 0.0
+    """From the start on the engine (after any wait in its queue) to the end."""
     ttft_s: float | None = None
+    queued_s: float = 0.0
+    """How long the call waited for its engine (calls to the embedded engine run one at a time)."""
     cost_usd: float = 0.0
 
     @property
@@ -85,7 +88,10 @@ async def run_call(
     call_id: int | None = None
     try:
         async for event in stream(model, messages, params):
-            if isinstance(event, TextDelta):
+            if isinstance(event, Started):
+                result.queued_s = time.monotonic() - t0
+                t0 = time.monotonic()  # latency and time to first token count from the start on the engine
+            elif isinstance(event, TextDelta):
                 if result.ttft_s is None:
                     result.ttft_s = time.monotonic() - t0
                 text.append(event.text)
@@ -147,6 +153,7 @@ def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallR
             perf=perf,
             latency_s=r.latency_s,
             ttft_s=r.ttft_s,
+            queued_s=r.queued_s or None,
             error_kind=r.error.kind if r.error else ("cancelled" if r.cancelled else None),
             error_message=r.error.message if r.error else None,
             variant=ctx.variant,

@@ -1,7 +1,10 @@
 """The typed events every provider yields while a model answers.
 
-A provider's stream is a sequence of these: any number of ``TextDelta`` / ``ThinkingDelta``, then at most one
-``Usage`` and one ``Perf``, then exactly one ``Done`` or ``Error`` as the last event.
+A provider's stream is a sequence of these: first, from an engine that serves one call at a time, any number of
+``Queued`` (how many calls are ahead, each time that changes) and one ``Started`` once the call is on the engine;
+then any number of ``TextDelta`` / ``ThinkingDelta``, then at most one ``Usage`` and one ``Perf``, then exactly one
+``Done`` or ``Error`` as the last event. A call's time limit counts from ``Started`` (or from the request, for a
+backend that reports no queue).
 """
 
 from __future__ import annotations
@@ -22,6 +25,18 @@ ErrorKind = Literal[
     "unavailable",  # the backend is not installed / not configured
     "internal",  # anything else
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The call waits for its engine, behind ``ahead`` other calls."""
+
+    ahead: int
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The call left the queue and is running on its engine: its time limit starts now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +125,7 @@ class Error:
     status: int | None = field(default=None)
 
 
-Event = TextDelta | ThinkingDelta | Usage | Perf | Done | Error
+Event = Queued | Started | TextDelta | ThinkingDelta | Usage | Perf | Done | Error
 
 
 class ProviderError(Exception):

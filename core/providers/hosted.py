@@ -124,6 +124,20 @@ def map_error(exc: BaseException, secret: str | None = None) -> ProviderError:
     return ProviderError("internal", f"{type(exc).__name__}: {message}")
 
 
+def _response_format(lt: Any, model: ModelConfig, params: Params) -> dict[str, Any]:
+    """``response_format`` with the call's JSON schema, for models litellm says can decode under one."""
+    if not params.schema:
+        return {}
+    try:
+        supported = lt.supports_response_schema(model=model.model)
+    except Exception:  # a model litellm does not know
+        supported = False
+    if not supported:
+        return {}
+    return {"response_format": {"type": "json_schema",
+                                "json_schema": {"name": "answer", "schema": params.schema, "strict": False}}}
+
+
 class HostedBackend(Backend):
     """Every hosted provider litellm knows, and any OpenAI-compatible server (``api_base``)."""
 
@@ -158,6 +172,7 @@ class HostedBackend(Backend):
                 num_retries=0,  # litellm's own retry wrapper
                 max_retries=0,  # the OpenAI SDK client underneath (it retries twice by default)
                 drop_params=True,  # e.g. temperature for models that only accept the default
+                **_response_format(lt, model, params),
             )
             async for chunk in response:
                 for choice in getattr(chunk, "choices", None) or ():

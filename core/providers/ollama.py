@@ -136,7 +136,10 @@ class OllamaBackend(Backend):
         options = {k: v for k, v in options.items() if v is not None}
         parts: Any = None
         try:
-            parts = await self.client(host).chat(model=tag, messages=messages, stream=True, options=options)
+            parts = await self.client(host).chat(
+                model=tag, messages=messages, stream=True, options=options,
+                format=params.schema,  # a JSON schema: the server decodes under it
+            )
             async for part in parts:
                 msg = part.message
                 if msg.thinking:

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config.models import ModelConfig
-from ..events import Done, Error, Event, Perf, ProviderError, TextDelta, ThinkingDelta, Usage
+from ..events import Done, Error, Event, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta, Usage
 from .base import Availability, Backend, Message, Params, register_backend
 
 KINDS = ("hosted", "ollama", "local")
@@ -192,6 +192,10 @@ def _event(reply: dict[str, Any]) -> Event | None:
         return Usage(reply["prompt_tokens"], reply["completion_tokens"], reply.get("cost_usd"))
     if ev == "perf":
         return Perf(**reply["perf"])
+    if ev == "queued":
+        return Queued(reply["ahead"])
+    if ev == "started":
+        return Started()
     if ev == "done":
         return Done(reply["finish_reason"])
     if ev == "error":

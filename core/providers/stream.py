@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from ..config.models import ModelConfig
-from ..events import Done, Error, Event, Perf, ProviderError, TextDelta, ThinkingDelta
+from ..events import Done, Error, Event, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta
 from ..storage.redact import redact
 from .base import Backend, Message, Params, backend_for
 
@@ -30,13 +30,17 @@ def backoff_delay(attempt: int, base: float, rng: random.Random | None = None, c
 async def _attempt(
     backend: Backend, model: ModelConfig, messages: list[Message], params: Params
 ) -> AsyncIterator[Event]:
-    """One try: the backend's events with a deadline, exceptions turned into an ``Error``."""
-    deadline = time.monotonic() + float(params.timeout_s or 300.0)
+    """One try: the backend's events with a deadline, exceptions turned into an ``Error``.
+
+    The deadline counts from the request, or, when the backend says the call is queued, from its ``Started``:
+    a call waiting for its engine has not begun, so its time limit has not either."""
+    limit = float(params.timeout_s or 300.0)
+    deadline: float | None = time.monotonic() + limit
     agen = backend.stream(model, messages, params).__aiter__()
     try:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 raise TimeoutError
             try:
                 # in this task, not a new one per event: cheaper, and a cancellation arriving just as an
@@ -45,6 +49,10 @@ async def _attempt(
                     event = await agen.__anext__()
             except StopAsyncIteration:
                 return
+            if isinstance(event, Queued):
+                deadline = None  # the call ahead has a limit of its own, so the queue moves
+            elif deadline is None:
+                deadline = time.monotonic() + limit  # Started, or the first event of a backend that skipped it
             yield event
     except TimeoutError:
         yield Error("timeout", f"no answer within {params.timeout_s:g} s", retryable=False)
@@ -82,6 +90,8 @@ async def stream(
         final: Event | None = None
         ttft: float | None = None
         async for event in _attempt(backend, model, messages, params):
+            if isinstance(event, Started):
+                started = time.monotonic()  # the time to first token counts from here, as the limit does
             if isinstance(event, Done | Error):
                 final = event
                 break

@@ -12,6 +12,8 @@ Requests on stdin::
 
 Replies on stdout, per request: events, then ``end``::
 
+    {"id": 7, "ev": "queued", "ahead": 2}      waiting for the engine (embedded calls run one at a time)
+    {"id": 7, "ev": "started"}                 on the engine now: the call's time limit starts
     {"id": 7, "ev": "text", "text": "Hel"}      text arriving fast is joined into one line every FLUSH_S
     {"id": 7, "ev": "thinking", "text": "..."}
     {"id": 7, "ev": "usage", "prompt_tokens": 9, "completion_tokens": 40, "cost_usd": 0.0001}
@@ -35,7 +37,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config.models import ModelConfig
-from ..events import Done, Error, Perf, ProviderError, TextDelta, ThinkingDelta, Usage
+from ..events import Done, Error, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta, Usage
 from ..storage.redact import redact
 from .base import Params, backend_for, close_backends
 
@@ -113,6 +115,10 @@ async def _run(out: _Out, request: dict[str, Any]) -> None:
                           cost_usd=cost)
             elif isinstance(event, Perf):
                 call.send("perf", perf=asdict(event))
+            elif isinstance(event, Queued):
+                call.send("queued", ahead=event.ahead)
+            elif isinstance(event, Started):
+                call.send("started")
             elif isinstance(event, Done):
                 call.send("done", finish_reason=event.finish_reason)
             elif isinstance(event, Error):

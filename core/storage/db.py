@@ -39,6 +39,8 @@ class CallRecord:
     perf: dict[str, Any] | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
+    queued_s: float | None = None
+    """How long the call waited for its engine; ``latency_s`` and ``ttft_s`` count from when it started."""
     error_kind: str | None = None
     error_message: str | None = None
     variant: str | None = None
@@ -144,14 +146,14 @@ class Store:
             cur = self._db.execute(
                 "INSERT INTO calls (run_id, phase, label, model_alias, model, variant, messages_json, reply,"
                 " thinking, status, finish_reason, prompt_tokens, completion_tokens, cost_usd, perf_json,"
-                " latency_s, ttft_s, error_kind, error_message, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " latency_s, ttft_s, queued_s, error_kind, error_message, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     rec.run_id, rec.phase, rec.label, rec.model_alias, rec.model, rec.variant,
                     redact(json.dumps(rec.messages)), redact(rec.reply), redact(rec.thinking), rec.status,
                     rec.finish_reason, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd,
                     json.dumps(rec.perf) if rec.perf is not None else None, rec.latency_s, rec.ttft_s,
-                    rec.error_kind, redact(rec.error_message) if rec.error_message else None, rec.started_at,
+                    rec.queued_s, rec.error_kind, redact(rec.error_message) if rec.error_message else None, rec.started_at,
                 ),
             )
             return int(cur.lastrowid or 0)

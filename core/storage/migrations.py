@@ -192,6 +192,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE exec_tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        "m008_call_queued",
+        """
+        -- how long a call waited for its engine before it started (latency and ttft count from the start)
+        ALTER TABLE calls ADD COLUMN queued_s REAL;
+        """,
+    ),
 ]
 
 
