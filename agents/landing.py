@@ -52,10 +52,13 @@ async def split_plan(config: Config, store: Store, repo: Path, run_id: str,
     model = planner_model(config)
     if model is None:
         raise DecomposeError("no model is configured to split the plan into tasks")
+    from moot.context.files import list_files
+
     context = await asyncio.to_thread(planning_context, repo, plan, config.budget_for("planner"), model.model)
+    known = [f.rel for f in await asyncio.to_thread(list_files, repo)]
     try:
         found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
-                                context_text=context.text if context else "")
+                                context_text=context.text if context else "", known_files=known)
     except InvalidTaskListError as e:
         return [whole_plan_task(plan)], f"{e}; the whole plan is one task instead"
     return list(found.tasks), None

@@ -38,12 +38,21 @@ or through others.
 - Order the tasks the way you would do them."""
 
 
-def decompose_messages(plan: str, context_text: str = "") -> list[Message]:
-    """The chat that asks the planner to split ``plan`` into tasks."""
+DECOMPOSE_POSITIONAL = """\
+Answer with JSON only, in this form:
+{"tasks": [{"title": "short imperative title", "role": "backend", "description": "what to change and why", \
+"files": ["path/relative/to/repo.py"]}]}
+The tasks are done in the order given, one commit each; "role" is one of: """ + ", ".join(TASK_ROLES) + """; \
+"files" lists the repository paths the task changes. Give as few tasks as the plan needs."""
+
+
+def decompose_messages(plan: str, context_text: str = "", *, positional: bool = False) -> list[Message]:
+    """The chat that asks the planner to split ``plan`` into tasks; ``positional`` asks for the short form
+    (no ids, no dependencies) that a local engine is held to by its schema."""
     user = f"Plan:\n{plan.strip()}"
     if context_text.strip():
         user += f"\n\nRelevant parts of the repository:\n{context_text.strip()}"
-    user += f"\n\n{DECOMPOSE_FORMAT}"
+    user += f"\n\n{DECOMPOSE_POSITIONAL if positional else DECOMPOSE_FORMAT}"
     return [{"role": "system", "content": DECOMPOSE_SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -142,10 +151,19 @@ BLOCK means it must not be accepted. Give one finding per line, with the file an
 write "- none" when you have nothing to report."""
 
 
-def review_messages(plan: str, diff: str, note: str = "") -> list[Message]:
-    """The chat that asks the reviewer for a verdict on ``diff``."""
+REVIEW_JSON = """\
+Answer with JSON only, in this form:
+{"verdict": "PASS", "summary": "one or two sentences", "findings": [{"file": "path/to/file.py", "line": 42, \
+"text": "what is wrong and how to fix it"}]}
+"verdict" is PASS (the diff can be accepted as it is), CONCERN (it works but something should be looked at) or \
+BLOCK (it must not be accepted); "findings" is empty when you have nothing to report."""
+
+
+def review_messages(plan: str, diff: str, note: str = "", *, json_form: bool = False) -> list[Message]:
+    """The chat that asks the reviewer for a verdict on ``diff``; ``json_form`` asks for the JSON a local
+    engine is held to by its schema."""
     user = f"Plan:\n{plan.strip()}\n\nDiff:\n```diff\n{diff.rstrip()}\n```"
     if note:
         user += f"\n\n{note}"
-    user += f"\n\n{REVIEW_FORMAT}"
+    user += f"\n\n{REVIEW_JSON if json_form else REVIEW_FORMAT}"
     return [{"role": "system", "content": REVIEW_SYSTEM}, {"role": "user", "content": user}]

@@ -2,7 +2,8 @@
 
 The reviewer is asked for a ``VERDICT:`` line and one finding per line; the parser also reads the usual ways
 models stray from that (other ``file:line`` spellings, Markdown, JSON). A reply without a verdict counts as a
-concern, never as a pass.
+concern, never as a pass. The verdict's JSON schema goes with the request: a local engine decodes under it
+(and is asked for that JSON), so its verdict is always one of the three.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Literal
 
 from moot.core.calls import CallContext, EventSink, run_call
 from moot.core.config.models import ModelConfig
+from moot.core.providers.base import Params
+from moot.core.structured import IncompleteJson, complete_json, decodes_schema
 from moot.core.tokens import count_tokens
 
 from . import prompts
@@ -62,6 +65,29 @@ class Review:
             "summary": self.summary,
         }
 
+
+#: The verdict as JSON, bounded so that a small model's answer ends well within the token cap.
+REVIEW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"enum": list(VERDICTS)},
+        "summary": {"type": "string", "maxLength": 400},
+        "findings": {
+            "type": "array",
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "maxLength": 200},
+                    "line": {"type": "integer"},
+                    "text": {"type": "string", "maxLength": 300},
+                },
+                "required": ["file", "text"],
+            },
+        },
+    },
+    "required": ["verdict", "summary", "findings"],
+}
 
 # ---------------------------------------------------------------------------------------------- parsing
 
@@ -291,13 +317,21 @@ async def review_diff(
         ReviewError: the call failed.
     """
     shown, omitted, note = fit_diff(diff, max_diff_tokens, model.model)
-    messages = prompts.review_messages(plan, shown, note)
+    structured = decodes_schema(model)
+    messages = prompts.review_messages(plan, shown, note, json_form=structured)
     call_ctx = dataclasses.replace(ctx or CallContext(), phase="review")
-    result = await run_call(model, messages, ctx=call_ctx, on_event=on_event)
+    result = await run_call(model, messages, Params(schema=REVIEW_SCHEMA), ctx=call_ctx, on_event=on_event)
     if not result.ok:
         error = result.error
         assert error is not None
         raise ReviewError(f"the review by {model.name} failed: {error.kind}: {error.message}")
     review = parse_review(result.text, model.name)
+    if structured:  # decoded under the schema: JSON, perhaps cut short by the token cap
+        try:
+            data = complete_json(result.text)
+        except IncompleteJson:
+            data = None
+        if isinstance(data, dict) and data.get("verdict") in VERDICTS:
+            review = _from_json(data, result.text, model.name)
     review.omitted_files = omitted
     return review

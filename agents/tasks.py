@@ -1,7 +1,11 @@
 """Decomposition: the planner splits an accepted plan into tasks, as JSON that is validated before use.
 
-An invalid reply is sent back once with the validation error; a second invalid reply fails with a message that
-names the model and what was wrong.
+The task list is asked for with its JSON schema. A local engine decodes under it, so its answer is a task list
+by construction: the schema it gets has no ids and no dependencies (the tasks run in the order given), names
+only the repository's files when there are few enough of them, and bounds every field, so that anything it
+allows, even cut short by the token cap, reads as a valid list. Other models get the full form and the
+schema as a request; an invalid reply is sent back once with the validation error, and a second invalid reply
+fails with a message that names the model and what was wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from moot.core.calls import CallContext, EventSink, run_call
 from moot.core.config.models import ModelConfig
-from moot.core.providers.base import Message
+from moot.core.providers.base import Message, Params
+from moot.core.structured import IncompleteJson, complete_json, decodes_schema
 
 from . import prompts
 from .prompts import TASK_ROLES
@@ -261,6 +266,76 @@ def _friendly(e: ValidationError) -> str:
     return "; ".join(messages[:5]) + (f" (and {len(messages) - 5} more)" if len(messages) > 5 else "")
 
 
+# ---------------------------------------------------------------------------------------------- schema
+
+MAX_TASKS = 8
+"""The most tasks a planner may give."""
+KNOWN_FILES_ENUM = 300
+"""Up to this many repository files, a local planner's "files" may name only them."""
+_TITLE_CHARS, _DESCRIPTION_CHARS, _FILES_PER_TASK, _PATH_CHARS = 80, 600, 6, 200
+
+
+def task_list_schema(known_files: Sequence[str] = (), *, positional: bool = False) -> dict[str, Any]:
+    """The JSON schema of a task list.
+
+    Args:
+        known_files: the repository's files; with ``positional`` and at most ``KNOWN_FILES_ENUM`` of them,
+            a task's files may only be these.
+        positional: the form for engines that decode under the schema: no ``id`` and no ``depends_on`` (ids
+            follow the order, and the tasks run in that order), so that every answer it allows is valid.
+    """
+    path: dict[str, Any] = {"type": "string", "maxLength": _PATH_CHARS}
+    if positional and 0 < len(known_files) <= KNOWN_FILES_ENUM:
+        path = {"enum": sorted(set(known_files))}
+    task: dict[str, Any] = {
+        "title": {"type": "string", "minLength": 1, "maxLength": _TITLE_CHARS},
+        "role": {"enum": list(TASK_ROLES)},
+        "description": {"type": "string", "maxLength": _DESCRIPTION_CHARS},
+        "files": {"type": "array", "items": path, "maxItems": _FILES_PER_TASK},
+    }
+    required = ["title", "role", "description", "files"]
+    if not positional:
+        task = {"id": {"type": "string"}, **task, "depends_on": {"type": "array", "items": {"type": "string"}}}
+        required = ["id", "title", "description", "files"]
+    items = {"type": "object", "properties": task, "required": required}
+    return {
+        "type": "object",
+        "properties": {"tasks": {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_TASKS}},
+        "required": ["tasks"],
+    }
+
+
+def positional_task_list(text: str) -> TaskList:
+    """The task list in an answer decoded under the positional schema (possibly cut short): ids by position,
+    no dependencies, a blank title made from the description, a task that repeats an earlier one dropped.
+
+    Raises ``TaskListError`` when not one task could be read.
+    """
+    try:
+        data = complete_json(text)
+    except IncompleteJson as e:
+        raise TaskListError(str(e)) from None
+    items = data.get("tasks") if isinstance(data, dict) else data
+    tasks: list[Task] = []
+    seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        description = str(item.get("description") or "").strip()
+        files = list(dict.fromkeys(f.strip() for f in item.get("files") or [] if isinstance(f, str) and f.strip()))
+        title = " ".join(str(item.get("title") or "").split()) or " ".join(description.split()[:8])
+        key = (title.lower(), description.lower(), tuple(files))
+        if not (title or description) or key in seen:
+            continue
+        seen.add(key)
+        role = item.get("role") if item.get("role") in TASK_ROLES else None
+        tasks.append(Task(id=f"t{len(tasks) + 1}", title=title or f"Task {len(tasks) + 1}", role=role,
+                          description=description, files=files))
+    if not tasks:
+        raise TaskListError("the answer holds no task")
+    return TaskList(tasks=tasks)
+
+
 # ------------------------------------------------------------------------------------------- decompose
 
 
@@ -271,8 +346,9 @@ async def decompose(
     ctx: CallContext | None = None,
     context_text: str = "",
     on_event: EventSink | None = None,
+    known_files: Sequence[str] = (),
 ) -> TaskList:
-    """Ask ``model`` (the planner) to split ``plan`` into tasks.
+    """Ask ``model`` (the planner) to split ``plan`` into tasks, with the task list's JSON schema.
 
     Args:
         plan: the accepted plan.
@@ -280,6 +356,7 @@ async def decompose(
         ctx: where the calls are logged; their phase is ``decompose``.
         context_text: repository context to show the planner.
         on_event: receives every event of both calls.
+        known_files: the repository's files (a local planner may only name these when they are few).
 
     Returns:
         The validated task list.
@@ -288,18 +365,21 @@ async def decompose(
         DecomposeError: the call failed, or the reply was invalid twice.
     """
     base = dataclasses.replace(ctx or CallContext(), phase="decompose")
-    messages: list[Message] = prompts.decompose_messages(plan, context_text)
+    positional = decodes_schema(model)
+    messages: list[Message] = prompts.decompose_messages(plan, context_text, positional=positional)
+    params = Params(schema=task_list_schema(known_files, positional=positional))
+    read = positional_task_list if positional else parse_task_list
     error = ""
     for attempt in range(2):
         call_ctx = base if attempt == 0 else dataclasses.replace(base, label=base.label or "retry")
-        result = await run_call(model, messages, ctx=call_ctx, on_event=on_event)
+        result = await run_call(model, messages, params, ctx=call_ctx, on_event=on_event)
         if not result.ok:
             assert result.error is not None
             raise DecomposeError(
                 f"decomposing the plan with {model.name} failed: {result.error.kind}: {result.error.message}"
             )
         try:
-            return parse_task_list(result.text)
+            return read(result.text)
         except TaskListError as e:
             error = str(e)
         messages = [

@@ -159,7 +159,7 @@ class EmbeddedBackend(Backend):
         if params.grammar:
             key, build = "gbnf:" + params.grammar, "string"
         elif params.schema:
-            key, build = "json:" + json.dumps(params.schema, sort_keys=True), "schema"
+            key, build = "json:" + json.dumps(params.schema), "schema"  # key order is the answer's order
         else:
             return None
         if key not in self._grammars:
