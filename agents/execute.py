@@ -21,7 +21,7 @@ from typing import Any
 
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import Config, ModelConfig
-from moot.core.events import Event, TextDelta
+from moot.core.events import Event, Queued, Started, TextDelta
 from moot.core.providers.base import Message
 from moot.core.storage import Store
 from moot.core.tokens import count_tokens
@@ -77,6 +77,17 @@ class TaskText:
     candidate: int
     task_id: str
     delta: str
+    tokens: int = 1
+
+
+@dataclass(frozen=True)
+class CallQueued:
+    """A step's model call waits for its engine behind ``ahead`` calls; 0 when it has started."""
+
+    candidate: int
+    step: str
+    """The task id, or ``review``."""
+    ahead: int
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,14 @@ class ReviewStarted:
 
 
 @dataclass(frozen=True)
+class ReviewText:
+    """The reviewer wrote ``tokens`` more tokens (its answer is shown parsed, when it is done)."""
+
+    candidate: int
+    tokens: int
+
+
+@dataclass(frozen=True)
 class ReviewDone:
     candidate: int
     model: str
@@ -197,9 +216,9 @@ class RunDone:
 
 
 ExecEvent = (
-    RunStarted | TaskQueued | TaskStarted | TaskRouted | TaskText | TaskRetrying | TaskDone | TaskFailed | TaskSkipped
-    | TestsStarted | TestOutput | TestsDone | DebugStarted | ReviewStarted | ReviewDone | CandidateDone | Note
-    | RunDone
+    RunStarted | TaskQueued | TaskStarted | TaskRouted | TaskText | CallQueued | TaskRetrying | TaskDone | TaskFailed
+    | TaskSkipped | TestsStarted | TestOutput | TestsDone | DebugStarted | ReviewStarted | ReviewText | ReviewDone
+    | CandidateDone | Note | RunDone
 )
 ProgressSink = Callable[[ExecEvent], None]
 
@@ -341,7 +360,9 @@ class _Engine:
 
         def forward(ev: Event) -> None:
             if isinstance(ev, TextDelta):
-                self.emit(TaskText(cand, label, ev.text))
+                self.emit(TaskText(cand, label, ev.text, ev.tokens))
+            elif isinstance(ev, Queued | Started):
+                self.emit(CallQueued(cand, label, ev.ahead if isinstance(ev, Queued) else 0))
 
         for attempt in range(retries + 1):
             if attempt:
@@ -548,8 +569,15 @@ class _Engine:
         runs.set_state(self.store, self.run_id, "reviewing")
         self.emit(ReviewStarted(n, model.name))
         ctx = CallContext(self.store, self.run_id, "review", label=c.branch)
+
+        def forward(ev: Event) -> None:
+            if isinstance(ev, TextDelta):
+                self.emit(ReviewText(n, ev.tokens))
+            elif isinstance(ev, Queued | Started):
+                self.emit(CallQueued(n, "review", ev.ahead if isinstance(ev, Queued) else 0))
+
         try:
-            review = await review_diff(diff, self.run.plan, model, ctx=ctx)
+            review = await review_diff(diff, self.run.plan, model, ctx=ctx, on_event=forward)
             _cancel_point()
         except ReviewError as e:
             doc: dict[str, Any] = {"model": model.name, "verdict": None, "findings": [], "error": str(e)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moot.core.config.models import Config, ModelConfig
 from moot.core.storage import Store
@@ -18,6 +19,9 @@ from . import runs
 from . import worktree as wtree
 from .accept import AcceptMode, AcceptResult, accept
 from .tasks import DecomposeError, InvalidTaskListError, Task, whole_plan_task
+
+if TYPE_CHECKING:
+    from moot.core.calls import EventSink
 
 #: The trailer that names the run an accepted commit came from (``moot undo`` looks for it).
 TRAILER = "Moot-Run"
@@ -33,9 +37,9 @@ def planner_model(config: Config) -> ModelConfig | None:
 
 
 async def split_plan(config: Config, store: Store, repo: Path, run_id: str,
-                     plan: str) -> tuple[list[Task], str | None]:
+                     plan: str, on_event: EventSink | None = None) -> tuple[list[Task], str | None]:
     """Split ``plan`` into tasks with the planner, showing it the repository context the planner's budget
-    allows; the calls are logged under ``run_id``.
+    allows; the calls are logged under ``run_id``, and their events go to ``on_event`` (for progress).
 
     Returns:
         The tasks, and a note when the planner's task list was invalid twice and the whole plan became one
@@ -58,7 +62,7 @@ async def split_plan(config: Config, store: Store, repo: Path, run_id: str,
     known = [f.rel for f in await asyncio.to_thread(list_files, repo)]
     try:
         found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
-                                context_text=context.text if context else "", known_files=known)
+                                context_text=context.text if context else "", known_files=known, on_event=on_event)
     except InvalidTaskListError as e:
         return [whole_plan_task(plan)], f"{e}; the whole plan is one task instead"
     return list(found.tasks), None

@@ -44,6 +44,9 @@ class TextDelta:
     """A piece of the answer's text."""
 
     text: str
+    tokens: int = 1
+    """How many tokens the piece holds: one as an engine streams it; several when the model worker joined
+    pieces that arrived together."""
 
 
 @dataclass(frozen=True, slots=True)

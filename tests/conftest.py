@@ -95,6 +95,7 @@ def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyP
     from moot.core.providers.base import Availability
     from moot.core.storage import Store
     from moot.tui.app import MootApp
+    from moot.agents import meter
     from moot.tui.widgets.proposals import pane
 
     user_config(SCRIPTED_CONFIG)
@@ -102,6 +103,7 @@ def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyP
     project.mkdir()
     monkeypatch.chdir(project)
     monkeypatch.setattr(pane, "clock", lambda: 100.0)
+    monkeypatch.setattr(meter, "clock", lambda: 100.0)
     # run ids seed the shuffle that gives plans their letters: make them deterministic, distinct per run
     from itertools import count
 

@@ -81,7 +81,8 @@ def test_task_list_before_execution(snap_compare, workbench, scripted, repo: Pat
 def test_task_list_mid_run(snap_compare, workbench, scripted, repo: Path, fixed_git_dates) -> None:
     """The same run while it is carried out, stopped at a fixed point: t1 "✓ done" in green with 1 try; t2
     "▶ running" in blue with 2 tries (beta's first answer had no edits and was sent back); t3 "· queued".
-    The status line reads "Carrying out the tasks on moot/20260101-000000-e001: 1/3 done · Esc interrupts".
+    The status line reads "Carrying out the tasks on moot/20260101-000000-e001: 1/3 done · t2 · beta · 16 tok ·
+    0 s · Esc interrupts" (the task under way, its tokens so far and its seconds on a frozen clock).
     The Output box, titled "t2 · beta · running", shows beta's first answer, a quoted "↻ retry 1: the answer
     contained no SEARCH/REPLACE edits", then the second answer streaming: a sentence, the path
     tests/test_app.py and the start of a SEARCH/REPLACE block inside a code block (no heading made of

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from moot.core.events import Done, Error, TextDelta
+from moot.core.events import Done, Error, Queued, Started, TextDelta
 
 from .messages import JudgeState, JudgeText, ProposalState, ProposalText
 
@@ -35,6 +35,7 @@ class Bridge:
     def __init__(self, post: Callable[[Message], object]):
         self.post = post
         self._text: dict[int, list[str]] = {}
+        self._tokens: dict[int, int] = {}
         self._started: set[int] = set()
         self._flushed: dict[int, float] = {}
 
@@ -56,6 +57,11 @@ class Bridge:
                 self._started.add(source)
                 self._state(source, "streaming")
             self._text.setdefault(source, []).append(ev.text)
+            self._tokens[source] = self._tokens.get(source, 0) + ev.tokens
+        elif isinstance(ev, Queued):
+            self._state(source, "queued", ahead=ev.ahead)
+        elif isinstance(ev, Started):
+            self._state(source, "waiting", ahead=0)
         elif isinstance(ev, Done):
             self.flush(source)
             self._state(source, "done")
@@ -64,13 +70,13 @@ class Bridge:
             state = "cancelled" if ev.kind == "cancelled" else "failed"
             self._state(source, state, f"{ev.kind}: {ev.message}")
 
-    def _state(self, source: int, state: str, error: str | None = None) -> None:
+    def _state(self, source: int, state: str, error: str | None = None, ahead: int | None = None) -> None:
         if state != "streaming":
             self._started.discard(source)
         if source == JUDGE:
-            self.post(JudgeState(state, error))
+            self.post(JudgeState(state, error, ahead))
         else:
-            self.post(ProposalState(source, state, error))
+            self.post(ProposalState(source, state, error, ahead))
 
     def tick(self) -> None:
         """Flush the source that has waited longest, once it has waited half of ``FLUSH_S``."""
@@ -88,5 +94,5 @@ class Bridge:
             if not pieces:
                 continue
             self._flushed[key] = time.monotonic()
-            text = "".join(pieces)
-            self.post(JudgeText(text, len(pieces)) if key == JUDGE else ProposalText(key, text, len(pieces)))
+            text, tokens = "".join(pieces), self._tokens.pop(key, len(pieces))
+            self.post(JudgeText(text, tokens) if key == JUDGE else ProposalText(key, text, tokens))

@@ -22,11 +22,13 @@ class ProposalText(Message, bubble=False):
 
 @dataclass
 class ProposalState(Message, bubble=False):
-    """Proposal ``index`` changed state: waiting, streaming, done, failed, cancelled."""
+    """Proposal ``index`` changed state: queued, waiting, streaming, done, failed, cancelled."""
 
     index: int
     state: str
     error: str | None = None
+    ahead: int | None = None
+    """For ``queued``: how many calls are ahead of it on its engine (0: it has just started)."""
 
 
 @dataclass
@@ -38,8 +40,10 @@ class JudgeText(Message, bubble=False):
 @dataclass
 class JudgeState(Message, bubble=False):
     state: str
-    """waiting, ranking, streaming, done, failed."""
+    """queued, waiting, ranking, streaming, done, failed."""
     note: str | None = None
+    ahead: int | None = None
+    """For ``queued``: how many calls are ahead of it on its engine."""
 
 
 @dataclass

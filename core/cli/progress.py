@@ -1,5 +1,6 @@
-"""Progress of a planning run on stderr: one status line per proposer, rewritten in place on a terminal,
-plain lines (start, every 100 tokens, done/failed) otherwise."""
+"""Progress of a planning run on stderr: one status line per proposer (its state, tokens so far and seconds, or
+its place in its engine's queue), rewritten in place on a terminal; plain lines (state changes, every 100
+tokens, done/failed) otherwise."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from typing import TextIO
 
 from ..ensemble import Progress
-from ..events import Done, Error, TextDelta, ThinkingDelta
+from ..events import Done, Error, Queued, Started, TextDelta, ThinkingDelta
 
 
 class ProgressPrinter:
@@ -17,13 +18,19 @@ class ProgressPrinter:
         self.names = names
         self.tokens = [0] * len(names)
         self.state = ["waiting"] * len(names)
+        self.ahead = [0] * len(names)
+        self.since = [time.monotonic()] * len(names)
+        """When each line's state began (its queued or running time counts from there)."""
         self.judge_tokens = 0
         self.live = self.out.isatty()
         self._drawn = 0
         self._last = 0.0
 
     def _line(self, i: int) -> str:
-        return f"  {self.names[i]:<28} {self.state[i]:<10} {self.tokens[i]:>6} tokens"
+        seconds = time.monotonic() - self.since[i]
+        if self.state[i] == "queued":
+            return f"  {self.names[i]:<28} queued     {self.ahead[i]} ahead, {seconds:.0f} s"
+        return f"  {self.names[i]:<28} {self.state[i]:<10} {self.tokens[i]:>6} tokens  {seconds:5.1f} s"
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -48,7 +55,9 @@ class ProgressPrinter:
             return
         if p.phase == "judge":
             if isinstance(p.event, TextDelta | ThinkingDelta):
-                self.judge_tokens += 1
+                self.judge_tokens += p.event.tokens if isinstance(p.event, TextDelta) else 1
+            elif isinstance(p.event, Queued):
+                self.say(f"  judge queued: {p.event.ahead} ahead on its engine")
             elif isinstance(p.event, Error):
                 self.say(f"  judge failed: {p.event.message}")
             elif isinstance(p.event, Done):
@@ -57,18 +66,25 @@ class ProgressPrinter:
         if p.phase != "propose" or p.index is None:
             return
         i, ev = p.index, p.event
-        before = self.state[i]
+        before, ahead = self.state[i], self.ahead[i]
         if isinstance(ev, TextDelta | ThinkingDelta):
             self.state[i] = "streaming"
-            self.tokens[i] += 1
+            self.tokens[i] += ev.tokens if isinstance(ev, TextDelta) else 1
+        elif isinstance(ev, Queued):
+            self.state[i], self.ahead[i] = "queued", ev.ahead
+        elif isinstance(ev, Started):
+            self.state[i] = "started"
         elif isinstance(ev, Done):
             self.state[i] = "done"
         elif isinstance(ev, Error):
             self.state[i] = "cancelled" if ev.kind == "cancelled" else "failed"
+        changed = self.state[i] != before or self.ahead[i] != ahead
+        if self.state[i] != before and self.state[i] in ("queued", "started"):
+            self.since[i] = time.monotonic()
         if self.live:
-            self._draw(force=self.state[i] != before)
+            self._draw(force=changed)
             return
-        if self.state[i] != before or (self.state[i] == "streaming" and self.tokens[i] % 100 == 0):
+        if changed or (self.state[i] == "streaming" and self.tokens[i] % 100 == 0):
             line = self._line(i)
             if isinstance(ev, Error):
                 line += f": {ev.kind}: {ev.message}"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,17 +25,60 @@ from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 # ----------------------------------------------------------------------------------------------- progress
 
 
+QUIET_S = 10.0
+"""Without a terminal, a long step's figures are printed this often."""
+
+
 class ExecPrinter:
-    """Turns the engine's events into lines on stderr."""
+    """Turns the engine's events into lines on stderr. The step under way (splitting, a task, the tests, the
+    review) shows its seconds and tokens so far: on a terminal in a line rewritten in place, otherwise as a
+    line every ``QUIET_S`` seconds (``tick`` is called by ``ticking``)."""
 
     def __init__(self, stream: TextIO | None = None, show_test_output: bool = True):
+        from moot.agents.meter import Meter
+
         self.out = stream or sys.stderr
         self.show_test_output = show_test_output
         self.several = False
         self.tokens: dict[tuple[int, str], int] = {}
+        self.meter: Meter | None = None
+        self.live = self.out.isatty()
+        self._live_shown = False
+        self._last_line = 0.0
 
     def say(self, text: str) -> None:
+        if self._live_shown:
+            self.out.write("\r\x1b[2K")
+            self._live_shown = False
         print(text, file=self.out, flush=True)
+        self._last_line = time.monotonic()
+
+    def step(self, label: str) -> Any:
+        """Start following a long step; returns its meter."""
+        from moot.agents.meter import Meter
+
+        self.meter = Meter(label)
+        return self.meter
+
+    def tick(self) -> None:
+        if self.meter is None:
+            return
+        if self.live:
+            self.out.write(f"\r\x1b[2K  {self.meter.text()}")
+            self.out.flush()
+            self._live_shown = True
+        elif time.monotonic() - self._last_line >= QUIET_S:
+            self.say(f"  {self.meter.text()}")
+
+    def _end_step(self) -> None:
+        self.meter = None
+        if self._live_shown:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+            self._live_shown = False
+
+    def _mine(self, candidate: int | None, step: str) -> bool:
+        return self.meter is not None and self.meter.label.startswith(f"{self._who(candidate)}{step} ")
 
     def _who(self, candidate: int | None) -> str:
         return f"[{candidate}] " if self.several and candidate is not None else ""
@@ -50,14 +96,24 @@ class ExecPrinter:
             if ev.attempt == 0:
                 self.tokens[(ev.candidate, ev.task_id)] = 0
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.model} working…")
+            self.step(f"{self._who(ev.candidate)}{ev.task_id} · {ev.model}")
+        elif isinstance(ev, x.CallQueued):
+            if self._mine(ev.candidate, ev.step) and self.meter is not None:
+                self.meter.queued(ev.ahead)
+        elif isinstance(ev, x.ReviewText):
+            if self.meter is not None:
+                self.meter.add(ev.tokens)
         elif isinstance(ev, x.TaskRouted):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: routed on measured speed: {ev.reason}")
         elif isinstance(ev, x.TaskText):
             key = (ev.candidate, ev.task_id)
-            self.tokens[key] = self.tokens.get(key, 0) + 1
+            self.tokens[key] = self.tokens.get(key, 0) + ev.tokens
+            if self._mine(ev.candidate, ev.task_id) and self.meter is not None:
+                self.meter.add(ev.tokens)
         elif isinstance(ev, x.TaskRetrying):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: retry {ev.attempt}: {ev.reason}")
         elif isinstance(ev, x.TaskDone):
+            self._end_step()
             files = f" ({', '.join(ev.files)})" if ev.files else ""
             if ev.resumed:
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: already done, {ev.commit[:10]}")
@@ -65,15 +121,18 @@ class ExecPrinter:
                 n = self.tokens.get((ev.candidate, ev.task_id), 0)
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: done, {ev.commit[:10]}{files}, {n} tokens")
         elif isinstance(ev, x.TaskFailed):
+            self._end_step()
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: failed: {ev.error}")
         elif isinstance(ev, x.TaskSkipped):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.reason}")
         elif isinstance(ev, x.TestsStarted):
             self.say(f"moot: {self._who(ev.candidate)}tests: {ev.command}")
+            self.step(f"{self._who(ev.candidate)}tests: {ev.command}")
         elif isinstance(ev, x.TestOutput):
             if self.show_test_output:
                 self.say(f"    {self._who(ev.candidate)}| {ev.line}")
         elif isinstance(ev, x.TestsDone):
+            self._end_step()
             r = ev.result
             how = "passed" if ev.passed else ("timed out" if r.get("timed_out") else f"failed (exit {r.get('exit_code')})")
             self.say(f"moot: {self._who(ev.candidate)}tests {how} in {r.get('duration_s', 0):.1f} s")
@@ -82,7 +141,9 @@ class ExecPrinter:
             self.say(f"moot: {self._who(ev.candidate)}{what}: {ev.model} fixes the failing tests")
         elif isinstance(ev, x.ReviewStarted):
             self.say(f"moot: {self._who(ev.candidate)}review by {ev.model}…")
+            self.step(f"{self._who(ev.candidate)}review · {ev.model}")
         elif isinstance(ev, x.ReviewDone):
+            self._end_step()
             if ev.error:
                 self.say(f"moot: {self._who(ev.candidate)}review failed: {ev.error}")
             else:
@@ -98,6 +159,25 @@ class ExecPrinter:
         elif isinstance(ev, x.RunDone):
             winner = f", winner: candidate {ev.winner}" if self.several and ev.winner is not None else ""
             self.say(f"moot: run {ev.run_id} {ev.state}{winner}")
+
+
+@contextlib.asynccontextmanager
+async def ticking(printer: ExecPrinter) -> AsyncIterator[None]:
+    """Call ``printer.tick`` every half second while the body runs."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            printer.tick()
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        printer._end_step()
 
 
 # -------------------------------------------------------------------------------------------------- run
@@ -231,8 +311,13 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
             return EXIT_USAGE
         run_id = x.begin(store, loaded.project_dir, task, plan, plan_run_id=plan_run_id, state="decomposing")
         err(f"moot: run {run_id}: {model.name} splits the plan into tasks…")
+        printer = ExecPrinter()
+        meter = printer.step(f"{model.name} splits the plan into tasks")
         try:
-            tasks, note = await split_plan(config, store, loaded.project_dir, run_id, plan)
+            async with ticking(printer):
+                tasks, note = await split_plan(config, store, loaded.project_dir, run_id, plan,
+                                               on_event=meter.on_event)
+            err(f"moot: split in {meter.seconds:.0f} s ({meter.tokens} tokens)")
             if note:
                 err(f"moot: {note}")
             routed = route(tasks, config)
@@ -248,7 +333,8 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
             runs.release(run_id)
             err("moot: not carried out; nothing was changed")
             return EXIT_FAILED
-        result = await x.execute(config, store, run_id, routed, models=models, on_progress=ExecPrinter())
+        async with ticking(printer):
+            result = await x.execute(config, store, run_id, routed, models=models, on_progress=printer)
         return _report(args, result)
     except asyncio.CancelledError:
         if run_id and (stopped := runs.load(store, run_id)) is not None:
@@ -287,7 +373,9 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             err(f"moot: no execution run {args.resume!r} (see `moot history`)")
             return EXIT_USAGE
         try:
-            result = await x.execute(loaded.config, store, run.run_id, on_progress=ExecPrinter())
+            printer = ExecPrinter()
+            async with ticking(printer):
+                result = await x.execute(loaded.config, store, run.run_id, on_progress=printer)
         except x.ExecuteError as e:
             err(f"moot: {e}")
             return EXIT_USAGE

@@ -185,7 +185,7 @@ def workers() -> list[_Worker]:
 def _event(reply: dict[str, Any]) -> Event | None:
     ev = reply["ev"]
     if ev == "text":
-        return TextDelta(reply["text"])
+        return TextDelta(reply["text"], reply.get("n", 1))
     if ev == "thinking":
         return ThinkingDelta(reply["text"])
     if ev == "usage":

@@ -14,7 +14,8 @@ Replies on stdout, per request: events, then ``end``::
 
     {"id": 7, "ev": "queued", "ahead": 2}      waiting for the engine (embedded calls run one at a time)
     {"id": 7, "ev": "started"}                 on the engine now: the call's time limit starts
-    {"id": 7, "ev": "text", "text": "Hel"}      text arriving fast is joined into one line every FLUSH_S
+    {"id": 7, "ev": "text", "text": "Hel", "n": 2}   text arriving fast is joined into one line every FLUSH_S;
+                                               n: how many tokens it holds
     {"id": 7, "ev": "thinking", "text": "..."}
     {"id": 7, "ev": "usage", "prompt_tokens": 9, "completion_tokens": 40, "cost_usd": 0.0001}
     {"id": 7, "ev": "perf", "perf": {...Perf fields...}}
@@ -68,14 +69,17 @@ class _Call:
         self.id = call_id
         self.kind = ""
         self.pieces: list[str] = []
+        self.tokens = 0
+        """Tokens in ``pieces``."""
         self.sent_text = False
         self.timer: asyncio.TimerHandle | None = None
 
-    def text(self, kind: str, text: str) -> None:
+    def text(self, kind: str, text: str, tokens: int = 1) -> None:
         if self.pieces and kind != self.kind:
             self.flush()
         self.kind = kind
         self.pieces.append(text)
+        self.tokens += tokens
         if not self.sent_text:
             self.sent_text = True
             self.flush()
@@ -87,8 +91,9 @@ class _Call:
             self.timer.cancel()
             self.timer = None
         if self.pieces:
-            self.out.send({"id": self.id, "ev": self.kind, "text": "".join(self.pieces)})
+            self.out.send({"id": self.id, "ev": self.kind, "text": "".join(self.pieces), "n": self.tokens})
             self.pieces = []
+            self.tokens = 0
 
     def send(self, ev: str, **fields: Any) -> None:
         self.flush()
@@ -103,7 +108,7 @@ async def _run(out: _Out, request: dict[str, Any]) -> None:
         backend = backend_for(model)
         async for event in backend.stream(model, request["messages"], params):
             if isinstance(event, TextDelta):
-                call.text("text", event.text)
+                call.text("text", event.text, event.tokens)
             elif isinstance(event, ThinkingDelta):
                 call.text("thinking", event.text)
             elif isinstance(event, Usage):

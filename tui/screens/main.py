@@ -260,6 +260,8 @@ class MainScreen(Screen[None]):
             cost = r.cost_usd if r else 0.0
         if message.state == "streaming":
             pane.state = "streaming"
+        elif message.ahead is not None:
+            pane.queued(message.ahead)
         else:
             await pane.set_state(message.state, message.error, cost)
             self.perf_panel.finish(message.index)
@@ -270,8 +272,11 @@ class MainScreen(Screen[None]):
         await synthesis.append(message.text, message.tokens)
 
     def on_judge_state(self, message: JudgeState) -> None:
-        if message.state not in ("done",):  # "done" is shown when the parsed result arrives
-            self.query_one(SynthesisPane).state = message.state
+        synthesis = self.query_one(SynthesisPane)
+        if message.ahead is not None:
+            synthesis.queued(message.ahead)
+        elif message.state not in ("done",):  # "done" is shown when the parsed result arrives
+            synthesis.state = message.state
 
     async def on_run_finished(self, message: RunFinished) -> None:
         area = self.query_one(ProposalsArea)
@@ -279,6 +284,7 @@ class MainScreen(Screen[None]):
             pane = area.pane(p.index)
             if pane is not None and p.result is not None:
                 pane.cost_usd = p.result.cost_usd
+                pane.tokens = p.result.usage.completion_tokens or pane.tokens  # the provider's own count
                 pane.refresh_title()
         await self.query_one(SynthesisPane).show_result(message.result)
         self.refresh_header()

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from moot.agents import execute as x
 from moot.agents import runs
+from moot.agents.meter import Meter
 
 from ..commands import BindingCommands
 from ..widgets.tasks import ExecBridge, ExecProgress, TaskItem, TaskList, TaskOutput
@@ -111,6 +112,8 @@ class RunScreen(Screen[str | None]):
         self.state: str | None = None
         """The run's recorded state, once known."""
         self._select_after_reset: tuple[int, str] | None = None
+        self.meter: Meter | None = None
+        """The long step under way (splitting, a task, the tests, the review): its time and tokens so far."""
 
     @property
     def moot(self) -> MootApp:
@@ -125,6 +128,7 @@ class RunScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
         self.query_one("#run-tests").display = False
         self.query_one("#run-review").display = False
         self.query_one(TaskList).table.focus()
@@ -146,7 +150,20 @@ class RunScreen(Screen[str | None]):
     def _status(self, text: str) -> None:
         self.query_one("#run-status", Static).update(text)
 
+    def _tick(self) -> None:
+        """Once a second while a step is under way: its time counts up on the status line."""
+        if self.meter is not None and self.phase in ("splitting", "running"):
+            self._status(self._phase_text())
+
+    def _step(self, label: str) -> Meter:
+        self.meter = Meter(label)
+        if self.phase in ("splitting", "running"):
+            self._status(self._phase_text())
+        return self.meter
+
     def _set_phase(self, phase: str, text: str | None = None) -> None:
+        if phase not in ("splitting", "running"):
+            self.meter = None
         self.phase = phase
         self.set_class(phase == "running", "-running")
         self._status(text if text is not None else self._phase_text())
@@ -155,6 +172,8 @@ class RunScreen(Screen[str | None]):
     def _phase_text(self) -> str:
         text = PHASE_TEXT.get(self.phase, "")
         if self.phase == "splitting":
+            if self.meter is not None:
+                return self.meter.text()
             from moot.agents.landing import planner_model
 
             model = planner_model(self.moot.loaded.config)
@@ -174,7 +193,8 @@ class RunScreen(Screen[str | None]):
         items = list(self.query_one(TaskList).items.values())
         done = sum(i.state == "done" for i in items)
         where = f" on {', '.join(self.branches)}" if self.branches else ""
-        return f"Carrying out the tasks{where}: {done}/{len(items)} done · Esc interrupts"
+        step = f" · {self.meter.text()}" if self.meter is not None else ""
+        return f"Carrying out the tasks{where}: {done}/{len(items)} done{step} · Esc interrupts"
 
     def _review_line(self, text: str) -> None:
         line = self.query_one("#run-review", Static)
@@ -186,7 +206,7 @@ class RunScreen(Screen[str | None]):
     @work(exclusive=True, group="run-split", exit_on_error=False)
     async def split(self) -> None:
         """Record the run, split the plan into tasks and route them; then the user checks them."""
-        from moot.agents.landing import split_plan
+        from moot.agents.landing import planner_model, split_plan
         from moot.agents.routing import RoutingError, route
         from moot.agents.tasks import DecomposeError
         from moot.agents.worktree import WorktreeError
@@ -202,8 +222,10 @@ class RunScreen(Screen[str | None]):
             return
         self._header()
         self._set_phase("splitting")
+        planner = planner_model(config)
+        meter = self._step(f"{planner.name if planner else 'the planner'} splits the plan into tasks")
         try:
-            self.tasks, note = await split_plan(config, store, repo, self.run_id, self.plan)
+            self.tasks, note = await split_plan(config, store, repo, self.run_id, self.plan, on_event=meter.on_event)
             if note:
                 self.notify(note, title="The plan was not split", severity="warning", timeout=12)
             self.routed = route(self.tasks, config)
@@ -343,6 +365,22 @@ class RunScreen(Screen[str | None]):
 
     def on_task_output(self, message: TaskOutput) -> None:
         self.query_one(TaskList).add_output((message.candidate, message.task_id), message.text)
+        if self.meter is not None and self.meter.label.startswith(self._step_label(message.candidate, message.task_id)):
+            self.meter.add(message.tokens)
+            self._status(self._phase_text())
+
+    def _step_label(self, candidate: int, step: str) -> str:
+        return f"{self._who(candidate)}{step}"
+
+    def _on_CallQueued(self, ev: x.CallQueued, tasks: TaskList) -> None:
+        if self.meter is not None and self.meter.label.startswith(self._step_label(ev.candidate, ev.step)):
+            self.meter.queued(ev.ahead)
+            self._status(self._phase_text())
+
+    def _on_ReviewText(self, ev: x.ReviewText, tasks: TaskList) -> None:
+        if self.meter is not None:
+            self.meter.add(ev.tokens)
+            self._status(self._phase_text())
 
     def on_exec_progress(self, message: ExecProgress) -> None:
         ev = message.event
@@ -373,6 +411,7 @@ class RunScreen(Screen[str | None]):
         if item is None:
             tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.task_id, "debug", ev.model))
         tasks.update(key, state="running", attempts=ev.attempt + 1, model=ev.model)
+        self._step(f"{self._step_label(ev.candidate, ev.task_id)} · {ev.model}")
         self._follow(key)
 
     def _on_TaskRouted(self, ev: x.TaskRouted, tasks: TaskList) -> None:
@@ -385,7 +424,12 @@ class RunScreen(Screen[str | None]):
         tasks.update(key, state="retrying", note=ev.reason)
         tasks.add_note(key, quote(f"↻ retry {ev.attempt}: {ev.reason}"))
 
+    def _end_step(self, candidate: int, step: str) -> None:
+        if self.meter is not None and self.meter.label.startswith(self._step_label(candidate, step)):
+            self.meter = None
+
     def _on_TaskDone(self, ev: x.TaskDone, tasks: TaskList) -> None:
+        self._end_step(ev.candidate, ev.task_id)
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="done", note=ev.commit)
         files = f": {', '.join(ev.files)}" if ev.files else ""
@@ -393,6 +437,7 @@ class RunScreen(Screen[str | None]):
         tasks.add_note(key, quote(f"✓ {how} {ev.commit[:10]}{files}"))
 
     def _on_TaskFailed(self, ev: x.TaskFailed, tasks: TaskList) -> None:
+        self._end_step(ev.candidate, ev.task_id)
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="failed", note=ev.error)
         tasks.add_note(key, quote(f"✗ failed: {ev.error}"))
@@ -416,7 +461,7 @@ class RunScreen(Screen[str | None]):
         again = f" (after fix round {ev.round})" if ev.round else ""
         log.border_title = f"Tests{again} · {self._who(ev.candidate)}{ev.command}"
         log.border_subtitle = "running"
-        self._status(f"{self._who(ev.candidate)}running the tests: {ev.command}")
+        self._step(f"{self._who(ev.candidate)}running the tests: {ev.command}")
 
     def _on_TestOutput(self, ev: x.TestOutput, tasks: TaskList) -> None:
         prefix = f"[{ev.candidate}] " if self.several else ""
@@ -425,12 +470,15 @@ class RunScreen(Screen[str | None]):
     def _on_TestsDone(self, ev: x.TestsDone, tasks: TaskList) -> None:
         log = self.query_one("#run-tests", Log)
         log.border_subtitle = tests_outcome(ev.passed, ev.result)
+        self.meter = None
         self._status(f"{self._who(ev.candidate)}tests {tests_outcome(ev.passed, ev.result)}")
 
     def _on_ReviewStarted(self, ev: x.ReviewStarted, tasks: TaskList) -> None:
         self._review_line(f"{self._who(ev.candidate)}reviewer {ev.model} is reading the diff…")
+        self._step(f"{self._step_label(ev.candidate, 'review')} · {ev.model}")
 
     def _on_ReviewDone(self, ev: x.ReviewDone, tasks: TaskList) -> None:
+        self.meter = None
         self._review_line(self._who(ev.candidate) + review_summary(ev.model, ev.verdict, ev.review, ev.error))
 
     def _on_Note(self, ev: x.Note, tasks: TaskList) -> None:

@@ -57,6 +57,7 @@ class SynthesisPane(VerticalScroll):
         super().__init__(**kw)  # type: ignore[arg-type]
         self._stream: MarkdownStream | None = None
         self.tokens = 0
+        self.ahead = 0
         self.judge = ""
 
     def on_mount(self) -> None:
@@ -76,14 +77,20 @@ class SynthesisPane(VerticalScroll):
 
     def _title(self) -> str:
         label = {"idle": "waiting for proposals", "waiting": "the judge is reading", "ranking": "peer ranking",
-                 "streaming": "the judge is writing", "done": "done", "failed": "judge failed"}.get(self.state,
-                                                                                                 self.state)
+                 "streaming": "the judge is writing", "done": "done", "failed": "judge failed",
+                 "queued": f"queued · {self.ahead} ahead"}.get(self.state, self.state)
         who = f" · {self.judge}" if self.judge else ""
         return f"Synthesis{who} · {label}" + (f" · {self.tokens} tok" if self.tokens else "")
 
     def watch_state(self, state: str) -> None:
         if self.is_mounted:
             self.border_title = self._title()
+
+    def queued(self, ahead: int) -> None:
+        """The judge waits for its engine behind ``ahead`` calls; 0: it has started reading."""
+        self.ahead = ahead
+        self.state = "queued" if ahead else "waiting"
+        self.border_title = self._title()
 
     async def reset(self, judge: str = "") -> None:
         self.tokens, self.judge, self._stream = 0, judge, None
@@ -110,6 +117,7 @@ class SynthesisPane(VerticalScroll):
             self._stream = None
         if result.judge is not None:
             self.judge = result.judge.model.name
+            self.tokens = result.judge.usage.completion_tokens or self.tokens  # the provider's own count
         await (await self._markdown()).update(synthesis_markdown(result))
         self.call_after_refresh(self.scroll_home, animate=False)  # after any queued follow-scroll
         self.state = "done" if result.plan else "failed"

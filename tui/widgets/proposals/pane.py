@@ -10,11 +10,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
 from .streamed import StreamedMarkdown
 
-STATE_ICONS = {"waiting": "…", "streaming": "▶", "done": "✓", "failed": "✗", "cancelled": "■"}
+STATE_ICONS = {"queued": "⋯", "waiting": "…", "streaming": "▶", "done": "✓", "failed": "✗", "cancelled": "■"}
 
 
 def clock() -> float:
@@ -103,6 +104,9 @@ class ProposalPane(Vertical, can_focus=True):
         self._t_start: float | None = None
         self._t_first: float | None = None
         self._t_end: float | None = None
+        self.ahead = 0
+        """While queued: how many calls are ahead of this one on its engine."""
+        self._ticking: Timer | None = None
         self._shown_title = ""
         self.add_class(f"proposal-{index % 6 + 1}")
 
@@ -123,6 +127,9 @@ class ProposalPane(Vertical, can_focus=True):
 
     def _figures(self) -> str:
         """State and live figures, in the bar under the border."""
+        if self.state == "queued":
+            waited = clock() - self._t_start if self._t_start is not None else 0.0
+            return f"queued · {self.ahead} ahead · {waited:.0f} s"
         parts = [self.state, f"{self.tokens} tok"]
         if self._t_first is not None and self.tokens > 1:
             end = self._t_end if self._t_end is not None else clock()
@@ -144,7 +151,19 @@ class ProposalPane(Vertical, can_focus=True):
         # two class changes, not one per state: each restyles the pane and everything in it
         self.remove_class(f"-{old}")
         self.add_class(f"-{state}")
+        if state == "queued" and self._ticking is None and self.is_mounted:
+            self._ticking = self.set_interval(1.0, self.refresh_title)  # the waiting time counts up
+        elif state != "queued" and self._ticking is not None:
+            self._ticking.stop()
+            self._ticking = None
         if self.is_mounted:
+            self.refresh_title()
+
+    def queued(self, ahead: int) -> None:
+        """The model waits for its engine behind ``ahead`` calls; 0: its call has started."""
+        self.ahead = ahead
+        if self.state in ("waiting", "queued"):
+            self.state = "queued" if ahead else "waiting"
             self.refresh_title()
 
     # --------------------------------------------------------------------------------------- streaming

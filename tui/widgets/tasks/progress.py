@@ -30,6 +30,7 @@ class TaskOutput(Message, bubble=False):
     candidate: int
     task_id: str
     text: str
+    tokens: int = 0
 
 
 class ExecBridge:
@@ -38,10 +39,13 @@ class ExecBridge:
     def __init__(self, post: Callable[[Message], object]) -> None:
         self.post = post
         self._text: dict[tuple[int, str], list[str]] = {}
+        self._tokens: dict[tuple[int, str], int] = {}
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, TaskText):
-            self._text.setdefault((event.candidate, event.task_id), []).append(event.delta)
+            key = (event.candidate, event.task_id)
+            self._text.setdefault(key, []).append(event.delta)
+            self._tokens[key] = self._tokens.get(key, 0) + event.tokens
             return
         self.flush()
         self.post(ExecProgress(event))
@@ -50,5 +54,7 @@ class ExecBridge:
         """Post the buffered text of every task."""
         for (candidate, task_id), pieces in list(self._text.items()):
             if pieces:
-                self.post(TaskOutput(candidate, task_id, "".join(pieces)))
+                tokens = self._tokens.get((candidate, task_id), 0)
+                self.post(TaskOutput(candidate, task_id, "".join(pieces), tokens))
         self._text.clear()
+        self._tokens.clear()
