@@ -18,13 +18,14 @@ from pathlib import Path
 
 from ..calls import CallContext, CallResult, run_call
 from ..config import LoadedConfig, ModelConfig
-from ..events import Error, Event, ProviderError
+from ..events import Done, Error, Event, ProviderError, TextDelta
 from ..providers.base import Message, Params
 from ..storage import Store
+from ..structured import decodes_schema
 from . import prompts
 from .budget import Budget, worst_case_usd
-from .judge import parse_synthesis
-from .ranking import Ranking, borda, parse_ranking
+from .judge import JsonToMarkdown, judge_schema, parse_synthesis
+from .ranking import Ranking, borda, parse_ranking, ranking_schema
 from .result import PlanResult, Proposal
 from .strategies import default_strategy, judge_model, resolve
 
@@ -134,10 +135,16 @@ class Ensemble:
 
         async def ballot(voter: Proposal) -> tuple[str, list[str] | None]:
             others = [(p.label, p.text) for p in survivors if p is not voter]
+            allowed = [lbl for lbl, _ in others]
+            model = voter.proposer.model
+            # Every ballot carries its schema: a local engine decodes under it (and is asked for the JSON form),
+            # a hosted model gets it as response_format where its provider supports that; either form is read.
+            params = replace(opts.params, schema=ranking_schema(allowed))
+            messages = prompts.rank_messages(task, others, as_json=decodes_schema(model))
             ctx = CallContext(self.store, self.run_id, "rank", voter.proposer.variant, voter.label)
-            r = await self._call(voter.proposer.model, prompts.rank_messages(task, others), opts.params, budget,
-                                 ctx, lambda ev: self.on_progress(Progress("rank", voter.index, ev)))
-            return voter.label, parse_ranking(r.text, [lbl for lbl, _ in others]) if r.ok else None
+            r = await self._call(model, messages, params, budget, ctx,
+                                 lambda ev: self.on_progress(Progress("rank", voter.index, ev)))
+            return voter.label, parse_ranking(r.text, allowed) if r.ok else None
 
         results = await asyncio.gather(*(ballot(v) for v in survivors))
         ranking = borda({v: order for v, order in results if order}, labels)
@@ -254,12 +261,35 @@ class Ensemble:
             result.notes.append(f"peer ranking needs at least {MIN_RANKED} plans; skipped")
         judge = judge_model(self.config, self.usable, strategy, opts.judge)
         self.on_progress(Progress("run", note=f"judging with {judge.name}"))
-        messages = prompts.judge_messages(task, [(p.label, p.text) for p in survivors], note)
+        plans = [(p.label, p.text) for p in survivors]
         ctx = CallContext(self.store, self.run_id, "judge")
-        result.judge = await self._call(judge, messages, opts.params, budget, ctx,
-                                        lambda ev: self.on_progress(Progress("judge", None, ev)))
-        if result.judge.ok and result.judge.text.strip():
-            result.synthesis = parse_synthesis(result.judge.text)
+        if decodes_schema(judge):
+            # A local engine decodes under the schema, so even a small judge writes every section. Its JSON is
+            # turned into Markdown as it streams: progress (the workbench, the CLI) and the synthesis get Markdown;
+            # the logged call keeps the JSON. An answer cut off by the token cap counts as far as it went.
+            markdown = JsonToMarkdown()
+
+            def report(ev: Event) -> None:
+                if isinstance(ev, TextDelta):
+                    ev = TextDelta(markdown.feed(ev.text))  # one event per piece, so token counts stay right
+                elif isinstance(ev, Done | Error) and (tail := markdown.finish()):
+                    self.on_progress(Progress("judge", None, TextDelta(tail)))
+                self.on_progress(Progress("judge", None, ev))
+
+            messages = prompts.judge_messages(task, plans, note, as_json=True)
+            params = replace(opts.params, schema=judge_schema())
+            result.judge = await self._call(judge, messages, params, budget, ctx, report)
+            markdown.finish()
+            text = markdown.text
+        else:
+            # A hosted judge writes Markdown under the headings it is given (they follow them), and what it
+            # streams is what the user reads, so it gets no schema: response_format would make it stream JSON.
+            messages = prompts.judge_messages(task, plans, note)
+            result.judge = await self._call(judge, messages, opts.params, budget, ctx,
+                                            lambda ev: self.on_progress(Progress("judge", None, ev)))
+            text = result.judge.text
+        if result.judge.ok and text.strip():
+            result.synthesis = parse_synthesis(text)
             result.plan = result.synthesis.plan
         else:
             best = result.ranking.order[0] if result.ranking else survivors[0].label

@@ -55,34 +55,52 @@ def _plans_block(plans: Sequence[tuple[str, str]]) -> str:
     return "\n\n".join(f"=== Plan {label} ===\n{text.strip()}" for label, text in plans)
 
 
-def rank_messages(task: str, plans: Sequence[tuple[str, str]]) -> list[Message]:
+def rank_messages(task: str, plans: Sequence[tuple[str, str]], as_json: bool = False) -> list[Message]:
+    """The ranking prompt. ``as_json`` asks for the JSON ballot of ``ranking.ranking_schema`` (for a model that
+    decodes under it), else for a last line ``RANKING: B > A > C``."""
     labels = " > ".join(label for label, _ in plans)
+    if as_json:
+        comments = ", ".join(f'"{label}": "…"' for label, _ in plans)
+        form = (f'Answer with a JSON object: {{"ranking": "{labels}", "comments": {{{comments}}}}}\n'
+                "where ranking orders every plan, the best first, and comments holds one short sentence per plan.")
+    else:
+        form = f"Give one sentence per plan, then a last line of the form\nRANKING: {labels}\nwith the best plan first."
     return [
         {
             "role": "system",
             "content": "You review implementation plans written by others and rank them by how well they "
             "would solve the task: correctness first, then completeness, then simplicity.",
         },
-        {
-            "role": "user",
-            "content": f"Task:\n{task.strip()}\n\n{_plans_block(plans)}\n\n"
-            f"Give one sentence per plan, then a last line of the form\nRANKING: {labels}\n"
-            "with the best plan first.",
-        },
+        {"role": "user", "content": f"Task:\n{task.strip()}\n\n{_plans_block(plans)}\n\n{form}"},
     ]
 
 
-def judge_messages(task: str, plans: Sequence[tuple[str, str]], ranking_note: str | None = None) -> list[Message]:
-    sections = "\n".join(f"## {s}" for s in JUDGE_SECTIONS)
+def judge_messages(
+    task: str, plans: Sequence[tuple[str, str]], ranking_note: str | None = None, as_json: bool = False
+) -> list[Message]:
+    """The judge's prompt. ``as_json`` asks for the JSON sections of ``judge.judge_schema`` (for a model that
+    decodes under it), else for Markdown under the ``JUDGE_SECTIONS`` headings."""
     user = f"Task:\n{task.strip()}\n\n{_plans_block(plans)}\n\n"
     if ranking_note:
         user += f"Peer ranking of these plans (Borda count, best first): {ranking_note}\n\n"
-    user += (
-        "Write the single best plan for the task, taking the strongest parts of each proposal. "
-        f"Answer in Markdown with exactly these sections:\n{sections}\n"
-        "Under Consensus, Divergent approaches and Unique insights use bullet points and refer to plans by "
-        "their letter; under Resolution rationale explain how you settled each divergence."
-    )
+    user += "Write the single best plan for the task, taking the strongest parts of each proposal. "
+    if as_json:
+        user += (
+            "Answer with a JSON object with these fields, in this order:\n"
+            '"plan": the plan, as Markdown text of numbered steps;\n'
+            '"consensus": a list of points the plans agree on;\n'
+            '"divergent_approaches": a list of points where the plans differ;\n'
+            '"resolution_rationale": how you settled each divergence;\n'
+            '"unique_insights": a list of good points only one plan made.\n'
+            "Refer to plans by their letter."
+        )
+    else:
+        sections = "\n".join(f"## {s}" for s in JUDGE_SECTIONS)
+        user += (
+            f"Answer in Markdown with exactly these sections:\n{sections}\n"
+            "Under Consensus, Divergent approaches and Unique insights use bullet points and refer to plans by "
+            "their letter; under Resolution rationale explain how you settled each divergence."
+        )
     return [
         {
             "role": "system",
