@@ -162,3 +162,28 @@ async def test_small_model_gives_a_verdict() -> None:
     review = await review_diff(diff, "Add greet(name) returning a greeting", smol)
     assert review.verdict in ("PASS", "CONCERN", "BLOCK")
     assert "no verdict" not in review.summary
+
+
+# ------------------------------------------------------------------------------------ on the Ollama wire
+
+
+async def test_ollama_planner_and_reviewer_send_their_schema_as_format() -> None:
+    from moot.core.providers.base import close_backends
+    from standins.ollama_server import OllamaStandIn
+
+    answer = json.dumps({"tasks": [{"title": "Add greet", "role": "backend", "description": "def greet",
+                                    "files": ["app.py"]}]})
+    with OllamaStandIn() as server:
+        server.add_model("qwen2.5-coder:7b", pieces=[answer[:20], answer[20:]])
+        model = ModelConfig(name="qwen", model="ollama/qwen2.5-coder:7b", api_base=server.url)
+        try:
+            tl = await decompose("1. add greet", model, known_files=["app.py"])
+            assert [t.title for t in tl.tasks] == ["Add greet"]
+            chat = server.requests_to("/api/chat")[-1].body
+            assert chat["format"] == task_list_schema(["app.py"], positional=True)
+            server.add_model("qwen2.5-coder:7b", pieces=['{"verdict": "PASS", "summary": "fine", "findings": []}'])
+            review = await review_diff("diff --git a/app.py b/app.py\n+x\n", "plan", model)
+            assert review.verdict == "PASS"
+            assert server.requests_to("/api/chat")[-1].body["format"] == REVIEW_SCHEMA
+        finally:
+            await close_backends()
