@@ -308,3 +308,15 @@ def test_standin_speaks_openai_sse(server: OpenAIStandIn) -> None:
         assert limited.json()["error"]["code"] == "rate_limit_exceeded"
         assert [m["id"] for m in client.get(f"{server.url}/models").json()["data"]] == ["m1"]
     assert split_tokens(" a  b\nc") == [" a", "  b", "\nc"]
+
+
+async def test_a_schema_goes_as_response_format_where_the_model_supports_it(server: OpenAIStandIn, key: str) -> None:
+    schema = {"type": "object", "properties": {"verdict": {"enum": ["PASS", "BLOCK"]}}, "required": ["verdict"]}
+    await collect(gpt(server, "openai/gpt-4o"), Params(retries=0, schema=schema))
+    sent = server.completions[-1].body["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"] == schema
+    # a model the price table does not know may not understand it: the schema is left out
+    await collect(gpt(server, "openai/some-unknown-model"), Params(retries=0, schema=schema))
+    assert "response_format" not in server.completions[-1].body
+    await collect(gpt(server, "openai/gpt-4o"), Params(retries=0))
+    assert "response_format" not in server.completions[-1].body
