@@ -65,3 +65,92 @@ def test_rates_come_from_the_perf_store(tmp_path) -> None:
     rates = measured_rates(smol, store)
     assert rates == pytest.approx(Rates(40.0, 600.0, 3))
     store.close()
+
+
+# -------------------------------------------------------------------------------------- in the engine
+
+LOCAL_CONFIG = """
+[[models]]
+name = "tiny"
+model = "local/tiny"
+max_tokens = 384
+"""
+
+
+@pytest.fixture
+def local_scripted():
+    """A scripted backend serving ``local/…`` models: the embedded engine, as far as planning can tell."""
+    from moot.core.providers import builtin
+    from moot.core.providers.base import register_backend
+    from scripted import ScriptedBackend
+
+    backend = ScriptedBackend()
+    register_backend("local", lambda: backend)
+    yield backend
+    register_backend("local", builtin.FACTORIES["local"])
+
+
+def seed(store: Store, model: ModelConfig, eval_rate: float, prompt_rate: float) -> None:
+    for _ in range(3):
+        perf = Perf(prompt_eval_count=1000, prompt_eval_duration=int(1000 / prompt_rate * 1e9), eval_count=100,
+                    eval_duration=int(100 / eval_rate * 1e9))
+        record_call(store, model, perf, prompt_tokens=1000, output_tokens=100, call_id=None, num_ctx=8192,
+                    latency_s=1.0)
+
+
+async def test_a_slow_embedded_engine_gets_a_shorter_run(tmp_path, user_config, local_scripted) -> None:
+    from moot.core.config import load_config
+    from moot.core.ensemble import Ensemble, PlanOptions
+
+    user_config(LOCAL_CONFIG)
+    loaded = load_config(tmp_path)
+    store = Store(tmp_path / "m.db")
+    seed(store, loaded.config.model("tiny"), eval_rate=25.0, prompt_rate=300.0)
+    ens = Ensemble(loaded, store, ["tiny"])
+    ens.begin("add a greet function", PlanOptions())
+    assert len(ens.proposals) == 3  # role-based: three variants of the one model
+    shape = await ens.fit(context=2048)
+    assert shape is not None and shape.predicted_s <= TARGET_S
+    assert len(ens.proposals) == shape.proposers == len(ens.result.proposals) == 2
+    local_scripted.default["tiny"] = '{"plan": "do it", "consensus": [], "divergent_approaches": [], ' \
+                                     '"resolution_rationale": "", "unique_insights": []}'
+    result = await ens.complete()
+    calls = local_scripted.calls
+    proposer_caps = {params.max_tokens for _, _, params in calls[:-1]}
+    assert proposer_caps == {shape.proposal_tokens}
+    assert calls[-1][2].max_tokens == shape.judge_tokens  # the judge's share
+    assert calls[-1][2].schema["properties"]["plan"]["maxLength"] <= 1000
+    assert result.to_json()["shape"]["proposers"] == shape.proposers
+    store.close()
+
+
+async def test_a_run_with_another_kind_of_model_is_not_shaped(tmp_path, user_config, local_scripted) -> None:
+    from moot.core.config import load_config
+    from moot.core.ensemble import Ensemble, PlanOptions
+
+    user_config(LOCAL_CONFIG + '\n[[models]]\nname = "gpt"\nmodel = "scripted/gpt"\n')
+    loaded = load_config(tmp_path)
+    store = Store(tmp_path / "m.db")
+    seed(store, loaded.config.model("tiny"), eval_rate=15.0, prompt_rate=150.0)
+    ens = Ensemble(loaded, store, ["tiny", "gpt"])
+    ens.begin("add a greet function", PlanOptions())
+    assert await ens.fit(context=2048) is None
+    assert ens.result.shape is None and len(ens.proposals) == 2
+    store.close()
+
+
+async def test_an_engine_without_figures_is_measured_by_a_probe_first(tmp_path, user_config, local_scripted) -> None:
+    from moot.core.config import load_config
+    from moot.core.ensemble import Ensemble, PlanOptions
+
+    user_config(LOCAL_CONFIG)
+    loaded = load_config(tmp_path)
+    store = Store(tmp_path / "m.db")
+    local_scripted.enqueue("tiny", "ok", perf=Perf(prompt_eval_count=300, prompt_eval_duration=300_000_000,
+                                                   eval_count=24, eval_duration=300_000_000))
+    ens = Ensemble(loaded, store, ["tiny"])
+    ens.begin("add a greet function", PlanOptions())
+    shape = await ens.fit(context=2048)
+    assert shape is not None and shape.rates == Rates(80.0, 1000.0, 1)
+    assert len(local_scripted.calls) == 1 and local_scripted.calls[0][2].max_tokens == 24
+    store.close()

@@ -22,12 +22,15 @@ from ..events import Done, Error, Event, ProviderError, TextDelta
 from ..providers.base import Message, Params
 from ..storage import Store
 from ..structured import decodes_schema
+from ..tokens import count_tokens
 from . import prompts
+from . import shape as shape_mod
 from .budget import Budget, worst_case_usd
 from .judge import JsonToMarkdown, judge_schema, parse_synthesis
 from .ranking import Ranking, borda, parse_ranking, ranking_schema
 from .result import PlanResult, Proposal
-from .strategies import default_strategy, judge_model, resolve
+from .shape import Shape
+from .strategies import StrategyError, default_strategy, judge_model, resolve
 
 MIN_RANKED = 3
 
@@ -80,6 +83,8 @@ class Ensemble:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self.proposals: list[Proposal] = []
         self.run_id = new_run_id()
+        self.shape: Shape | None = None
+        """How the run was cut to fit the embedded engine (``fit``), when it was."""
 
     # ------------------------------------------------------------------------------------------ control
 
@@ -196,6 +201,31 @@ class Ensemble:
             self.store.start_run(self.run_id, "plan", task, strategy, str(self.loaded.project_dir))
         return self.result
 
+    async def fit(self, context: int) -> Shape | None:
+        """After ``begin``: when every proposer and the judge run on the embedded engine, cut the run (how many
+        proposers, how long their answers and the judge's, ``context`` tokens of repository context) so that it
+        is predicted to be done within ``shape.TARGET_S``, from the engine's measured speed (a short probe call
+        measures it the first time). Returns the shape, or None when the run is not embedded-only (or the engine
+        cannot be measured): then nothing changes."""
+        models = [p.proposer.model for p in self.proposals]
+        try:
+            judge = judge_model(self.config, self.usable, self.result.strategy, self.opts.judge)
+        except StrategyError:
+            judge = None
+        if not models or judge is None or not shape_mod.embedded_only([*models, judge]):
+            return None
+        rates = await shape_mod.engine_rates(models[0], self.store)
+        if rates is None:
+            return None
+        asked = min((self.opts.params.max_tokens or m.max_tokens) for m in models)
+        shape = shape_mod.fit(rates, proposers=len(self.proposals), proposal_tokens=asked, context=context,
+                              task_tokens=count_tokens(self.task, models[0].model))
+        self.proposals[shape.proposers:] = []
+        self.result.proposals = self.proposals
+        self.opts.params = replace(self.opts.params, max_tokens=shape.proposal_tokens)
+        self.shape = self.result.shape = shape
+        return shape
+
     async def propose(self, indices: Sequence[int] | None = None) -> None:
         """Run the proposers (all, or those in ``indices``) concurrently; each fails alone."""
         chosen = [p for p in self.proposals if indices is None or p.index in indices]
@@ -278,6 +308,9 @@ class Ensemble:
 
             messages = prompts.judge_messages(task, plans, note, as_json=True)
             params = replace(opts.params, schema=judge_schema())
+            if self.shape is not None:  # the judge's share of the time the run was shaped to
+                params = replace(params, max_tokens=self.shape.judge_tokens,
+                                 schema=judge_schema(**shape_mod.judge_bounds(self.shape.judge_tokens)))
             result.judge = await self._call(judge, messages, params, budget, ctx, report)
             markdown.finish()
             text = markdown.text

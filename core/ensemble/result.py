@@ -8,6 +8,7 @@ from typing import Any
 from ..calls import CallResult
 from .judge import Synthesis
 from .ranking import Ranking
+from .shape import Shape
 from .strategies import Proposer
 
 
@@ -69,6 +70,8 @@ class PlanResult:
     """The plan to act on: the synthesis, or the only surviving proposal."""
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    shape: Shape | None = None
+    """How the run was cut to fit the embedded engine, when it was."""
 
     @property
     def ok(self) -> bool:
@@ -93,7 +96,7 @@ class PlanResult:
             s = self.synthesis
             judge = {
                 "model": self.judge.model.name,
-                "text": self.judge.text,
+                "text": s.text if s else self.judge.text,  # Markdown (a local judge's call logs its JSON)
                 "error": f"{self.judge.error.kind}: {self.judge.error.message}" if self.judge.error else None,
                 "consensus": s.consensus if s else [],
                 "divergence": s.divergence if s else [],
@@ -109,6 +112,7 @@ class PlanResult:
             "judge": judge,
             "plan": self.plan,
             "notes": self.notes,
+            "shape": self.shape.to_json() if self.shape else None,
             "totals": self.totals(),
         }
 

@@ -100,6 +100,15 @@ def judge_tokens(proposal_tokens: int) -> int:
     return max(JUDGE_MIN, min(JUDGE_MAX, proposal_tokens + JUDGE_EXTRA))
 
 
+def judge_bounds(judge_tokens: int) -> dict[str, int]:
+    """The bounds of the judge's sections (``judge.judge_schema``) for an answer of ``judge_tokens`` tokens,
+    about three characters each: half for the plan, three short points per list. A small judge fills every
+    list it is given, so fewer points leave more of its time to the plan."""
+    chars = judge_tokens * 3
+    return {"plan_chars": min(1000, chars // 2), "items": 3, "item_chars": 160,
+            "rationale_chars": min(400, chars // 5)}
+
+
 def predict(rates: Rates, proposers: int, proposal_tokens: int, context: int, task_tokens: int) -> float:
     """Seconds for the run: the proposers one after another, then the judge reading every proposal."""
     def call(prompt: int, output: int) -> float:
