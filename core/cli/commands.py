@@ -94,13 +94,14 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
         store.close()
         err(f"moot: {e}")
         return EXIT_USAGE
-    proposers = [p.proposer for p in result.proposals]
-    opts.context = _planning_context(loaded, task, [p.model for p in proposers])
-    names = [f"{p.model.name} ({p.variant})" for p in proposers]
     if loaded.defaulted_models:
         err("moot: no models configured; using " + ", ".join(usable or ["nothing usable"])
-            + " (run `moot doctor` to add hosted or Ollama models)")
-    err(f"moot: {result.strategy}: {len(proposers)} proposers")
+            + " (run moot doctor to add hosted or Ollama models)")
+    budget = await _fit(ensemble, loaded)
+    proposers = [p.proposer for p in result.proposals]
+    opts.context = _planning_context(loaded, task, [p.model for p in proposers], budget)
+    names = [f"{p.model.name} ({p.variant})" for p in proposers]
+    err(f"moot: {result.strategy}: {plural(len(proposers), 'proposer')}")
     printer = ProgressPrinter(names)
     ensemble.on_progress = printer
     try:
@@ -124,11 +125,29 @@ def context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     return run_context(args, loaded)
 
 
-def _planning_context(loaded: LoadedConfig, task: str, models: list[Any]) -> str | None:
-    """The scoped repository context for the proposers, reported on stderr."""
+async def _fit(ensemble: Any, loaded: LoadedConfig) -> int | None:
+    """Shape an embedded-only run to its engine (``Ensemble.fit``), saying so on stderr; the context budget
+    it leaves, or None when the run is not shaped."""
+    from moot.context.planning import context_budget
+
+    models = [p.proposer.model for p in ensemble.proposals]
+    shape = await ensemble.fit(context_budget(loaded.config.budget_for("proposer"), models))
+    if shape is None:
+        return None
+    err(f"moot: {shape.note}")
+    return int(shape.context_tokens)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _planning_context(loaded: LoadedConfig, task: str, models: list[Any], budget: int | None = None) -> str | None:
+    """The scoped repository context for the proposers (within ``budget`` when given), reported on stderr."""
     from moot.context.planning import context_budget, planning_context
 
-    budget = context_budget(loaded.config.budget_for("proposer"), models)
+    if budget is None:
+        budget = context_budget(loaded.config.budget_for("proposer"), models)
     result = planning_context(loaded.project_dir, task, budget, models[0].model if models else "")
     if result is None:
         err("moot: no repository context (not a git repository, or context_budget = 0)")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import LoadedConfig
-from .commands import _open_store, _planning_context, err
+from .commands import _fit, _open_store, _planning_context, err, plural
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 # ----------------------------------------------------------------------------------------------- progress
@@ -247,9 +247,10 @@ async def _make_plan(loaded: LoadedConfig, store: Any, task: str) -> tuple[str, 
     except (StrategyError, UnknownVariant) as e:
         err(f"moot: {e}")
         return None
+    budget = await _fit(ensemble, loaded)
     proposers = [p.proposer for p in result.proposals]
-    opts.context = _planning_context(loaded, task, [p.model for p in proposers])
-    err(f"moot: planning: {result.strategy}: {len(proposers)} proposers")
+    opts.context = _planning_context(loaded, task, [p.model for p in proposers], budget)
+    err(f"moot: planning: {result.strategy}: {plural(len(proposers), 'proposer')}")
     printer = ProgressPrinter([f"{p.model.name} ({p.variant})" for p in proposers])
     ensemble.on_progress = printer
     try:
