@@ -2,6 +2,10 @@
 
 Layers, later wins: built-in defaults < user file (``MOOT_CONFIG``, else ``$XDG_CONFIG_HOME/moot/config.toml``)
 < project file ``.moot/config.toml`` < overrides from the command line.
+
+Importing this module does not import pydantic (the schema in ``models``, 0.1 s to import and build): the paths
+are needed by everything that opens the database, and a config with nothing to check (no file, no override) is
+built only when first used, so the workbench draws its first frame without it.
 """
 
 from __future__ import annotations
@@ -9,15 +13,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from .models import PROVIDER_KEY_ENV, ROLE_NAMES, Config, ModelConfig
+if TYPE_CHECKING:
+    from .models import Config, ModelConfig
 
 #: The hosted model offered by default for each provider whose key is in the environment.
 DEFAULT_HOSTED = {
@@ -31,8 +35,9 @@ DEFAULT_HOSTED = {
     "xai": "xai/grok-2-latest",
 }
 
-#: The embedded model everyone has: small and weak, but it always runs.
-EMBEDDED_DEFAULT = ModelConfig(name="smollm2", model="local/smollm2", max_tokens=384, temperature=0.7, num_ctx=8192)
+#: The embedded model everyone has: small and weak, but it always runs (its ``ModelConfig`` fields).
+EMBEDDED_DEFAULT: dict[str, Any] = {"name": "smollm2", "model": "local/smollm2", "max_tokens": 384,
+                                    "temperature": 0.7, "num_ctx": 8192}
 
 
 class ConfigError(Exception):
@@ -55,15 +60,48 @@ class Layer:
     data: dict[str, Any]
 
 
-@dataclass
 class LoadedConfig:
-    """The merged config plus what it was made of."""
+    """The merged config plus what it was made of.
 
-    config: Config
-    layers: list[Layer] = field(default_factory=list)
-    project_dir: Path = field(default_factory=Path.cwd)
-    defaulted_models: bool = False
-    """True when no model was configured and the built-in defaults were used."""
+    Give ``config``, or ``build``: a function that makes it when ``config`` is first read (``load_config`` does
+    this for a config with nothing to check, so the workbench can draw its first frame before the schema is
+    imported)."""
+
+    def __init__(self, config: Config | None = None, layers: list[Layer] | None = None,
+                 project_dir: Path | None = None, defaulted_models: bool = False, *,
+                 build: Callable[[], Config] | None = None) -> None:
+        if (config is None) == (build is None):
+            raise TypeError("LoadedConfig needs either config or build")
+        self._config = config
+        self._build = build
+        self._lock = threading.Lock()
+        self.layers: list[Layer] = layers if layers is not None else []
+        self.project_dir: Path = project_dir if project_dir is not None else Path.cwd()
+        self.defaulted_models = defaulted_models
+        """True when no model was configured and the built-in defaults were used."""
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            with self._lock:  # read from a thread and the event loop at once, it is still built only once
+                if self._config is None:
+                    assert self._build is not None
+                    self._config, self._build = self._build(), None
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config, self._build = config, None
+
+    @property
+    def built(self) -> bool:
+        """Whether ``config`` exists yet (reading it builds it)."""
+        return self._config is not None
+
+    def __repr__(self) -> str:
+        config = repr(self._config) if self._config is not None else "(not built yet)"
+        return (f"LoadedConfig(config={config}, layers={self.layers!r}, project_dir={self.project_dir!r}, "
+                f"defaulted_models={self.defaulted_models!r})")
 
 
 # ---------------------------------------------------------------------------------------------- paths
@@ -179,6 +217,10 @@ def read_layer(path: Path) -> Layer | None:
 def _validate_layer(layer: Layer) -> None:
     """Check one file alone, so its mistakes are reported against it. A ``[[models]]`` entry may leave out
     ``model`` here (it may refine an alias from an earlier layer); the merged config is checked for that."""
+    from pydantic import ValidationError
+
+    from .models import Config
+
     try:
         Config.model_validate(layer.data)
     except ValidationError as e:
@@ -222,8 +264,10 @@ def default_models(environ: Mapping[str, str] | None = None) -> list[ModelConfig
 
     Ollama's pulled models are added by discovery, which needs the network.
     """
+    from .models import PROVIDER_KEY_ENV, ModelConfig
+
     env = os.environ if environ is None else environ
-    models = [EMBEDDED_DEFAULT.model_copy()]
+    models = [ModelConfig(**EMBEDDED_DEFAULT)]
     for provider, var in PROVIDER_KEY_ENV.items():
         if env.get(var) and provider in DEFAULT_HOSTED:
             models.append(ModelConfig(name=provider, model=DEFAULT_HOSTED[provider]))
@@ -231,30 +275,45 @@ def default_models(environ: Mapping[str, str] | None = None) -> list[ModelConfig
 
 
 def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None) -> LoadedConfig:
-    """Read, merge and check every layer. Raises ``ConfigError`` naming the file, line and key at fault."""
+    """Read, merge and check every layer. Raises ``ConfigError`` naming the file, line and key at fault.
+
+    With no file and no override there is nothing that could be wrong: the defaults are built when the config
+    is first read, from the environment as it is now."""
     root = project_root(project_dir)
     layers = [
         layer for layer in (read_layer(user_config_path()), read_layer(root / ".moot" / "config.toml")) if layer
     ]
+    if not layers and not overrides:
+        environ = dict(os.environ)
+        return LoadedConfig(build=lambda: _checked({}, [], environ), project_dir=root, defaulted_models=True)
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = merge(merged, layer.data)
     if overrides:
         merged = merge(merged, overrides)
+    config = _checked(merged, layers)
+    return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=not merged.get("models"))
+
+
+def _checked(merged: dict[str, Any], layers: list[Layer], environ: Mapping[str, str] | None = None) -> Config:
+    """The merged layers as a ``Config``, completed (default models, Ollama hosts) and checked."""
+    from pydantic import ValidationError
+
+    from .models import Config
+
     try:
         config = Config.model_validate(merged)
     except ValidationError as e:  # a model no layer completes, or a bad override from the command line
         first = e.errors()[0]
         f, line = _where(layers, tuple(first["loc"]), merged.get("models", []))
         raise ConfigError(_friendly(first), file=f or "command line", line=line, key=_dotted(first["loc"])) from None
-    defaulted = not config.models
-    if defaulted:
-        config.models = default_models()
+    if not config.models:
+        config.models = default_models(environ)
     for m in config.models:  # an Ollama model without a host of its own uses [ollama] host
         if m.backend == "ollama" and not m.api_base and config.ollama.host:
             m.api_base = config.ollama.host
     _check_references(config, layers)
-    return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=defaulted)
+    return config
 
 
 def _has(data: Any, loc: Sequence[Any]) -> bool:
@@ -286,6 +345,8 @@ def _where(layers: list[Layer], loc: tuple[Any, ...], models: list[dict[str, Any
 
 
 def _check_references(config: Config, layers: list[Layer]) -> None:
+    from .models import ROLE_NAMES
+
     aliases = set(config.aliases)
 
     def missing(alias: str, loc: tuple[Any, ...], what: str) -> ConfigError:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config.models import ModelConfig
 from ..events import Event, Usage
+
+if TYPE_CHECKING:
+    from ..config.models import ModelConfig
 
 Message = dict[str, Any]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""

@@ -22,11 +22,13 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config.models import ModelConfig
 from ..events import Done, Error, Event, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta, Usage
 from .base import Availability, Backend, Message, Params, register_backend
+
+if TYPE_CHECKING:
+    from ..config.models import ModelConfig
 
 KINDS = ("hosted", "ollama", "local")
 
