@@ -91,20 +91,34 @@ class _Worker:
         return lines[-1][:200] if lines else f"exit code {self.proc.returncode}"
 
     async def stop(self) -> None:
+        """End the process: its stdin is closed, which it answers by leaving at once; if it has not gone within
+        ``STOP_GRACE_S`` (still starting up, say) it is terminated, and killed if even that does not end it."""
         if self.proc.returncode is None:
             with contextlib.suppress(Exception):
                 assert self.proc.stdin is not None
                 self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 3)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+            if not await self._ended_within(STOP_GRACE_S):
+                with contextlib.suppress(ProcessLookupError):  # it may have ended just now
+                    self.proc.terminate()
+                if not await self._ended_within(STOP_WAIT_S):
+                    with contextlib.suppress(ProcessLookupError):
+                        self.proc.kill()
+                    await self.proc.wait()
         for task in (self.reader, self.errors):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
 
+    async def _ended_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), seconds)
+        return self.proc.returncode is not None
+
+
+STOP_GRACE_S = 0.1
+"""How long a worker has to leave on its own once its stdin is closed (it needs a few milliseconds)."""
+STOP_WAIT_S = 2.0
+"""How long a terminated worker is waited for before it is killed."""
 
 POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
 """Worker processes at most: hosted and Ollama calls go to the least busy one (streaming costs CPU per chunk);
@@ -170,13 +184,15 @@ async def warm(kinds: Iterable[str]) -> None:
 
 
 async def stop_worker() -> None:
-    """Stop the worker processes (the next call starts new ones)."""
+    """Stop the worker processes, all at once (the next call starts new ones). Calls in flight fail."""
     global _pool
+    stopping, _pool = [w for w in _pool if w is not None], [None] * POOL_SIZE
     if _pool_loop is asyncio.get_running_loop():
-        for worker in _pool:
-            if worker is not None:
-                await worker.stop()
-    _pool = [None] * POOL_SIZE
+        await asyncio.gather(*(worker.stop() for worker in stopping))
+    else:  # started on an event loop that is gone, which alone could wait for them: end them outright
+        for worker in stopping:
+            with contextlib.suppress(Exception):
+                worker.proc.kill()
 
 
 def workers() -> list[_Worker]:

@@ -23,7 +23,8 @@ Replies on stdout, per request: events, then ``end``::
     {"id": 7, "ev": "error", "kind": "rate_limit", "message": "...", "retryable": true, "status": 429}
     {"id": 7, "ev": "end"}
 
-The worker exits when its stdin closes (the workbench has gone).
+The worker exits when its stdin closes (the workbench has gone, or is stopping it), at once: calls in flight end
+unfinished.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ import functools
 import json
 import os
 import sys
+import traceback
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NoReturn
 
 from ..config.models import ModelConfig
 from ..events import Done, Error, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta, Usage
 from ..storage.redact import redact
-from .base import Params, backend_for, close_backends
+from .base import Params, backend_for
 
 FLUSH_S = 0.02
 """Text is forwarded at most this long after it arrived; the first piece of an answer goes at once."""
@@ -170,22 +172,18 @@ async def serve() -> None:
     out = _Out()
     calls: dict[int, asyncio.Task[None]] = {}
     warming: set[asyncio.Task[None]] = set()
-    try:
-        while line := await reader.readline():
-            request = json.loads(line)
-            if request.get("op") == "stream":
-                call_id = request["id"]
-                calls[call_id] = asyncio.create_task(_run(out, request))
-                calls[call_id].add_done_callback(functools.partial(_forget, calls, call_id))
-            elif request.get("op") == "cancel" and (running := calls.get(request["id"])) is not None:
-                running.cancel()
-            elif request.get("op") == "warm":
-                warming.add(asyncio.create_task(_warm(out, request)))
-    finally:
-        for task in list(calls.values()):
-            task.cancel()
-        await asyncio.gather(*calls.values(), return_exceptions=True)
-        await close_backends()
+    while line := await reader.readline():
+        request = json.loads(line)
+        if request.get("op") == "stream":
+            call_id = request["id"]
+            calls[call_id] = asyncio.create_task(_run(out, request))
+            calls[call_id].add_done_callback(functools.partial(_forget, calls, call_id))
+        elif request.get("op") == "cancel" and (running := calls.get(request["id"])) is not None:
+            running.cancel()
+        elif request.get("op") == "warm":
+            warming.add(asyncio.create_task(_warm(out, request)))
+    # stdin has closed: the calls in flight end unfinished with the process (see ``main``), which the workbench,
+    # if it is still there, reports as the worker having stopped
 
 
 def _lower_priority() -> None:
@@ -195,8 +193,26 @@ def _lower_priority() -> None:
 
 def main() -> None:
     _lower_priority()
-    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):  # the workbench went away
-        asyncio.run(serve())
+    code = 0
+    try:
+        asyncio.new_event_loop().run_until_complete(serve())
+    except (KeyboardInterrupt, BrokenPipeError):  # the workbench went away
+        pass
+    except Exception:
+        traceback.print_exc()  # the workbench shows the last line as this process's last words
+        code = 1
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """End this process now, without tidying up: the caller logs every call, so nothing here needs keeping, and
+    open connections close with the process. A tidy exit would wait for the embedded engine to finish reading
+    the prompt it is on (seconds, for a long one) before it could free the model, and for imports still running
+    in threads."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
