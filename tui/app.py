@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,8 +14,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from moot.core.config import LoadedConfig, load_config
-from moot.core.discovery import ModelStatus, model_statuses
+from moot.core.config.loader import LoadedConfig, load_config
 from moot.core.storage import Store
 from moot.themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS
 
@@ -20,9 +22,45 @@ from .calm_gc import CalmCollector
 from .commands import BindingCommands
 
 if TYPE_CHECKING:
+    from moot.core.discovery import ModelStatus
     from moot.core.ensemble import PlanOptions
 
 PLAN_PREFS = "plan"
+
+
+async def in_background(work: Callable[[], object]) -> None:
+    """Run ``work`` (an import, say) in a thread of its own, so the screen keeps answering meanwhile; leaving the
+    workbench does not wait for it (asyncio's own threads are waited for when its loop closes)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():  # cancelled
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            work()
+        except BaseException as e:
+            error = e
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="moot-background", daemon=True).start()
+    await done
+
+
+def _import_discovery(loaded: LoadedConfig) -> None:
+    """What discovery imports, the Ollama client (a quarter of a second) if it will ask an Ollama host."""
+    import moot.core.discovery  # noqa: F401
+
+    if loaded.defaulted_models or any(m.backend == "ollama" for m in loaded.config.models):
+        import moot.core.providers.ollama  # noqa: F401
 
 
 def git_branch(path: Path) -> str | None:
@@ -54,6 +92,8 @@ class MootApp(App[None]):
         self.loaded = loaded or load_config(Path.cwd())
         self.store = store or Store()
         self.statuses: list[ModelStatus] = statuses or []
+        self.first_frame = asyncio.Event()
+        """Set once the main screen's first frame is drawn: work it does not need waits for this."""
         self.models_ready = asyncio.Event()
         self.workers_warm = asyncio.Event()
         """Set once the model worker processes are started and have imported their clients."""
@@ -75,27 +115,48 @@ class MootApp(App[None]):
             self.register_theme(theme)
         self.theme = self.store.get_pref("user", "theme", DEFAULT_THEME) or DEFAULT_THEME
         self._remember_theme = True  # from here on, a theme the user picks is remembered
-        if self.loaded.config.keys:
+        # a config not built yet is the defaults, which remap no key (reading it would build it before the
+        # first frame)
+        if self.loaded.built and self.loaded.config.keys:
             self.set_keymap(dict(self.loaded.config.keys))
         from .screens.main import MainScreen
 
         self.push_screen(MainScreen())
         if self._given_statuses:
             self.models_ready.set()
-        else:  # after the first frame: discovery imports the network clients, which takes a moment
-            self.call_after_refresh(self.discover)
-        self.call_after_refresh(self.warm_workers)
-        self.call_after_refresh(self.watch_files)
+
+    def on_ready(self) -> None:
+        """The first frame is on its way: the rest starts once it is drawn."""
+        self.screen.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """What the first frame did not need: discovery (it imports the network clients), the model worker
+        processes, the file watcher, and the config when it was left unbuilt (see ``config_ready``)."""
+        self.first_frame.set()
+        if not self._given_statuses:
+            self.discover()
+        self.warm_workers()
+        self.watch_files()
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_remember_theme", False):
             self.store.set_pref("user", "theme", theme)
+
+    async def config_ready(self) -> None:
+        """Build the config if it was left for after the first frame, in the background (importing the schema
+        takes a tenth of a second)."""
+        if not self.loaded.built:
+            await in_background(lambda: self.loaded.config)
 
     @work(exclusive=True, group="discovery", exit_on_error=False)
     async def discover(self) -> None:
         """Check every model (keys, Ollama, the embedded engine) without blocking the screen."""
         self.branch = await asyncio.to_thread(git_branch, self.loaded.project_dir)
         try:
+            await self.config_ready()
+            await in_background(lambda: _import_discovery(self.loaded))
+            from moot.core.discovery import model_statuses
+
             self.statuses = await model_statuses(self.loaded)
         finally:
             self.models_ready.set()
@@ -107,10 +168,11 @@ class MootApp(App[None]):
     @work(exclusive=True, group="warm", exit_on_error=False)
     async def warm_workers(self) -> None:
         """Start the model worker processes while the user types, so the first run does not wait for them."""
-        from moot.core.providers.base import backend_for
-        from moot.core.providers.process import ProcessBackend, warm
-
         try:
+            await self.config_ready()
+            from moot.core.providers.base import backend_for
+            from moot.core.providers.process import ProcessBackend, warm
+
             kinds = {m.backend for m in self.loaded.config.models if isinstance(backend_for(m), ProcessBackend)}
             await warm(kinds)
         finally:
@@ -199,7 +261,7 @@ class MootApp(App[None]):
 
 def run_workbench() -> int:
     """``moot`` with no command: the workbench in the current directory."""
-    from moot.core.config import ConfigError
+    from moot.core.config.loader import ConfigError
 
     try:
         loaded = load_config(Path.cwd())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,6 @@ from textual.worker import Worker, WorkerState
 from ..bridge import FLUSH_S, TICKS, Bridge
 from ..commands import BindingCommands
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
-from ..widgets.perf import PerfPanel
 from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
 from ..widgets.synthesis import SynthesisPane
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from moot.core.ensemble import Ensemble, PlanOptions, PlanResult
 
     from ..app import MootApp
+    from ..widgets.perf import PerfPanel
 
 PERF_PREF = "perf_panel"
 """The user pref that remembers whether the perf panel is shown."""
@@ -113,10 +114,14 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self.moot.header_text(), id="header", markup=False)
-        self.perf_panel = PerfPanel(self.moot.loaded.config, self.moot.store, id="perf")
+        self._perf_shown = bool(self.moot.store.get_pref("user", PERF_PREF, False))
+        # The panel reads the config: with no config file, that is built after the first frame, and so is the
+        # panel, unless it was left open last time
+        self._perf_later = not (self._perf_shown or self.moot.loaded.built)
         with Horizontal(id="workspace"):
             yield ProposalsArea(id="proposals")
-            yield self.perf_panel
+            if not self._perf_later:
+                yield self.perf_panel
         yield SynthesisPane(id="synthesis")
         yield PromptInput(self.moot.task_history(), placeholder="Describe a task and press Enter", id="prompt")
         yield Footer(compact=True)
@@ -125,7 +130,26 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
-        self.perf_panel.shown = bool(self.moot.store.get_pref("user", PERF_PREF, False))
+        if self._perf_later:
+            self.add_perf_panel()
+        else:
+            self.perf_panel.shown = self._perf_shown
+
+    @cached_property
+    def perf_panel(self) -> PerfPanel:
+        """The perf panel (F9); see ``compose`` and ``add_perf_panel`` for when it is put on the screen."""
+        from ..widgets.perf import PerfPanel
+
+        return PerfPanel(self.moot.loaded.config, self.moot.store, id="perf")
+
+    @work(group="perf-panel", exit_on_error=False)
+    async def add_perf_panel(self) -> None:
+        """Put the hidden perf panel beside the proposals after the first frame: its modules, and the config it
+        reads (built in the background), are not needed to draw that frame."""
+        await self.moot.first_frame.wait()
+        await self.moot.config_ready()
+        if not self.perf_panel.is_attached:
+            await self.query_one("#workspace", Horizontal).mount(self.perf_panel)
 
     def refresh_header(self) -> None:
         self.query_one("#header", Static).update(self.moot.header_text(self.chosen[0] if self.chosen else None))
