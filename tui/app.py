@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
+from textual.worker import Worker
 
 from moot.core.config.loader import LoadedConfig, load_config
 from moot.core.storage import Store
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from moot.core.ensemble import PlanOptions
 
 PLAN_PREFS = "plan"
+QUIT_WAIT_S = 0.5
+"""On ctrl+q, how long the work in progress has to stop, and then the screens to take its last messages."""
 
 
 async def in_background(work: Callable[[], object]) -> None:
@@ -101,6 +105,17 @@ class MootApp(App[None]):
         self.branch: str | None = None  # looked up with discovery, after the first frame
         self.gc = CalmCollector()
         """Holds off full garbage collections while a run streams (see ``calm_gc``)."""
+        self._leaving: asyncio.Task[None] | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        if driver is LinuxDriver:
+            from .driver import WorkbenchDriver
+
+            return WorkbenchDriver  # leaves without waiting for the input thread's next look at the keyboard
+        return driver
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -250,13 +265,68 @@ class MootApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    @property
+    def leaving(self) -> bool:
+        """True from ctrl+q on: work being cancelled need not show its result."""
+        return self._leaving is not None
+
+    async def action_quit(self) -> None:
+        """Leave at once, and cleanly (see ``_leave``); pressed again meanwhile, leave without waiting."""
+        if self._leaving is not None:
+            self.exit()
+            return
+        self._leaving = asyncio.create_task(self._leave())
+
+    async def _leave(self) -> None:
+        """Cancel the work in progress (a run, discovery, the file watcher), wait until it has stopped and the
+        screens have handled the messages already on their way, then exit.
+
+        Left to Textual, that work would be cancelled while the screens are being taken down, and what a
+        cancelled run sent last would be shown in widgets already gone: a traceback instead of a clean exit.
+        Work cancelled from here on shows nothing more (see ``leaving``). This runs beside the app's own message
+        loop, which the screens may need meanwhile. The model worker processes are stopped in ``on_unmount``."""
+        try:
+            busy = [w for w in self.workers if not w.is_finished]
+            for worker in busy:
+                worker.cancel()
+            if busy:
+                await asyncio.wait([asyncio.create_task(_ended(w)) for w in busy], timeout=QUIT_WAIT_S)
+            await self._settle(QUIT_WAIT_S)
+        finally:
+            self.exit()
+
+    async def _settle(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until every widget on the screen stack has handled the messages already
+        sent to it."""
+        nodes = [node for screen in self.screen_stack for node in screen.walk_children(with_self=True)]
+        pending = 0
+        settled = asyncio.Event()
+
+        def handled() -> None:
+            nonlocal pending
+            pending -= 1
+            if pending == 0:
+                settled.set()
+
+        for node in nodes:
+            if node.call_later(handled):  # queued behind what the node has not handled yet
+                pending += 1
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), timeout)
+
     async def on_unmount(self) -> None:
         from moot.core.providers.base import close_backends
         from moot.core.providers.process import use_in_process
 
-        await close_backends()  # stops the worker process
+        await close_backends()  # stops the worker processes
         use_in_process()
         self.store.close()
+
+
+async def _ended(worker: Worker[Any]) -> None:
+    with contextlib.suppress(Exception):  # cancelled or failed: either way it has ended
+        await worker.wait()
 
 
 def run_workbench() -> int:

@@ -6,8 +6,11 @@ workbench is actually opened, so ``moot --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +21,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_workbench_frame_rate()
         from .app import run_workbench
 
-        return run_workbench()
+        end_process(run_workbench())
     from moot.core.cli.main import main as cli
 
     return cli(args)
+
+
+def end_process(code: int) -> NoReturn:
+    """End the process now, once the workbench has closed what it opened (the database, the model worker
+    processes, the terminal). The interpreter's own teardown would only add to the wait after ctrl+q: a garbage
+    collection over every object the workbench made (0.1-0.3 s), and the threads still importing in the
+    background (started after the first frame)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -49,7 +49,8 @@ class StreamRelay(Widget):
     key waited behind them before it was shown. Here they have a queue of their own, and each batch of text
     gives the loop a turn after it, so a key, the screen's update and its frame go between two batches instead
     of after all of them (a message pump handles its whole queue without yielding otherwise). A batch only
-    hands its text to its view, which renders it a slice at a time (see ``StreamedMarkdown``)."""
+    hands its text to its view, which renders it a slice at a time (see ``StreamedMarkdown``). Once the
+    workbench is quitting, what a cancelled run still sends is dropped: nothing more is shown."""
 
     DEFAULT_CSS = "StreamRelay { display: none; }"
 
@@ -59,22 +60,33 @@ class StreamRelay(Widget):
         assert isinstance(screen, MainScreen)
         return screen
 
+    @property
+    def showing(self) -> bool:
+        """False once the workbench is quitting."""
+        app: MootApp = self.app  # type: ignore[assignment]
+        return not app.leaving
+
     async def on_proposal_text(self, message: ProposalText) -> None:
-        await self.main.on_proposal_text(message)
-        await asyncio.sleep(0)
+        if self.showing:
+            await self.main.on_proposal_text(message)
+            await asyncio.sleep(0)
 
     async def on_proposal_state(self, message: ProposalState) -> None:
-        await self.main.on_proposal_state(message)
+        if self.showing:
+            await self.main.on_proposal_state(message)
 
     async def on_judge_text(self, message: JudgeText) -> None:
-        await self.main.on_judge_text(message)
-        await asyncio.sleep(0)
+        if self.showing:
+            await self.main.on_judge_text(message)
+            await asyncio.sleep(0)
 
     def on_judge_state(self, message: JudgeState) -> None:
-        self.main.on_judge_state(message)
+        if self.showing:
+            self.main.on_judge_state(message)
 
     async def on_run_finished(self, message: RunFinished) -> None:
-        await self.main.on_run_finished(message)
+        if self.showing:
+            await self.main.on_run_finished(message)
 
 
 class MainScreen(Screen[None]):
@@ -200,15 +212,17 @@ class MainScreen(Screen[None]):
             with app.gc.hold():
                 await ensemble.complete(between=bridge.flush)
         except asyncio.CancelledError:
-            for pane in area.panes:
-                if pane.state in ("waiting", "streaming"):
-                    await pane.set_state("cancelled", "cancelled")
+            if not app.leaving:  # quitting: nothing more is shown
+                for pane in area.panes:
+                    if pane.state in ("waiting", "streaming"):
+                        await pane.set_state("cancelled", "cancelled")
             raise
         finally:
             flusher.stop()
             bridge.flush()
             self.running = False
-            self.relay.post_message(RunFinished(result))
+            if not app.leaving:
+                self.relay.post_message(RunFinished(result))
 
     async def _add_context(self, opts: PlanOptions, task: str, models: list[ModelConfig]) -> None:
         """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
@@ -258,7 +272,8 @@ class MainScreen(Screen[None]):
             bridge.flush()
             ensemble.finish()
             self.running = False
-            self.relay.post_message(RunFinished(result))
+            if not self.moot.leaving:  # quitting: nothing more is shown
+                self.relay.post_message(RunFinished(result))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
