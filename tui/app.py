@@ -103,6 +103,8 @@ class MootApp(App[None]):
         """Set once the model worker processes are started and have imported their clients."""
         self._given_statuses = statuses is not None
         self.branch: str | None = None  # looked up with discovery, after the first frame
+        self.shaped: str | None = None
+        """The header's word on how the last run was shaped to the embedded engine, when it was."""
         self.gc = CalmCollector()
         """Holds off full garbage collections while a run streams (see ``calm_gc``)."""
         self._leaving: asyncio.Task[None] | None = None
@@ -194,6 +196,16 @@ class MootApp(App[None]):
             self.workers_warm.set()
         await self.models_ready.wait()
         self.gc.freeze_startup()  # the clients are imported and the screen is built: that all stays
+        await self.measure_embedded()
+
+    async def measure_embedded(self) -> None:
+        """When the embedded engine is the only usable model and has no figures yet, measure it now with a
+        short probe (which also loads the model), so the first run is shaped to it without waiting."""
+        models = [m for alias in self.usable if (m := self.loaded.config.model(alias)) is not None]
+        if models and all(m.backend == "local" for m in models):
+            from moot.core.ensemble.shape import engine_rates
+
+            await engine_rates(models[0], self.store)
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
@@ -232,8 +244,10 @@ class MootApp(App[None]):
             models = "checking models…"
         else:
             models = f"{len(self.usable)}/{len(self.statuses)} models usable"
-            if self.loaded.defaulted_models and self.usable == ["smollm2"]:
-                models = "embedded model only (smollm2; `moot doctor` adds hosted or Ollama ones)"
+            if self.shaped is not None:
+                models = self.shaped
+            elif self.loaded.defaulted_models and self.usable == ["smollm2"]:
+                models = "embedded model only (smollm2; moot doctor adds hosted or Ollama ones)"
         prefs = self.plan_prefs()
         strategy = prefs.get("strategy") or "auto"
         text = f" moot · {where} · {models} · strategy: {strategy}"

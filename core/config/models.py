@@ -151,6 +151,10 @@ class EnsembleConfig(_Strict):
     """Peer-rank the proposals (Borda count) before the judge."""
     context_budget: int = Field(default=4000, ge=0)
     """Tokens of repository context given to each proposer."""
+    embedded_target_s: float = Field(default=45.0, ge=0)
+    """When every proposer and the judge run on the embedded engine, the run is shaped to be done in about this
+    many seconds (fewer proposers, shorter answers, less context, from the engine's measured speed); 0 leaves
+    the run as configured."""
 
 
 class ContextConfig(_Strict):

@@ -203,11 +203,14 @@ class Ensemble:
 
     async def fit(self, context: int) -> Shape | None:
         """After ``begin``: when every proposer and the judge run on the embedded engine, cut the run (how many
-        proposers, how long their answers and the judge's, ``context`` tokens of repository context) so that it
-        is predicted to be done within ``shape.TARGET_S``, from the engine's measured speed (a short probe call
-        measures it the first time). Returns the shape, or None when the run is not embedded-only (or the engine
-        cannot be measured): then nothing changes."""
+        proposers, how long their answers and the judge's, ``context`` tokens of repository context) so that it is
+        predicted to be done within ``[ensemble] embedded_target_s``, from the engine's measured speed (a short
+        probe call measures it the first time). Returns the shape, or None when the run is not embedded-only, the
+        target is 0 or the engine cannot be measured: then nothing changes."""
+        target = self.config.ensemble.embedded_target_s
         models = [p.proposer.model for p in self.proposals]
+        if not target:
+            return None
         try:
             judge = judge_model(self.config, self.usable, self.result.strategy, self.opts.judge)
         except StrategyError:
@@ -219,7 +222,7 @@ class Ensemble:
             return None
         asked = min((self.opts.params.max_tokens or m.max_tokens) for m in models)
         shape = shape_mod.fit(rates, proposers=len(self.proposals), proposal_tokens=asked, context=context,
-                              task_tokens=count_tokens(self.task, models[0].model))
+                              task_tokens=count_tokens(self.task, models[0].model), target_s=target)
         self.proposals[shape.proposers:] = []
         self.result.proposals = self.proposals
         self.opts.params = replace(self.opts.params, max_tokens=shape.proposal_tokens)

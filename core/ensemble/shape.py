@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from ..storage import Store
 
 TARGET_S = 45.0
-"""The time a shaped plan is meant to take, proposals and synthesis together, leaving room under a minute for
-what the prediction does not see (building the context, the screen, a slower moment of the machine)."""
+"""The time a shaped plan is meant to take by default (``[ensemble] embedded_target_s``), proposals and
+synthesis together, leaving room under a minute for what the prediction does not see (building the context,
+the screen, a slower moment of the machine)."""
 
 CONTEXT_STEPS = (1500, 1000, 600, 300)
 """Context budgets tried, largest first, below the configured one."""
@@ -76,6 +77,13 @@ class Shape:
         why = f"~{self.predicted_s:.0f} s at {self.rates.eval_rate:.0f} tok/s"
         cut = f"; cut {', '.join(self.cut)}" if self.cut else ""
         return f"shaped for the embedded engine: {what} ({why}){cut}"
+
+    @property
+    def brief(self) -> str:
+        """The header's short form: ``embedded: 3 × 384 tok, judge 512, ctx 2048 · ~38 s at 80 tok/s``."""
+        judge = f", judge {self.judge_tokens}" if self.judge_tokens else ""
+        return (f"embedded: {self.proposers} × {self.proposal_tokens} tok{judge}, ctx {self.context_tokens} · "
+                f"~{self.predicted_s:.0f} s at {self.rates.eval_rate:.0f} tok/s")
 
     def to_json(self) -> dict[str, object]:
         return {

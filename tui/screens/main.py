@@ -198,6 +198,7 @@ class MainScreen(Screen[None]):
             self.notify(str(e), title="Cannot run", severity="error", timeout=8)
             return
         self.ensemble, self.result, self.chosen, self.running = ensemble, result, None, True
+        budget = await self._fit(ensemble)
         self.refresh_header()
         area = self.query_one(ProposalsArea)
         await area.set_proposers([p.proposer for p in result.proposals])
@@ -205,7 +206,7 @@ class MainScreen(Screen[None]):
         await synthesis.reset(self._judge_name(result))
         for pane in area.panes:
             await pane.reset()
-        await self._add_context(opts, task, [p.proposer.model for p in result.proposals])
+        await self._add_context(opts, task, [p.proposer.model for p in result.proposals], budget)
         self._perf_start(range(len(result.proposals)), fresh=True)
         flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
         try:
@@ -224,13 +225,30 @@ class MainScreen(Screen[None]):
             if not app.leaving:
                 self.relay.post_message(RunFinished(result))
 
-    async def _add_context(self, opts: PlanOptions, task: str, models: list[ModelConfig]) -> None:
-        """The scoped repository context for the proposers, read in a thread (disk and parsing)."""
+    async def _fit(self, ensemble: Ensemble) -> int | None:
+        """Shape an embedded-only run to its engine (``Ensemble.fit``; the first time, a short probe measures
+        the engine) and say so in the header; the context budget it leaves, or None when it is not shaped."""
+        from moot.context.planning import context_budget
+
+        models = [p.proposer.model for p in ensemble.proposals]
+        shape = await ensemble.fit(context_budget(self.moot.loaded.config.budget_for("proposer"), models))
+        self.moot.shaped = shape.brief if shape is not None else None
+        if shape is None:
+            return None
+        if shape.cut:
+            self.notify(shape.note, title="Shaped for the embedded engine", timeout=8)
+        return shape.context_tokens
+
+    async def _add_context(self, opts: PlanOptions, task: str, models: list[ModelConfig],
+                           budget: int | None = None) -> None:
+        """The scoped repository context for the proposers (within ``budget`` when given), read in a thread
+        (disk and parsing)."""
         from moot.context.planning import context_budget, planning_context
 
         from .context import context_options
 
-        budget = context_budget(self.moot.loaded.config.budget_for("proposer"), models)
+        if budget is None:
+            budget = context_budget(self.moot.loaded.config.budget_for("proposer"), models)
         found = await asyncio.to_thread(planning_context, self.moot.loaded.project_dir, task, budget,
                                         models[0].model if models else "", **context_options(self.moot))
         if found is not None:
