@@ -72,3 +72,26 @@ def test_moot_plan_end_to_end(tmp_path: Path) -> None:
     assert all(p["status"] == "done" and p["perf"]["eval_rate"] > 0 for p in doc["proposals"])
     assert doc["judge"]["model"] == "smollm2" and doc["judge"]["text"]
     assert doc["plan"].strip()
+
+
+async def test_decodes_under_a_schema_and_refuses_a_broken_grammar_without_crashing() -> None:
+    from moot.core.events import Error
+
+    huge = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 5000}}, "required": ["a"]}
+    events = [e async for e in stream(SMOL, [{"role": "user", "content": "Hi"}], Params(max_tokens=40, schema=huge))]
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert isinstance(events[-1], Done) and text.startswith('{"a": "')
+    broken = [e async for e in stream(SMOL, [{"role": "user", "content": "Hi"}],
+                                      Params(max_tokens=8, grammar="root ::= missing-rule", retries=0))]
+    assert isinstance(broken[-1], Error) and broken[-1].kind == "bad_request"
+    after = [e async for e in stream(SMOL, [{"role": "user", "content": "Hi"}], Params(max_tokens=4))]
+    assert isinstance(after[-1], Done)  # the engine is still there
+
+
+def test_bounds_past_the_engines_limit_are_taken_off() -> None:
+    from moot.core.providers.embedded import REPEAT_LIMIT, bounded
+
+    schema = {"type": "array", "maxItems": 5000, "minItems": 2,
+              "items": {"type": "string", "maxLength": 20_000, "minLength": 3000}}
+    assert bounded(schema) == {"type": "array", "minItems": 2,
+                               "items": {"type": "string", "minLength": REPEAT_LIMIT}}

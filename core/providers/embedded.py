@@ -58,6 +58,28 @@ def model_path(model: ModelConfig) -> Path:
     raise ProviderError("unavailable", f"local model {name!r} needs a 'path' to a GGUF file in its config")
 
 
+REPEAT_LIMIT = 1000
+"""llama.cpp refuses a grammar whose bounded repetition passes this; the schema converter writes a
+``maxLength`` or ``maxItems`` as such a repetition."""
+
+
+def bounded(schema: Any) -> Any:
+    """``schema`` with every length or count bound above ``REPEAT_LIMIT`` taken off (a larger maximum is no
+    limit a small engine would reach; a larger minimum is held to the limit)."""
+    if isinstance(schema, list):
+        return [bounded(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("maxLength", "maxItems") and isinstance(value, int) and value > REPEAT_LIMIT:
+            continue
+        if key in ("minLength", "minItems") and isinstance(value, int) and value > REPEAT_LIMIT:
+            value = REPEAT_LIMIT
+        out[key] = bounded(value)
+    return out
+
+
 def engine_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
@@ -154,28 +176,35 @@ class EmbeddedBackend(Backend):
                     shown = ahead
                 self._turn.wait(0.2)  # woken when a call ends; the timeout notices a cancellation
 
-    def _grammar(self, params: Params) -> Any:
-        """The llama.cpp grammar for ``params`` (GBNF, else JSON schema), built once per text; None for none."""
+    def _grammar(self, params: Params, engine: _Engine) -> Any:
+        """The llama.cpp grammar for ``params`` (GBNF, else JSON schema), built and checked once per text; None
+        for none. Raises ``ProviderError("bad_request")`` for a grammar llama.cpp refuses."""
         if params.grammar:
-            key, build = "gbnf:" + params.grammar, "string"
+            text = params.grammar
         elif params.schema:
-            key, build = "json:" + json.dumps(params.schema), "schema"  # key order is the answer's order
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            try:  # key order is the answer's order: the schema is passed on as it was written
+                text = json_schema_to_gbnf(json.dumps(bounded(params.schema)))
+            except Exception as e:
+                raise ProviderError("bad_request", f"the embedded engine cannot use this schema: {e}") from e
         else:
             return None
-        if key not in self._grammars:
+        if text not in self._grammars:
+            import llama_cpp
             from llama_cpp import LlamaGrammar
 
+            # llama.cpp's own parser checks the grammar; a refused one must not reach the sampler, which would
+            # take the whole process down with it
+            checked = llama_cpp.llama_sampler_init_grammar(engine.llm._model.vocab, text.encode(), b"root")
+            if not checked:
+                raise ProviderError("bad_request", "the embedded engine refused the grammar (llama.cpp could not "
+                                    "parse it, or a repetition in it is too long)")
+            llama_cpp.llama_sampler_free(checked)
             if len(self._grammars) >= GRAMMAR_CACHE:  # an edit grammar is made per task: keep the newest few
                 self._grammars.pop(next(iter(self._grammars)))
-
-            try:
-                if build == "string":
-                    self._grammars[key] = LlamaGrammar.from_string(params.grammar or "", verbose=False)
-                else:
-                    self._grammars[key] = LlamaGrammar.from_json_schema(key[5:], verbose=False)
-            except Exception as e:  # a grammar llama.cpp cannot parse is the caller's bug: say so plainly
-                raise ProviderError("bad_request", f"the embedded engine cannot use this grammar: {e}") from e
-        return self._grammars[key]
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def _run(
         self, path: Path, model: ModelConfig, messages: list[Message], params: Params, emit: Any,
@@ -183,7 +212,7 @@ class EmbeddedBackend(Backend):
     ) -> None:
         t_start = time.perf_counter_ns()
         engine = self._engine(path, params.num_ctx or DEFAULT_CTX)
-        grammar = self._grammar(params)
+        grammar = self._grammar(params, engine)
         with engine.lock:
             if stop.is_set():
                 return
