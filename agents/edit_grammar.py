@@ -332,7 +332,7 @@ def _line_rules() -> list[str]:
     as a block marker: at its start, and after indentation, at most four '<' or '>', and at the very start
     at most four '='. A model used to fenced code closes a fence after its new lines; in a code file that
     line is not allowed, which keeps a small model writing code (short lines) rather than prose after it."""
-    ws, nl = _class(_WS), chr(10) + chr(13)
+    ws, nl = _class(_WS), chr(10) + chr(13) + chr(0)  # no NUL: it would make the file binary
     rules = [
         f'line ::= {ws}{{1,{INDENT_CHARS}}} line-ws | {_class(_WS + nl + "<>=", negate=True)} line-rest'
         f' | "<" lt-1 | ">" gt-1 | "=" eq-1 | "\\n"',
