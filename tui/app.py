@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import subprocess
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,39 +33,20 @@ QUIT_WAIT_S = 0.5
 """On ctrl+q, how long the work in progress has to stop, and then the screens to take its last messages."""
 
 
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moot-background")
+"""One thread for the work the workbench does after its first frame (the config, imports): one job at a time, so
+the screen shares the interpreter with one thread, not several."""
+
+
 async def in_background(work: Callable[[], object]) -> None:
-    """Run ``work`` (an import, say) in a thread of its own, so the screen keeps answering meanwhile; leaving the
-    workbench does not wait for it (asyncio's own threads are waited for when its loop closes)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if done.done():  # cancelled
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(None)
-
-    def run() -> None:
-        error: BaseException | None = None
-        try:
-            work()
-        except BaseException as e:
-            error = e
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
-            loop.call_soon_threadsafe(settle, error)
-
-    threading.Thread(target=run, name="moot-background", daemon=True).start()
-    await done
+    """Run ``work`` (an import, say) in the background thread, so the screen keeps answering meanwhile. Leaving
+    the workbench does not wait for it (asyncio waits for its own threads when its loop closes)."""
+    await asyncio.get_running_loop().run_in_executor(_BACKGROUND, work)
 
 
-def _import_discovery(loaded: LoadedConfig) -> None:
-    """What discovery imports, the Ollama client (a quarter of a second) if it will ask an Ollama host."""
-    import moot.core.discovery  # noqa: F401
-
-    if loaded.defaulted_models or any(m.backend == "ollama" for m in loaded.config.models):
-        import moot.core.providers.ollama  # noqa: F401
+async def import_in_background(*modules: str) -> None:
+    """Import ``modules`` with ``in_background``: tens or hundreds of milliseconds the screen need not wait for."""
+    await in_background(lambda: [importlib.import_module(name) for name in modules])
 
 
 def git_branch(path: Path) -> str | None:
@@ -96,8 +78,6 @@ class MootApp(App[None]):
         self.loaded = loaded or load_config(Path.cwd())
         self.store = store or Store()
         self.statuses: list[ModelStatus] = statuses or []
-        self.first_frame = asyncio.Event()
-        """Set once the main screen's first frame is drawn: work it does not need waits for this."""
         self.models_ready = asyncio.Event()
         self.workers_warm = asyncio.Event()
         """Set once the model worker processes are started and have imported their clients."""
@@ -148,11 +128,12 @@ class MootApp(App[None]):
 
     def _after_first_frame(self) -> None:
         """What the first frame did not need: discovery (it imports the network clients), the model worker
-        processes, the file watcher, and the config when it was left unbuilt (see ``config_ready``)."""
-        self.first_frame.set()
+        processes, the hidden perf panel, the file watcher, and the config when it was left unbuilt (see
+        ``config_ready``)."""
         if not self._given_statuses:
             self.discover()
         self.warm_workers()
+        self.add_perf_panel()
         self.watch_files()
 
     def watch_theme(self, theme: str) -> None:
@@ -171,7 +152,11 @@ class MootApp(App[None]):
         self.branch = await asyncio.to_thread(git_branch, self.loaded.project_dir)
         try:
             await self.config_ready()
-            await in_background(lambda: _import_discovery(self.loaded))
+            # what discovery imports, and the Ollama client (a quarter of a second) if it will ask an Ollama host
+            modules = ["moot.core.discovery"]
+            if self.loaded.defaulted_models or any(m.backend == "ollama" for m in self.loaded.config.models):
+                modules.append("moot.core.providers.ollama")
+            await import_in_background(*modules)
             from moot.core.discovery import model_statuses
 
             self.statuses = await model_statuses(self.loaded)
@@ -207,10 +192,22 @@ class MootApp(App[None]):
 
             await engine_rates(models[0], self.store)
 
+    @work(exclusive=True, group="perf-panel", exit_on_error=False)
+    async def add_perf_panel(self) -> None:
+        """Put the hidden perf panel on the main screen, if its first frame went without it."""
+        from .screens.main import MainScreen
+
+        screen = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if screen is not None and screen.perf_panel_later:
+            await self.config_ready()
+            await import_in_background("moot.tui.widgets.perf")
+            await screen.add_perf_panel()
+
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
         """Follow the repository while the workbench runs: changed files leave the tag cache (the next context
         is read fresh), and an open context inspector recomputes."""
+        await import_in_background("moot.context.cache", "moot.context.files", "moot.context.watch")
         from moot.context.cache import TagCache
         from moot.context.files import git_lists
         from moot.context.watch import watch_repository, watching_enabled
@@ -305,7 +302,8 @@ class MootApp(App[None]):
                 worker.cancel()
             if busy:
                 await asyncio.wait([asyncio.create_task(_ended(w)) for w in busy], timeout=QUIT_WAIT_S)
-            await self._settle(QUIT_WAIT_S)
+            if any(w.node is not self for w in busy):  # the app's own work sends the screens nothing
+                await self._settle(QUIT_WAIT_S)
         finally:
             self.exit()
 

@@ -92,7 +92,7 @@ class _Worker:
 
     async def stop(self) -> None:
         """End the process: its stdin is closed, which it answers by leaving at once; if it has not gone within
-        ``STOP_GRACE_S`` (still starting up, say) it is terminated, and killed if even that does not end it."""
+        ``STOP_GRACE_S`` it is terminated, and killed if even that does not end it."""
         if self.proc.returncode is None:
             with contextlib.suppress(Exception):
                 assert self.proc.stdin is not None
@@ -115,8 +115,9 @@ class _Worker:
         return self.proc.returncode is not None
 
 
-STOP_GRACE_S = 0.1
-"""How long a worker has to leave on its own once its stdin is closed (it needs a few milliseconds)."""
+STOP_GRACE_S = 0.05
+"""How long a worker has to leave on its own once its stdin is closed (it needs a few milliseconds, unless it is
+still starting up)."""
 STOP_WAIT_S = 2.0
 """How long a terminated worker is waited for before it is killed."""
 

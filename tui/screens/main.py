@@ -142,9 +142,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
-        if self._perf_later:
-            self.add_perf_panel()
-        else:
+        if not self._perf_later:
             self.perf_panel.shown = self._perf_shown
 
     @cached_property
@@ -154,13 +152,16 @@ class MainScreen(Screen[None]):
 
         return PerfPanel(self.moot.loaded.config, self.moot.store, id="perf")
 
-    @work(group="perf-panel", exit_on_error=False)
+    @property
+    def perf_panel_later(self) -> bool:
+        """Whether the hidden perf panel was left out of the first frame, for ``add_perf_panel`` to put in."""
+        return self._perf_later
+
     async def add_perf_panel(self) -> None:
-        """Put the hidden perf panel beside the proposals after the first frame: its modules, and the config it
-        reads (built in the background), are not needed to draw that frame."""
-        await self.moot.first_frame.wait()
-        await self.moot.config_ready()
-        if not self.perf_panel.is_attached:
+        """Put the hidden perf panel beside the proposals. The app calls this after the first frame, once the
+        config the panel reads is built and its modules imported (in the background): that frame needs neither."""
+        if self._perf_later:
+            self._perf_later = False
             await self.query_one("#workspace", Horizontal).mount(self.perf_panel)
 
     def refresh_header(self) -> None:
