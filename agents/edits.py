@@ -140,6 +140,21 @@ def _join(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def close_cut_block(text: str) -> str:
+    """An answer cut off by the token cap, with its last block closed where that is safe: cut inside the
+    REPLACE, the whole lines written so far become the block's REPLACE; cut before its divider (in the path or
+    the SEARCH), the block is dropped. For answers decoded under the edit grammar, whose every prefix is a
+    prefix of blocks that apply; an answer with every block closed comes back as it was."""
+    lines = text.split("\n")
+    whole = lines[:-1] if lines and lines[-1] else lines  # a line cut in the middle is left out
+    head = next((i for i in range(len(whole) - 1, -1, -1) if _HEAD.match(whole[i])), None)
+    if head is None or any(_TAIL.match(line) for line in whole[head:]):
+        return text
+    if any(_DIVIDER.match(line) for line in whole[head:]):
+        return "\n".join([*whole, ">>>>>>> REPLACE", ""])
+    return "\n".join(whole[: max(0, head - 1)]) + ("\n" if head > 1 else "")  # from the block's path on
+
+
 def parse_edits(text: str) -> list[Edit]:
     """The SEARCH/REPLACE blocks in a model's answer, in order.
 

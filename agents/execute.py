@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,13 +22,14 @@ from typing import Any
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import Config, ModelConfig
 from moot.core.events import Event, Queued, Started, TextDelta
-from moot.core.providers.base import Message
+from moot.core.providers.base import Message, Params
 from moot.core.storage import Store
+from moot.core.structured import decodes_grammar
 from moot.core.tokens import count_tokens
 
 from . import prompts, runs
 from . import worktree as wtree
-from .edits import EditFormatError, apply_edits, failure_feedback, parse_edits
+from .edits import EditFormatError, apply_edits, close_cut_block, failure_feedback, parse_edits
 from .routing import RoutedTask
 from .speed import SpeedRouter
 from .tasks import ordered
@@ -223,6 +224,17 @@ ExecEvent = (
 ProgressSink = Callable[[ExecEvent], None]
 
 
+GRAMMAR_FILES = 3
+"""A task that names no file may edit the first few files its context shows (under the embedded engine's edit
+grammar)."""
+ANSWER_FRAME_TOKENS, TOKENS_PER_LINE, MIN_REPLACE_LINES = 120, 10, 8
+"""Under the edit grammar, a REPLACE may have as many lines as fit the model's token cap after the rest of the
+answer (its sentence, the path, the SEARCH lines), at about ten tokens a line: a small model repeats its new
+lines until the grammar makes it close the block, and the block has to close before the cap cuts it."""
+EDIT_TEMPERATURE = 0.2
+"""The most a model under the edit grammar is sampled at: its SEARCH copies lines, its REPLACE is code."""
+
+
 class ExecuteError(Exception):
     """The run cannot be carried out (unknown run, nothing to do, a run another process is carrying out)."""
 
@@ -316,16 +328,16 @@ class _Engine:
         return self._distilled
 
     async def _context(self, wt: Worktree, text: str, files: Sequence[str], role: str, model: ModelConfig,
-                       cand: int, budget: int | None = None) -> str:
+                       cand: int, budget: int | None = None) -> tuple[str, list[str]]:
         """The repository context for a task, read from the worktree: scoped to the task within its role's
         budget, or ``budget`` (every file whole as far as it goes under ``full``; only its own files under
-        ``fresh``)."""
+        ``fresh``). Returns its text and the files it shows whole or outlined, best first."""
         budget = self.config.budget_for(role) if budget is None else budget
         if budget <= 0:
-            return ""
+            return "", []
         strategy = {"full": "full", "fresh": "fresh"}.get(self.config.context.strategy, "scoped")
 
-        def build() -> str:
+        def build() -> tuple[str, list[str]]:
             from moot.context.cache import TagCache, build_index
             from moot.context.files import list_files
             from moot.context.scope import scope
@@ -342,18 +354,53 @@ class _Engine:
                 index = build_index(wt.path, files=list_files(wt.path, sniff=False), cache=cache)
             finally:
                 cache.close()
-            return scope(index, text, budget, strategy=strategy, model=model.model, pinned=pinned,  # type: ignore[arg-type]
-                         plan_files=list(files)).text
+            found = scope(index, text, budget, strategy=strategy, model=model.model, pinned=pinned,  # type: ignore[arg-type]
+                          plan_files=list(files))
+            return found.text, [i.path for i in found.items if i.kind in ("full", "outline")]
 
         try:
             return await asyncio.to_thread(build)
         except Exception as e:  # context helps the model; its absence must not fail the task
             self.emit(Note(cand, f"no repository context for this task: {e}"))
-            return ""
+            return "", []
+
+    async def _grammar(self, wt: Worktree, model: ModelConfig, files: Sequence[str], shown: Sequence[str],
+                       cand: int) -> str | None:
+        """The grammar the embedded engine decodes a task's edits under (``edit_grammar``): SEARCH text only from
+        lines of the task's files (or, when it names none, of the files its context shows), paths only theirs
+        or a new file's. None for other engines, or files too large to build it for (the model then answers
+        freely, as every other model does)."""
+        if not decodes_grammar(model):
+            return None
+
+        def build() -> str | None:
+            from moot.context.files import list_files
+
+            from .edit_grammar import edit_grammar
+            from .safety import UnsafePath, check_path
+
+            targets: dict[str, str | None] = {}
+            for f in list(files) or list(shown)[:GRAMMAR_FILES]:
+                try:
+                    path = check_path(wt.path, f)
+                    targets[f] = path.read_text(encoding="utf-8") if path.exists() else None  # None: to create
+                except (UnsafePath, OSError, UnicodeDecodeError):
+                    continue
+            lines = max(MIN_REPLACE_LINES, (model.max_tokens - ANSWER_FRAME_TOKENS) // TOKENS_PER_LINE)
+            return edit_grammar(targets, existing=[f.rel for f in list_files(wt.path, sniff=False)],
+                                replace_lines=lines)
+
+        try:
+            return await asyncio.to_thread(build)
+        except Exception as e:  # the grammar helps a small model; without it the task still runs
+            self.emit(Note(cand, f"edits are not held to the files' lines: {type(e).__name__}: {e}"))
+            return None
 
     async def _edit_round(self, cand: int, wt: Worktree, label: str, model: ModelConfig, messages: list[Message],
-                          phase: str, on_retry: Callable[[int, str], None]) -> _Edit:
-        """Ask for edits and apply them; send failures back up to ``edit_retries`` times."""
+                          phase: str, on_retry: Callable[[int, str], None],
+                          grammar: Callable[[], Awaitable[str | None]] | None = None) -> _Edit:
+        """Ask for edits and apply them; send failures back up to ``edit_retries`` times. ``grammar`` makes the
+        grammar each try is decoded under (from the files as they are then)."""
         retries = self.config.agents.edit_retries
         files: list[str] = []
         ctx = CallContext(self.store, self.run_id, phase, label=label)
@@ -367,14 +414,17 @@ class _Engine:
         for attempt in range(retries + 1):
             if attempt:
                 self.emit(TaskStarted(cand, label, model.name, attempt))
-            result = await run_call(model, messages, ctx=ctx, on_event=forward)
+            held = await grammar() if grammar is not None else None
+            params = Params(grammar=held, temperature=min(model.temperature, EDIT_TEMPERATURE)) if held else None
+            result = await run_call(model, messages, params, ctx=ctx, on_event=forward)
+            text = close_cut_block(result.text) if held and result.finish_reason == "length" else result.text
             _cancel_point()
             if not result.ok:
                 assert result.error is not None
                 return _Edit(files, f"{model.name} failed: {result.error.kind}: {result.error.message}")
             reason, feedback = "", ""
             try:
-                edits = parse_edits(result.text)
+                edits = parse_edits(text)
             except EditFormatError as e:
                 reason = f"the answer's edits could not be read: {e}"
                 feedback = f"Your SEARCH/REPLACE blocks could not be read: {e}\n\n{prompts.EDIT_FORMAT}"
@@ -410,9 +460,10 @@ class _Engine:
         runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
         self.emit(TaskStarted(n, t.task_id, model.name))
         text = f"{t.title}\n{t.description}"
-        context = await self._context(wt, text, t.files, t.role, model, n)
+        context, shown = await self._context(wt, text, t.files, t.role, model, n)
         plan = await self._plan_for_tasks(model, n)
-        messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
+        messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
+                                         example=decodes_grammar(model))
         if self.speed.applies(t.role, t.model_alias, t.reason, pinned=c.model_alias is not None):
             routed = await self.speed.route(t.role, model, messages, count_tokens(context, model.model),
                                             run_id=self.run_id, task_id=t.task_id)
@@ -422,15 +473,17 @@ class _Engine:
             model = routed.model
             self.emit(TaskRouted(n, t.task_id, model.name, routed.decision.reason))
             if routed.context_budget is not None:
-                context = await self._context(wt, text, t.files, t.role, model, n, routed.context_budget)
-                messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
+                context, shown = await self._context(wt, text, t.files, t.role, model, n, routed.context_budget)
+                messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
+                                                 example=decodes_grammar(model))
 
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)
             t.attempts += 1
             runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
 
-        outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying)
+        outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying,
+                                         lambda: self._grammar(wt, model, t.files, shown, n))
         if outcome.error is not None:
             await asyncio.to_thread(wtree.discard, wt)
             return self._fail(n, t, outcome.error)
@@ -503,16 +556,17 @@ class _Engine:
         """One fix attempt: the failing output to ``model``; its edits become one commit."""
         n = c.candidate
         changed = await asyncio.to_thread(_changed_since_base, wt)
-        context = await self._context(wt, f"{title}\n{result.output_tail}", changed, role, model, n)
+        context, shown = await self._context(wt, f"{title}\n{result.output_tail}", changed, role, model, n)
         user = debug_prompt(result, title)
         if self.run.plan.strip():
             user += f"\n\nThe plan these changes carry out:\n{self.run.plan.strip()}"
         if context.strip():
             user += f"\n\nRelevant parts of the repository:\n{context.strip()}"
-        messages: list[Message] = [{"role": "system", "content": prompts.agent_system(role)},
+        messages: list[Message] = [{"role": "system", "content": prompts.agent_system(role, decodes_grammar(model))},
                                    {"role": "user", "content": user}]
         self.emit(TaskStarted(n, label, model.name))
-        outcome = await self._edit_round(n, wt, label, model, messages, "debug", lambda a, r: None)
+        outcome = await self._edit_round(n, wt, label, model, messages, "debug", lambda a, r: None,
+                                         lambda: self._grammar(wt, model, changed, shown, n))
         if outcome.error is not None:
             await asyncio.to_thread(wtree.discard, wt)
             self.emit(TaskFailed(n, label, outcome.error))

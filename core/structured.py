@@ -28,6 +28,12 @@ def decodes_schema(model: ModelConfig) -> bool:
     return model.backend in LOCAL_KINDS
 
 
+def decodes_grammar(model: ModelConfig) -> bool:
+    """Whether ``Params.grammar`` (GBNF) holds a call to ``model``: the embedded engine's. Ollama and hosted
+    servers take a JSON schema at most."""
+    return model.backend == "local"
+
+
 class IncompleteJson(ValueError):
     """Not even a prefix of a JSON value."""
 

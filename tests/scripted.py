@@ -31,6 +31,8 @@ class Script:
     hang_after: int | None = None
     """Stall for good after this many tokens (a deterministic mid-stream state)."""
     perf: Perf | None = None
+    finish: str = "stop"
+    """The finish reason (``length``: cut by the token cap)."""
 
 
 @dataclass
@@ -93,4 +95,4 @@ class ScriptedBackend(Backend):
         yield Usage(prompt_tokens=prompt, completion_tokens=sent)
         if script.perf:
             yield script.perf
-        yield Done("stop")
+        yield Done(script.finish)

@@ -332,3 +332,15 @@ def test_closest_lines_finds_the_most_similar_window() -> None:
     start, ratio = closest_lines(lines, ["def area(width, h):", "    return width * h"])
     assert start == 2 and ratio > 0.7
     assert closest_lines([], ["x"]) == (0, 0.0)
+
+
+def test_a_block_cut_in_its_replace_is_closed_and_one_cut_before_is_dropped() -> None:
+    from moot.agents.edits import close_cut_block
+
+    done = "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n"
+    assert close_cut_block(done) == done
+    cut = "Adding y.\n\na.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 1\ny = 2\nz ="
+    assert parse_edits(close_cut_block(cut)) == [Edit("a.py", "x = 1\n", "x = 1\ny = 2\n")]
+    early = done + "\nb.py\n<<<<<<< SEARCH\ndef f("
+    assert parse_edits(close_cut_block(early)) == [Edit("a.py", "x = 1\n", "x = 2\n")]
+    assert parse_edits(close_cut_block("b.py\n<<<<<<< SEARCH\n")) == []

@@ -392,3 +392,31 @@ def test_begin_refuses_outside_a_repository(tmp_path, store) -> None:
 
     with pytest.raises(WorktreeError, match="not inside a git repository"):
         x.begin(store, tmp_path, "t", "p")
+
+
+async def test_a_local_model_edits_under_a_grammar_of_its_files(store: Store, tmp_path: Path) -> None:
+    """The embedded engine's answer is decoded under the edit grammar built from the task's files, at a low
+    temperature; other models answer freely. An answer cut by the token cap inside its REPLACE still applies."""
+    from moot.core.providers import builtin
+    from moot.core.providers.base import register_backend
+    from scripted import ScriptedBackend
+
+    repo = make_repo(tmp_path / "r", {"src/app.py": "def f():\n    return 1\n"})
+    local = ScriptedBackend()
+    register_backend("local", lambda: local)
+    try:
+        config = Config.model_validate({
+            "models": [{"name": "tiny", "model": "local/tiny", "max_tokens": 200, "temperature": 0.9}],
+            "roles": {"backend": "tiny"}, "context": {"default_budget": 500},
+        })
+        cut = "Adding g.\n\nsrc/app.py\n<<<<<<< SEARCH\ndef f():\n    return 1\n=======\ndef f():\n    return 1\n\n\ndef g():\n    ret"
+        local.enqueue("tiny", cut, finish="length")
+        run = await carry_out(config, store, repo, tasks({"id": "t1", "title": "add g", "files": ["src/app.py"]}))
+        _, messages, params = local.calls[0]
+        assert params.grammar and '"src/app.py' in params.grammar and params.temperature == 0.2
+        assert "An example." in messages[0]["content"]
+        c = run.candidate(0)
+        assert c is not None and [t.status for t in c.tasks] == ["done"]
+        assert show(repo, c.branch, "src/app.py") == "def f():\n    return 1\n\n\ndef g():\n"
+    finally:
+        register_backend("local", builtin.FACTORIES["local"])

@@ -229,7 +229,7 @@ class EmbeddedBackend(Backend):
                 temperature=params.temperature,
                 # small models loop without a repeat penalty; under a grammar they cannot loop for long, and
                 # the penalty would push them off the lines an edit has to copy
-                repeat_penalty=1.0 if grammar is not None else 1.1,
+                repeat_penalty=1.1,
                 grammar=grammar,
             )
             try:
