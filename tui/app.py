@@ -40,7 +40,7 @@ the screen shares the interpreter with one thread, not several."""
 
 async def in_background(work: Callable[[], object]) -> None:
     """Run ``work`` (an import, say) in the background thread, so the screen keeps answering meanwhile. Leaving
-    the workbench does not wait for it (asyncio waits for its own threads when its loop closes)."""
+    the workbench does not wait for it, as asyncio's loop does for its own threads when it closes."""
     await asyncio.get_running_loop().run_in_executor(_BACKGROUND, work)
 
 
