@@ -154,3 +154,18 @@ async def test_an_engine_without_figures_is_measured_by_a_probe_first(tmp_path, 
     assert shape is not None and shape.rates == Rates(80.0, 1000.0, 1)
     assert len(local_scripted.calls) == 1 and local_scripted.calls[0][2].max_tokens == 24
     store.close()
+
+
+async def test_a_run_waits_for_the_probe_in_flight_instead_of_queueing_another(tmp_path, local_scripted) -> None:
+    import asyncio
+
+    from moot.core.ensemble.shape import engine_rates
+
+    store = Store(tmp_path / "m.db")
+    tiny = ModelConfig(name="tiny", model="local/tiny")
+    local_scripted.enqueue("tiny", "ok", delay=0.05, perf=Perf(prompt_eval_count=300, prompt_eval_duration=300_000_000,
+                                                               eval_count=24, eval_duration=300_000_000))
+    first, second = await asyncio.gather(engine_rates(tiny, store), engine_rates(tiny, store))
+    assert first == second == Rates(80.0, 1000.0, 1)
+    assert len(local_scripted.calls) == 1
+    store.close()

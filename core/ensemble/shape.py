@@ -12,6 +12,7 @@ theirs to know.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -194,6 +195,11 @@ def measured_rates(model: ModelConfig, store: Store | None) -> Rates | None:
     return Rates(stats.eval_rate.median, stats.prompt_eval_rate.median, stats.samples)
 
 
+_probing: dict[tuple[str, int], asyncio.Task[object]] = {}
+"""Probes in flight, by model and store: a run that starts while the workbench's own probe runs waits for it
+instead of queueing a second one on the engine."""
+
+
 async def engine_rates(model: ModelConfig, store: Store | None) -> Rates | None:
     """The engine's speed: measured figures, else a short probe call that makes them (and loads the model,
     which the first proposal would pay for otherwise). None when the probe fails."""
@@ -202,5 +208,11 @@ async def engine_rates(model: ModelConfig, store: Store | None) -> Rates | None:
         return rates
     from ..perf.bench import BenchCase, run_bench
 
-    await run_bench(model, store, cases=(BenchCase("probe", PROBE_PROMPT, PROBE_OUTPUT),))
+    key = (model.model, id(store))
+    probe = _probing.get(key)
+    if probe is None or probe.get_loop() is not asyncio.get_running_loop():
+        case = BenchCase("probe", PROBE_PROMPT, PROBE_OUTPUT)
+        probe = _probing[key] = asyncio.ensure_future(run_bench(model, store, cases=(case,)))
+        probe.add_done_callback(lambda done: _probing.pop(key) if _probing.get(key) is done else None)
+    await asyncio.shield(probe)  # a cancelled run leaves the probe to finish for the next one
     return measured_rates(model, store)
