@@ -39,11 +39,12 @@ or through others.
 
 
 DECOMPOSE_POSITIONAL = """\
-Answer with JSON only, in this form:
-{"tasks": [{"title": "short imperative title", "role": "backend", "description": "what to change and why", \
-"files": ["path/relative/to/repo.py"]}]}
-The tasks are done in the order given, one commit each; "role" is one of: """ + ", ".join(TASK_ROLES) + """; \
-"files" lists the repository paths the task changes. Give as few tasks as the plan needs."""
+Answer with JSON only: {"tasks": [...]}, one object per task, in the order they are to be done, each with:
+"title": what the task does, in a few words of your own, naming the function or file it changes;
+"role": one of """ + ", ".join(TASK_ROLES) + """;
+"description": what to change and why, in a sentence or two taken from the plan;
+"files": the repository paths the task changes.
+Give as few tasks as the plan needs."""
 
 
 def decompose_messages(plan: str, context_text: str = "", *, positional: bool = False) -> list[Message]:

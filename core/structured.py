@@ -38,6 +38,9 @@ class IncompleteJson(ValueError):
     """Not even a prefix of a JSON value."""
 
 
+_DECODER = json.JSONDecoder(strict=False)
+"""Control characters inside strings are taken as they are: a small model writes a raw tab or line break
+where JSON wants an escape, and the meaning is plain."""
 _LITERAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 
 
@@ -53,7 +56,7 @@ def complete_json(text: str) -> Any:
     if not s or s[0] not in "{[":
         raise IncompleteJson("the answer is not a JSON object or array")
     with contextlib.suppress(json.JSONDecodeError):
-        return json.JSONDecoder().raw_decode(s)[0]  # whole (anything after the value is ignored)
+        return _DECODER.raw_decode(s)[0]  # whole (anything after the value is ignored)
     stack: list[list[str]] = []  # [bracket, what comes next: key, colon, value or comma]
     cut = ""  # the longest prefix that closes into valid JSON, closed
 
@@ -92,7 +95,7 @@ def complete_json(text: str) -> Any:
                 if top[1] == "value":
                     body = s[:n - 1] if escaped else s
                     with contextlib.suppress(json.JSONDecodeError):
-                        return json.loads(closed(body + '"'))
+                        return _DECODER.decode(closed(body + '"'))
                 break
             i = j + 1
             if top[1] == "key":
@@ -107,6 +110,6 @@ def complete_json(text: str) -> Any:
         else:
             break  # an unfinished literal at the end, or something that is not JSON
     try:
-        return json.loads(cut)
+        return _DECODER.decode(cut)
     except json.JSONDecodeError as e:
         raise IncompleteJson(f"the answer is not JSON: {e}") from None

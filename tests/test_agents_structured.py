@@ -103,7 +103,7 @@ async def test_local_planner_gets_the_positional_schema_and_prompt(local_scripte
     assert [t.title for t in tl.tasks] == ["Add greet"]
     _, messages, params = local_scripted.calls[0]
     assert params.schema == task_list_schema(["app.py"], positional=True)
-    assert "done in the order given" in messages[-1]["content"]
+    assert "in the order they are to be done" in messages[-1]["content"]
 
 
 async def test_hosted_planner_gets_the_full_schema_and_form() -> None:
@@ -187,3 +187,10 @@ async def test_ollama_planner_and_reviewer_send_their_schema_as_format() -> None
             assert server.requests_to("/api/chat")[-1].body["format"] == REVIEW_SCHEMA
         finally:
             await close_backends()
+
+
+def test_a_raw_control_character_in_a_string_still_reads() -> None:
+    """The engines' JSON grammar lets a string hold a raw tab or line break; it is read as it is."""
+    tl = positional_task_list('{"tasks": [{"title": "Add\tgreet", "role": "backend", "description": "a\nb", '
+                              '"files": []}]}')
+    assert tl.tasks[0].title == "Add greet" and tl.tasks[0].description == "a\nb"

@@ -179,7 +179,8 @@ class RunScreen(Screen[str | None]):
             model = planner_model(self.moot.loaded.config)
             return f"{model.name} splits the plan into tasks…" if model else text
         if self.phase == "confirm":
-            return f"{len(self.routed)} tasks · {self._candidates_text()} · {text}"
+            n = len(self.routed)
+            return f"{n} task{'' if n == 1 else 's'} · {self._candidates_text()} · {text}"
         if self.phase == "running":
             return self._progress_text()
         return text
