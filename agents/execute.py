@@ -462,8 +462,7 @@ class _Engine:
         text = f"{t.title}\n{t.description}"
         context, shown = await self._context(wt, text, t.files, t.role, model, n)
         plan = await self._plan_for_tasks(model, n)
-        messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
-                                         example=decodes_grammar(model))
+        messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
         if self.speed.applies(t.role, t.model_alias, t.reason, pinned=c.model_alias is not None):
             routed = await self.speed.route(t.role, model, messages, count_tokens(context, model.model),
                                             run_id=self.run_id, task_id=t.task_id)
@@ -474,8 +473,7 @@ class _Engine:
             self.emit(TaskRouted(n, t.task_id, model.name, routed.decision.reason))
             if routed.context_budget is not None:
                 context, shown = await self._context(wt, text, t.files, t.role, model, n, routed.context_budget)
-                messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
-                                                 example=decodes_grammar(model))
+                messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
 
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)
@@ -562,7 +560,7 @@ class _Engine:
             user += f"\n\nThe plan these changes carry out:\n{self.run.plan.strip()}"
         if context.strip():
             user += f"\n\nRelevant parts of the repository:\n{context.strip()}"
-        messages: list[Message] = [{"role": "system", "content": prompts.agent_system(role, decodes_grammar(model))},
+        messages: list[Message] = [{"role": "system", "content": prompts.agent_system(role)},
                                    {"role": "user", "content": user}]
         self.emit(TaskStarted(n, label, model.name))
         outcome = await self._edit_round(n, wt, label, model, messages, "debug", lambda a, r: None,

@@ -89,28 +89,9 @@ only what the task needs, follow the style of the surrounding code, and keep the
 """ + EDIT_FORMAT
 
 
-EDIT_EXAMPLE = """\
-An example. Task: add a function square(x) to maths.py that returns x * x.
-
-maths.py
-<<<<<<< SEARCH
-def double(x):
-    return x * 2
-=======
-def double(x):
-    return x * 2
-
-
-def square(x):
-    return x * x
->>>>>>> REPLACE"""
-
-
-def agent_system(role: str, example: bool = False) -> str:
-    """The system prompt of the agent that carries out a task in ``role``; ``example`` adds a worked edit (a
-    small local model follows an example better than a description)."""
-    text = AGENT_SYSTEM.format(role=role)
-    return f"{text}\n\n{EDIT_EXAMPLE}" if example else text
+def agent_system(role: str) -> str:
+    """The system prompt of the agent that carries out a task in ``role``."""
+    return AGENT_SYSTEM.format(role=role)
 
 
 def task_messages(
@@ -120,9 +101,8 @@ def task_messages(
     files: Sequence[str] = (),
     plan: str = "",
     context_text: str = "",
-    example: bool = False,
 ) -> list[Message]:
-    """The chat that hands one task to its agent (``example``: with a worked edit)."""
+    """The chat that hands one task to its agent."""
     user = f"Task: {title.strip()}"
     if description.strip():
         user += f"\n\n{description.strip()}"
@@ -133,7 +113,7 @@ def task_messages(
     if context_text.strip():
         user += f"\n\nRelevant parts of the repository:\n{context_text.strip()}"
     user += "\n\nExplain your change in a sentence or two, then give the SEARCH/REPLACE blocks."
-    return [{"role": "system", "content": agent_system(role, example)}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": agent_system(role)}, {"role": "user", "content": user}]
 
 
 # ------------------------------------------------------------------------------------------ debug cycle
