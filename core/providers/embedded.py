@@ -84,6 +84,121 @@ def engine_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+THREADS_VARIABLE = "MOOT_EMBEDDED_THREADS"
+"""Fixes the engine's threads: ``N`` (decoding and the prompt alike) or ``N,M`` (decoding N, the prompt M)."""
+OTHERS_SLACK = 0.1
+"""Cores other programs may keep busy without costing the engine a thread (the kernel's own work, a blinking
+cursor, the error of counting in clock ticks)."""
+RECHECK_S = 0.5
+"""How often the engine looks again at what other programs are doing: between two evaluations, never during one."""
+
+
+def thread_counts(cores: int, others: float | None, giving_way: bool = False,
+                  setting: str | None = None) -> tuple[int, int]:
+    """llama.cpp's threads as (decode, prompt) for a process that may use ``cores`` cores, while other programs
+    keep ``others`` of them busy (None: not known here).
+
+    ``setting`` (``MOOT_EMBEDDED_THREADS``) wins when it is one or two positive whole numbers. Otherwise the engine
+    keeps off the cores other programs are using: llama.cpp's threads wait for each other many times a token, so
+    a moment in which any of them loses its core is lost to all of them. On two cores, with the workbench
+    drawing the judge's answer (a third of a core), two threads decoded it at half the speed of one; with other
+    programs busy, at a tenth; with nothing else running, a fifth faster than one (bench/embedded_speed.py).
+    Where the others' use cannot be measured, a process ``giving_way`` (running at a lower priority, as the
+    workbench's model worker does to the screen) decodes on one core fewer and reads the prompt on all.
+    """
+    import math
+
+    cores = max(1, cores)
+    if setting:
+        try:
+            numbers = [int(part) for part in setting.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) in (1, 2) and min(numbers) > 0:
+            return numbers[0], numbers[-1]
+    if others is None:
+        return (max(1, cores - 1) if giving_way else cores), cores
+    decode = cores - math.ceil(others - OTHERS_SLACK)
+    prompt = cores - round(others)  # a prompt is read in one go, fastest on every core the others leave it
+    return max(1, min(cores, decode)), max(1, min(cores, prompt))
+
+
+class _Threads:
+    """The engine's thread counts, chosen again every RECHECK_S from what other programs did meanwhile: the busy
+    time of the cores this process may use, less its own (Linux's ``/proc/stat``; elsewhere they stay fixed)."""
+
+    def __init__(self) -> None:
+        try:
+            self.cpus = os.sched_getaffinity(0)  # a container or taskset may allow fewer than the machine has
+        except (AttributeError, OSError):
+            self.cpus = set(range(os.cpu_count() or 1))
+        try:
+            giving_way = os.getpriority(os.PRIO_PROCESS, 0) > 0
+        except (AttributeError, OSError):
+            giving_way = False
+        self.setting = os.environ.get(THREADS_VARIABLE)
+        self.giving_way = giving_way
+        self.at = time.monotonic()
+        self.ticks = self._ticks()
+        self.counts = thread_counts(len(self.cpus), None, giving_way, self.setting)
+
+    def _ticks(self) -> tuple[int, int] | None:
+        """(busy clock ticks of this process's cores, this process's own), or None where they cannot be read."""
+        try:
+            with open("/proc/stat") as f:
+                lines = f.read().splitlines()
+            with open("/proc/self/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        busy = 0
+        for line in lines:
+            name, *fields = line.split()
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in self.cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+                busy += user + nice + system + irq + softirq + steal
+        return busy, int(own[11]) + int(own[12])
+
+    def poll(self) -> tuple[int, int] | None:
+        """New counts when they should change (looked at every RECHECK_S at most), else None."""
+        now = time.monotonic()
+        if self.setting or self.ticks is None or now - self.at < RECHECK_S:
+            return None
+        ticks = self._ticks()
+        if ticks is None:
+            return None
+        others = max(0, (ticks[0] - self.ticks[0]) - (ticks[1] - self.ticks[1])) / _TICKS_PER_S / (now - self.at)
+        self.at, self.ticks = now, ticks
+        counts = thread_counts(len(self.cpus), others, self.giving_way, self.setting)
+        if counts == self.counts:
+            return None
+        self.counts = counts
+        return counts
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _llama(path: Path, n_ctx: int) -> Any:
+    """A llama.cpp engine whose threads follow what other programs are doing (``_Threads``), changed between two
+    evaluations (a prompt, or one token), never during one."""
+    import llama_cpp
+
+    class Llama(llama_cpp.Llama):  # type: ignore[misc]
+        threads: _Threads
+
+        def eval(self, tokens: Any) -> None:
+            if (counts := self.threads.poll()) is not None:
+                llama_cpp.llama_set_n_threads(self._ctx.ctx, *counts)
+            super().eval(tokens)
+
+    threads = _Threads()
+    decode, prompt = threads.counts
+    llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=decode, n_threads_batch=prompt, verbose=False)
+    llm.threads = threads
+    return llm
+
+
 @dataclass
 class _Engine:
     llm: Any
@@ -132,10 +247,8 @@ class EmbeddedBackend(Backend):
         key = (str(path), n_ctx)
         with self._load_lock:
             if key not in self._engines:
-                from llama_cpp import Llama
-
                 t0 = time.perf_counter_ns()
-                llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+                llm = _llama(path, n_ctx)
                 self._engines[key] = _Engine(llm, time.perf_counter_ns() - t0)
             return self._engines[key]
 

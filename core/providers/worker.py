@@ -48,8 +48,10 @@ FLUSH_S = 0.02
 """Text is forwarded at most this long after it arrived; the first piece of an answer goes at once."""
 NICE = 10
 """How much lower this process's CPU priority is than the workbench's: when the two want the same core (six fast
-streams cost the hosted client most of two), drawing the screen and answering a key come first.
-``MOOT_WORKER_NICE`` sets another value (0: the same priority)."""
+streams cost the hosted client most of two), drawing the screen and answering a key come first. The embedded
+engine in a process at a lower priority decodes on one core fewer, so that the screen taking a core does not stall
+it (see ``embedded.thread_counts``). ``MOOT_WORKER_NICE`` sets another value (0: the same priority, and every core
+for decoding)."""
 
 
 class _Out:
