@@ -24,7 +24,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         end_process(run_workbench())
     from moot.core.cli.main import main as cli
 
-    return cli(args)
+    try:
+        code = cli(args)
+        sys.stdout.flush()  # a reader that went away is found here, not in the interpreter's teardown
+        return code
+    except BrokenPipeError:  # `moot history | head -1`: the reader has all it wanted; nothing to say
+        quiet_stdout()
+        return 1
+    except Exception as e:
+        from moot.core.tokens import TokenizerUnavailable
+
+        if not isinstance(e, TokenizerUnavailable):
+            raise
+        print(f"moot: {e}", file=sys.stderr)
+        return 1
+
+
+def quiet_stdout() -> None:
+    """Point stdout at the null device, so that nothing more (not even the final flush) fails on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def end_process(code: int) -> NoReturn:

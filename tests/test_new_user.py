@@ -1,0 +1,93 @@
+"""What a new user trips over: each test here failed before its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moot.core import tokens
+from moot.tui import entry
+
+from gitrepo import make_repo
+
+MOOT = [sys.executable, "-c", "import sys; from moot.tui.entry import main; sys.exit(main())"]
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`moot history | head -1`: the pipe's reader is gone before moot writes; no traceback, no message."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([*MOOT, "history"], stdout=write, stderr=subprocess.PIPE, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(write)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 1
+
+
+@pytest.fixture
+def fresh_encodings():
+    """tiktoken's own cache of loaded encodings and ours, emptied so that the next count loads from files."""
+    import tiktoken.registry
+
+    saved = dict(tiktoken.registry.ENCODINGS)
+    tiktoken.registry.ENCODINGS.clear()
+    tokens._encoding.cache_clear()
+    yield
+    tokens._encoding.cache_clear()
+    tiktoken.registry.ENCODINGS.clear()
+    tiktoken.registry.ENCODINGS.update(saved)
+
+
+def test_a_tiktoken_cache_without_the_encodings_falls_back_to_the_shipped_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_encodings: None) -> None:
+    """A user who set TIKTOKEN_CACHE_DIR for another program: moot counts from the files that ship with the
+    installed packages (never the network), and leaves the user's setting as it was."""
+    elsewhere = tmp_path / "other-cache"
+    elsewhere.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(elsewhere))
+    import tiktoken.load
+
+    def no_network(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("went to the network")
+
+    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
+    assert tokens.count_tokens("hello world") == 2
+    assert tokens.count_tokens("hello world", "openai/gpt-4o") == 2
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(elsewhere)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_tiktoken_cache_that_has_the_encoding_is_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_encodings: None) -> None:
+    own = tmp_path / "own-cache"
+    own.mkdir()
+    bundled = tokens._bundled_dir()
+    assert bundled is not None
+    name = tokens._cached_file("cl100k_base")
+    (own / name).write_bytes((bundled / name).read_bytes())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(own))
+    assert tokens.encoding_folder("cl100k_base") == own
+    assert tokens.encoding_folder("o200k_base") == bundled
+    assert tokens.count_tokens("hello world") == 2
+
+
+def test_no_encoding_anywhere_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                fresh_encodings: None, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(empty))
+    monkeypatch.setattr(tokens, "_bundled_dir", lambda: None)
+    with pytest.raises(tokens.TokenizerUnavailable, match=r"no tokenizer file for cl100k_base on this machine: "
+                                                          r"TIKTOKEN_CACHE_DIR \(.*empty\) lacks it"):
+        tokens.count_tokens("hello")
+    repo = make_repo(tmp_path / "repo", {"app.py": "def greet(name):\n    return name\n"})
+    monkeypatch.chdir(repo)
+    assert entry.main(["context", "fix greet"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("moot: no tokenizer file for cl100k_base on this machine")
