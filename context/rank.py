@@ -13,6 +13,7 @@ named outright then go first, and files defining code-like names the task uses n
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -139,6 +140,19 @@ def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] 
     return weights
 
 
+def defined_names(mentioned: Iterable[str], defines: Mapping[str, object]) -> frozenset[str]:
+    """The names a task's words stand for: each as written where the repository defines it so, else every
+    defined name that differs from it only in case ("the Borda count" -> ``borda``, "the ranking Engine" ->
+    ``engine``). Prose capitalises words that code does not."""
+    folded: dict[str, list[str]] = {}
+    for name in defines:
+        folded.setdefault(name.casefold(), []).append(name)
+    out: set[str] = set()
+    for name in mentioned:
+        out.update([name] if name in defines else folded.get(name.casefold(), [name]))
+    return frozenset(out)
+
+
 def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
                plan_files: Iterable[str] = ()) -> list[tuple[str, float]]:
     """Every file of the index with its score, best first; ties by path, so the order is deterministic.
@@ -150,10 +164,12 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     sum to 1, so each lift puts a file above every file without it.
     """
     chosen, plan_files = list(chosen), list(plan_files)
+    defines = index.defines()
     mentions = find_mentions(task, index.files)
+    mentions = replace(mentions, identifiers=defined_names(mentions.identifiers, defines),
+                       explicit=defined_names(mentions.explicit, defines))
     graph = build_graph(index, mentions.identifiers)
     scores = pagerank(index.files, graph, personalization(index, mentions, chosen, plan_files))
-    defines = index.defines()
     for rel in {rel for name in mentions.explicit if 0 < len(defines.get(name, ())) <= FEW_DEFINERS
                 for rel in defines[name]}:
         scores[rel] += DEFINES_LIFT

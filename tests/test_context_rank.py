@@ -155,3 +155,20 @@ def test_identifiers_defined_in_many_files_weigh_less() -> None:
     many["special.py"] = "def special_thing():\n    pass\n"
     graph = build_graph(make_index(many))
     assert graph["caller.py"]["special.py"] > 10 * graph["caller.py"]["m0.py"]
+
+
+@pytest.mark.parametrize("task", ["Slugify keeps accents", "SLUGIFY keeps accents", "slugify keeps accents"])
+def test_a_word_of_the_task_matches_a_definition_whatever_its_case(task: str) -> None:
+    """Prose capitalises a word that code does not: "Fix the Borda count" finds ``borda()``."""
+    plain = paths(rank_files(make_index(), task=task))
+    assert plain.index("util/text.py") < plain.index("util/clock.py")
+    assert plain.index("util/text.py") < plain.index("shop/models.py")
+
+
+def test_a_name_defined_as_written_is_not_widened_to_other_cases() -> None:
+    from moot.context.rank import defined_names
+
+    defines = {"Widget": ["shop/models.py"], "widget": ["a.py"], "borda": ["r.py"]}
+    assert defined_names({"Widget"}, defines) == {"Widget"}
+    assert defined_names({"WIDGET"}, defines) == {"Widget", "widget"}
+    assert defined_names({"Borda", "nothing"}, defines) == {"borda", "nothing"}
