@@ -91,3 +91,23 @@ def test_no_encoding_anywhere_is_one_clear_line(tmp_path: Path, monkeypatch: pyt
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("moot: no tokenizer file for cl100k_base on this machine")
+
+
+async def test_the_command_palette_names_each_key_once(workbench) -> None:
+    """Ctrl+p over the main screen: a binding without a tooltip of its own is one line ("Move cursor left"),
+    not its name twice; one with a tooltip keeps it as help."""
+    from textual.command import CommandPalette
+
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        commands = palette.query_one("CommandList")
+        lines = [str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)]
+        assert "Move cursor left" in lines
+        assert "Move cursor left\nMove cursor left" not in lines
+        assert not [line for line in lines if len(set(line.split("\n"))) < len(line.split("\n"))]
+        assert "Older task\nThe previous task" in lines

@@ -10,7 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 class BindingCommands(Provider):
     """Offers each of the active screen's actions by its description and tooltip."""
 
-    def _commands(self) -> list[tuple[str, str, str]]:
+    def _commands(self) -> list[tuple[str, str | None, str]]:
         screen = self.screen
         seen: set[str] = set()
         out = []
@@ -18,7 +18,9 @@ class BindingCommands(Provider):
             b = active.binding
             if b.description and b.action not in seen:
                 seen.add(b.action)
-                out.append((b.description, b.tooltip or b.description, b.action))
+                # a tooltip that only repeats the name is not help: the name would show twice
+                help_text = b.tooltip if b.tooltip and b.tooltip != b.description else None
+                out.append((b.description, help_text, b.action))
         return out
 
     async def discover(self) -> Hits:
