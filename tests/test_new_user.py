@@ -111,3 +111,15 @@ async def test_the_command_palette_names_each_key_once(workbench) -> None:
         assert "Move cursor left\nMove cursor left" not in lines
         assert not [line for line in lines if len(set(line.split("\n"))) < len(line.split("\n"))]
         assert "Older task\nThe previous task" in lines
+
+
+def test_the_budget_message_keeps_the_digits_that_matter() -> None:
+    """The limit was rounded away: "and $0.0005 of the run's $0.00 is left"."""
+    from moot.core.ensemble.budget import Budget, usd
+    from moot.core.events import ProviderError
+
+    budget = Budget(max_usd=0.0005)
+    with pytest.raises(ProviderError) as refused:
+        budget.reserve("alpha", 0.0012)
+    assert "it could cost up to $0.0012 and $0.0005 of the run's $0.0005 is left (max_usd)" in str(refused.value)
+    assert [usd(x) for x in (0, 0.00049, 0.004, 0.4, 2)] == ["$0.00", "$0.00049", "$0.004", "$0.40", "$2.00"]

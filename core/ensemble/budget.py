@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..config.models import ModelConfig
 from ..events import ProviderError, Usage
 from ..providers.base import Message, backend_for
 from ..tokens import count_messages
+
+
+def usd(amount: float) -> str:
+    """Dollars with enough digits to mean something: cents from a cent up, two significant digits below
+    ("$0.0005", "$0.00049"), "$0.00" for nothing."""
+    if amount == 0 or abs(amount) >= 0.01:
+        return f"${amount:.2f}"
+    decimals = min(8, 1 - math.floor(math.log10(abs(amount))))
+    return f"${amount:.{decimals}f}".rstrip("0")
 
 
 def worst_case_usd(model: ModelConfig, messages: list[Message], max_tokens: int) -> float:
@@ -35,8 +45,8 @@ class Budget:
             left = self.max_usd - self.spent - self.reserved
             raise ProviderError(
                 "budget",
-                f"not started: it could cost up to ${estimate:.4f} and ${max(left, 0):.4f} of the run's "
-                f"${self.max_usd:.2f} is left (max_usd)",
+                f"not started: it could cost up to {usd(estimate)} and {usd(max(left, 0))} of the run's "
+                f"{usd(self.max_usd)} is left (max_usd)",
             )
         self.reserved += estimate
         return estimate
