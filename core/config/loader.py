@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import Config, ModelConfig
+    from .trust import ProjectTrust
+
+PROJECT_FILE = Path(".moot") / "config.toml"
+"""A repository's own config file, relative to its root (what it may set untrusted: see ``trust``)."""
 
 #: The hosted model offered by default for each provider whose key is in the environment.
 DEFAULT_HOSTED = {
@@ -69,7 +73,7 @@ class LoadedConfig:
 
     def __init__(self, config: Config | None = None, layers: list[Layer] | None = None,
                  project_dir: Path | None = None, defaulted_models: bool = False, *,
-                 build: Callable[[], Config] | None = None) -> None:
+                 build: Callable[[], Config] | None = None, project_trust: ProjectTrust | None = None) -> None:
         if (config is None) == (build is None):
             raise TypeError("LoadedConfig needs either config or build")
         self._config = config
@@ -79,6 +83,9 @@ class LoadedConfig:
         self.project_dir: Path = project_dir if project_dir is not None else Path.cwd()
         self.defaulted_models = defaulted_models
         """True when no model was configured and the built-in defaults were used."""
+        self.project_trust = project_trust
+        """The repository's own config file and what of it is not applied until the user trusts it; None when
+        there is no such file."""
 
     @property
     def config(self) -> Config:
@@ -101,7 +108,7 @@ class LoadedConfig:
     def __repr__(self) -> str:
         config = repr(self._config) if self._config is not None else "(not built yet)"
         return (f"LoadedConfig(config={config}, layers={self.layers!r}, project_dir={self.project_dir!r}, "
-                f"defaulted_models={self.defaulted_models!r})")
+                f"defaulted_models={self.defaulted_models!r}, project_trust={self.project_trust!r})")
 
 
 # ---------------------------------------------------------------------------------------------- paths
@@ -274,15 +281,21 @@ def default_models(environ: Mapping[str, str] | None = None) -> list[ModelConfig
     return models
 
 
-def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None) -> LoadedConfig:
+def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None, *,
+                trust: bool | None = None) -> LoadedConfig:
     """Read, merge and check every layer. Raises ``ConfigError`` naming the file, line and key at fault.
 
-    With no file and no override there is nothing that could be wrong: the defaults are built when the config
-    is first read, from the environment as it is now."""
+    The project file applies whole only when the user trusts it (``trust`` None: as remembered; True or False
+    decides for this load); otherwise what it may not set untrusted is left out, and listed in
+    ``project_trust``. With no file and no override there is nothing that could be wrong: the defaults are built
+    when the config is first read, from the environment as it is now."""
     root = project_root(project_dir)
-    layers = [
-        layer for layer in (read_layer(user_config_path()), read_layer(root / ".moot" / "config.toml")) if layer
-    ]
+    user = read_layer(user_config_path())
+    project = read_layer(root / PROJECT_FILE)
+    project_trust = None
+    if project is not None:
+        project, project_trust = _guarded(project, user, root, trust)
+    layers = [layer for layer in (user, project) if layer]
     if not layers and not overrides:
         environ = dict(os.environ)
         return LoadedConfig(build=lambda: _checked({}, [], environ), project_dir=root, defaulted_models=True)
@@ -292,7 +305,23 @@ def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | 
     if overrides:
         merged = merge(merged, overrides)
     config = _checked(merged, layers)
-    return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=not merged.get("models"))
+    return LoadedConfig(config=config, layers=layers, project_dir=root, defaulted_models=not merged.get("models"),
+                        project_trust=project_trust)
+
+
+def _guarded(project: Layer, user: Layer | None, root: Path, trust: bool | None) -> tuple[Layer, ProjectTrust]:
+    """The project layer as far as trust allows, and the account of what was left out."""
+    from . import trust as trusting
+
+    sha = trusting.digest(project.text.encode("utf-8"))
+    state = trusting.remembered(root, sha)
+    pt = trusting.ProjectTrust(root, project.path, sha, state)
+    if trust is True or (trust is None and state == "trusted"):
+        return project, pt
+    earlier = user.data if user is not None else {}
+    defaults = [] if earlier.get("models") else [m.name for m in default_models()]
+    kept, pt.ignored = trusting.split(project.data, earlier, defaults)
+    return Layer(project.path, project.text, kept), pt
 
 
 def _checked(merged: dict[str, Any], layers: list[Layer], environ: Mapping[str, str] | None = None) -> Config:
@@ -309,6 +338,11 @@ def _checked(merged: dict[str, Any], layers: list[Layer], environ: Mapping[str, 
         raise ConfigError(_friendly(first), file=f or "command line", line=line, key=_dotted(first["loc"])) from None
     if not config.models:
         config.models = default_models(environ)
+    from ..storage.redact import register_secret_env
+
+    for m in config.models:  # a key in a variable whose name does not say so is redacted all the same
+        if m.api_key_env:
+            register_secret_env(m.api_key_env)
     for m in config.models:  # an Ollama model without a host of its own uses [ollama] host
         if m.backend == "ollama" and not m.api_base and config.ollama.host:
             m.api_base = config.ollama.host
