@@ -300,3 +300,18 @@ async def test_retry_one_proposer_then_judge_again(scripted, loaded, store) -> N
     assert [p.status for p in result.proposals] == ["done", "done", "failed"]
     assert result.synthesis is not None and not any("survived" in n for n in result.notes)
     assert store.run(result.run_id)["status"] == "done"
+
+
+@pytest.mark.parametrize(("models", "variants", "name"), [
+    (["alpha"], ["architect", "backend", "test-engineer"], "role-based"),  # was labelled "diverse: 3 proposers"
+    (["alpha", "beta"], None, "diverse"),
+    (["alpha"], None, "self-moa"),
+    (None, ["architect", "backend"], "role-based"),
+])
+def test_proposers_chosen_by_hand_are_named_for_what_they_are(loaded, store, models, variants, name) -> None:
+    usable = ["alpha", "beta", "gamma"]
+    assert Ensemble(loaded, store, usable).begin(
+        "add a flag", PlanOptions(models=models, variants=variants)).strategy == name
+    assert Ensemble(loaded, store, usable).begin(
+        "add a flag", PlanOptions(strategy="consensus", models=models, variants=variants)
+    ).strategy == "consensus"  # named on the command line: kept

@@ -30,7 +30,7 @@ from .judge import JsonToMarkdown, judge_schema, parse_synthesis
 from .ranking import Ranking, borda, parse_ranking, ranking_schema
 from .result import PlanResult, Proposal
 from .shape import Shape
-from .strategies import StrategyError, default_strategy, judge_model, resolve
+from .strategies import StrategyError, chosen_name, default_strategy, judge_model, resolve
 
 MIN_RANKED = 3
 
@@ -190,6 +190,8 @@ class Ensemble:
         opts = opts or PlanOptions()
         strategy = opts.strategy or default_strategy(self.config, self.usable)
         proposers = resolve(strategy, self.config, self.usable, models=opts.models, variants=opts.variants)
+        if not opts.strategy and (opts.models or opts.variants):
+            strategy = chosen_name(proposers)  # chosen by hand: say what they are, not the default's name
         for pr in proposers:  # fail on an unknown variant before anything starts
             prompts.variant_text(pr.variant, self.config, self._config_dir())
         self.proposals = [Proposal(i, pr) for i, pr in enumerate(proposers)]

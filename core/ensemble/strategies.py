@@ -98,6 +98,15 @@ def resolve(
     return [Proposer(_lookup(config, a)) for a in usable][:limit]
 
 
+def chosen_name(proposers: Sequence[Proposer]) -> str:
+    """What proposers chosen by hand (``--models`` / ``--variants``) amount to, in the built-in strategies'
+    words: one model under several variants is role-based, one model under one variant is self-moa (samples of
+    one model), two or more models are diverse."""
+    if len({p.model.name for p in proposers}) > 1:
+        return "diverse"
+    return "role-based" if len({p.variant for p in proposers}) > 1 else "self-moa"
+
+
 def judge_model(config: Config, usable: Sequence[str], strategy: str, override: str | None = None) -> ModelConfig:
     """The judge: ``--judge``, else the strategy's, else ``[roles] judge``/``planner``, else the first usable
     hosted model, else the first usable one."""
