@@ -13,9 +13,9 @@ named outright then go first, and files defining code-like names the task uses n
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from moot.context.index import RepoIndex
 from moot.context.mentions import Mentions, find_mentions, is_strong

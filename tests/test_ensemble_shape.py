@@ -36,7 +36,7 @@ def test_an_engine_too_slow_for_anything_gets_the_smallest_run() -> None:
     shape = fit(CRAWL, proposers=3, proposal_tokens=384, context=2048, task_tokens=20)
     assert (shape.proposers, shape.proposal_tokens, shape.context_tokens, shape.judge_tokens) == (1, 128, 300, 0)
     assert shape.predicted_s > TARGET_S  # said honestly, not hidden
-    assert "3 → 1 proposers" in shape.cut
+    assert "3 → 1 proposer" in shape.cut
 
 
 def test_the_prediction_counts_every_call_in_turn() -> None:

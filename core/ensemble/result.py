@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..calls import CallResult
+from ..words import plural
 from .judge import Synthesis
 from .ranking import Ranking
 from .shape import Shape
@@ -140,7 +141,7 @@ def markdown_from_json(doc: dict[str, Any]) -> str:
     for p in sorted(doc.get("proposals") or [], key=lambda p: p.get("label", "")):
         line = f"- Plan {p['label']}: {p['model']} ({p['variant']}) — {p['status']}"
         if p["status"] == "done":
-            line += (f", {p['usage']['completion_tokens']} tokens, {p['latency_s']:.1f} s,"
+            line += (f", {plural(p['usage']['completion_tokens'], 'token')}, {p['latency_s']:.1f} s,"
                      f" ${p['cost_usd']:.4f}")
         elif p.get("error"):
             line += f": {p['error']}"

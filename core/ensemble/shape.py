@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config.models import ModelConfig
+from ..words import plural
 
 if TYPE_CHECKING:
     from ..storage import Store
@@ -173,11 +174,11 @@ def fit(rates: Rates, *, proposers: int, proposal_tokens: int, context: int, tas
     ck, co, cc = chosen
     cut = []
     if ck < k:
-        cut.append(f"{k} → {ck} proposers")
+        cut.append(f"{k} → {plural(ck, 'proposer')}")
     if co < o:
-        cut.append(f"answers {o} → {co} tokens")
+        cut.append(f"answers {o} → {plural(co, 'token')}")
     if cc < c:
-        cut.append(f"context {c} → {cc} tokens")
+        cut.append(f"context {c} → {plural(cc, 'token')}")
     return Shape(ck, co, judge_tokens(co) if ck > 1 else 0, cc, predict(rates, ck, co, cc, task_tokens), rates,
                  tuple(cut))
 

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..words import plural
 from .analyse import Analyser, Prediction
 from .store import PerfStore, host_of, perf_store
 
@@ -125,9 +126,9 @@ def shrink(prediction: Prediction, prompt_tokens: int, output_tokens: int, targe
 def _describe(adj: Adjustments, prompt_tokens: int, output_tokens: int) -> str:
     parts = []
     if adj.context_cut:
-        parts.append(f"context cut by {adj.context_cut} tokens ({prompt_tokens} → {adj.prompt_tokens})")
+        parts.append(f"context cut by {plural(adj.context_cut, 'token')} ({prompt_tokens} → {adj.prompt_tokens})")
     if adj.output_tokens != output_tokens:
-        parts.append(f"output capped at {adj.output_tokens} tokens (was {output_tokens})")
+        parts.append(f"output capped at {plural(adj.output_tokens, 'token')} (was {output_tokens})")
     return ", ".join(parts) + f"; now predicted {fmt_s(adj.predicted_s)}"
 
 

@@ -17,6 +17,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from moot.core.words import plural
+
 from ..bridge import FLUSH_S, TICKS, Bridge
 from ..commands import BindingCommands
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
@@ -254,7 +256,7 @@ class MainScreen(Screen[None]):
                                         models[0].model if models else "", **context_options(self.moot))
         if found is not None:
             opts.context = found.text
-            self.notify(f"{len(found.items)} items, {found.total_tokens}/{budget} tokens", title="Context")
+            self.notify(f"{plural(len(found.items), 'item')}, {found.total_tokens}/{budget} tokens", title="Context")
 
     def _judge_name(self, result: PlanResult) -> str:
         from moot.core.ensemble import StrategyError
