@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     pb = pf_sub.add_parser("bench", help="measure MODEL on a fixed set of prompts and store its profile")
     pb.add_argument("model", metavar="MODEL", help="a model alias")
     pb.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("trust", help="trust this repository's .moot/config.toml (its keys, hosts and commands)")
+    t.add_argument("--status", action="store_true", help="only show what the file sets and whether it is trusted")
+    t.add_argument("--revoke", action="store_true", help="forget the trust (or the no) given to this repository")
+    for name, command in [*sub.choices.items(), ("perf bench", pb)]:
+        if name != "trust":  # SUPPRESS: a subcommand's default does not undo the flag given before it
+            command.add_argument("--trust", action="store_true", default=argparse.SUPPRESS,
+                                 help="apply this repository's config in full for this command only")
     return parser
 
 
@@ -101,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
+    from . import trust_cmd
+
+    if args.command == "trust":
+        return trust_cmd.trust_command(args)
+    trust_cmd.gate(args)
     from . import commands
 
     return commands.dispatch(args)
