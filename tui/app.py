@@ -112,6 +112,15 @@ class MootApp(App[None]):
             self.register_theme(theme)
         self.theme = self.store.get_pref("user", "theme", DEFAULT_THEME) or DEFAULT_THEME
         self._remember_theme = True  # from here on, a theme the user picks is remembered
+        project = self.loaded.project_trust
+        if project is not None and project.should_ask:  # the main screen and the rest wait for the answer
+            from .screens.trust import TrustScreen
+
+            self.push_screen(TrustScreen(project), self._trust_answered)
+            return
+        self._open_main()
+
+    def _open_main(self) -> None:
         # a config not built yet is the defaults, which remap no key (reading it would build it before the
         # first frame)
         if self.loaded.built and self.loaded.config.keys:
@@ -121,10 +130,23 @@ class MootApp(App[None]):
         self.push_screen(MainScreen())
         if self._given_statuses:
             self.models_ready.set()
+        project = self.loaded.project_trust
+        if project is not None and project.ignored:
+            self.notify(f"{project.summary()}. moot trust applies it.", title="Untrusted project config",
+                        severity="warning", timeout=12, markup=False)
+
+    def _trust_answered(self, trusted: bool | None) -> None:
+        """The user answered about the project config: load it again if now trusted, then open the workbench."""
+        if trusted:
+            self.loaded = load_config(self.loaded.project_dir)
+        self._open_main()
+        self.screen.call_after_refresh(self._after_first_frame)
 
     def on_ready(self) -> None:
-        """The first frame is on its way: the rest starts once it is drawn."""
-        self.screen.call_after_refresh(self._after_first_frame)
+        """The first frame is on its way: the rest starts once it is drawn (or, while the project config's trust
+        is being asked, once it is answered)."""
+        if self.loaded.project_trust is None or not self.loaded.project_trust.should_ask:
+            self.screen.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
         """What the first frame did not need: discovery (it imports the network clients), the model worker
