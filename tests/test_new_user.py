@@ -123,3 +123,26 @@ def test_the_budget_message_keeps_the_digits_that_matter() -> None:
         budget.reserve("alpha", 0.0012)
     assert "it could cost up to $0.0012 and $0.0005 of the run's $0.0005 is left (max_usd)" in str(refused.value)
     assert [usd(x) for x in (0, 0.00049, 0.004, 0.4, 2)] == ["$0.00", "$0.00049", "$0.004", "$0.40", "$2.00"]
+
+
+async def test_each_finished_pane_carries_the_letter_the_synthesis_speaks_of(workbench, scripted) -> None:
+    scripted.enqueue("alpha", "plan by alpha")
+    scripted.enqueue("beta", "plan by beta")
+    scripted.enqueue("gamma", error=("auth", False))
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n")
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        from moot.tui.widgets.proposals import ProposalsArea
+
+        panes = app.screen.query_one(ProposalsArea).panes
+        result = app.screen.result
+        letters = {p.proposer.model.name: p.label for p in result.proposals if p.status == "done"}
+        assert sorted(letters.values()) == ["A", "B"]
+        titles = {pane.model: str(pane.border_title) for pane in panes}
+        for model, letter in letters.items():
+            assert f"Plan {letter} · {model} · default" in titles[model]
+        assert "Plan" not in titles["gamma"]  # failed: the judge never saw it, it has no letter

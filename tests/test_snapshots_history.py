@@ -85,8 +85,8 @@ def test_history_list(workbench, utc, snap_compare) -> None:
 
 def test_run_view(workbench, utc, snap_compare) -> None:
     """One past run: the task in the bold top bar, then "run-0001 · ensemble · done · $0.0030 · 572 tok (480 in,
-    92 out) · 7.2 s". Three proposal columns, each titled in its border in its proposal colour: alpha (focused:
-    accent border; "done · 18 tok · $0.0012") and beta ("done · 14 tok · $0.0008") with their numbered plans,
+    92 out) · 7.2 s". Three proposal columns, each titled in its border in its proposal colour: "Plan A · alpha"
+    (focused: accent border; "done · 18 tok · $0.0012") and "Plan B · beta" ("done · 14 tok · $0.0008") with their numbered plans,
     gamma "✗" with "failed · 0 tok" and "auth: scripted auth" in the error colour. Below, in a judge-coloured
     border titled "Synthesis · alpha": the note about gamma, the plan, Consensus, Divergent approaches (the
     insights, resolution and Borda table are further down). The footer offers only m Maximise, esc Back,

@@ -50,8 +50,8 @@ def test_three_streaming(workbench, scripted, snap_compare) -> None:
 
 
 def test_done_with_one_failed(workbench, scripted, snap_compare) -> None:
-    """Two columns done with their Markdown plans, the third failed with its error in red; the synthesis
-    below with its Consensus, Divergent approaches, Unique insights and Resolution sections."""
+    """Two columns done with their Markdown plans, titled "✓ Plan A · alpha · default" and "✓ Plan B · beta ·
+    default", the third ("✗ gamma · default", no letter) failed with its error in red; the synthesis below with its Consensus, Divergent approaches, Unique insights and Resolution sections."""
     scripted.enqueue("alpha", PLAN_A)
     scripted.enqueue("beta", PLAN_B)
     scripted.enqueue("gamma", error=("auth", False))
@@ -66,7 +66,8 @@ def test_done_with_one_failed(workbench, scripted, snap_compare) -> None:
 
 
 def test_synthesis_with_ranking(workbench, scripted, snap_compare) -> None:
-    """All three done and peer-ranked: the synthesis pane shows the plan, its sections and the Borda table
+    """All three done and peer-ranked, each pane titled with the letter the judge saw (alpha B, beta C,
+    gamma A): the synthesis pane shows the plan, its sections and the Borda table
     (plan, model, points); the header names the accepted synthesis as the plan."""
     scripted.enqueue("alpha", PLAN_A)
     scripted.enqueue("beta", PLAN_B)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from moot.core.config import ModelConfig
     from moot.core.ensemble import Ensemble, PlanOptions, PlanResult
+    from moot.core.ensemble.result import Proposal
 
     from ..app import MootApp
     from ..widgets.perf import PerfPanel
@@ -331,7 +332,17 @@ class MainScreen(Screen[None]):
         synthesis.state = "streaming"
         await synthesis.append(message.text, message.tokens)
 
+    def _show_letters(self, proposals: Iterable[Proposal]) -> None:
+        """Each finished pane's title takes its plan's letter, the one the synthesis speaks of ("Plan B"); a failed
+        proposal's letter is never shown to the judge, so its pane has none."""
+        area = self.query_one(ProposalsArea)
+        for p in proposals:
+            if p.label and p.status == "done" and (pane := area.pane(p.index)) is not None:
+                pane.set_label(p.label)
+
     def on_judge_state(self, message: JudgeState) -> None:
+        if self.ensemble is not None:  # the survivors are lettered before the judge is called
+            self._show_letters(self.ensemble.proposals)
         synthesis = self.query_one(SynthesisPane)
         if message.ahead is not None:
             synthesis.queued(message.ahead)
@@ -340,6 +351,7 @@ class MainScreen(Screen[None]):
 
     async def on_run_finished(self, message: RunFinished) -> None:
         area = self.query_one(ProposalsArea)
+        self._show_letters(message.result.proposals)
         for p in message.result.proposals:  # final costs and figures
             pane = area.pane(p.index)
             if pane is not None and p.result is not None:

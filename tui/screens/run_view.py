@@ -130,6 +130,7 @@ class RunViewScreen(Screen[None]):
             await pane.set_state(status, p.get("error") or status)
         else:
             pane.state = status
+            pane.label = str(p.get("label") or "")  # the letter the synthesis speaks of
         pane.refresh_title()
 
     async def _empty(self, text: str) -> None:

@@ -106,6 +106,8 @@ class ProposalPane(Vertical, can_focus=True):
         self._t_end: float | None = None
         self.ahead = 0
         """While queued: how many calls are ahead of this one on its engine."""
+        self.label = ""
+        """The plan's letter as the judge sees it ("A"), once the proposals are lettered."""
         self._ticking: Timer | None = None
         self._shown_title = ""
         self.add_class(f"proposal-{index % 6 + 1}")
@@ -123,7 +125,13 @@ class ProposalPane(Vertical, can_focus=True):
 
     def _title(self) -> str:
         """Who, in the border: always visible, costs no row."""
-        return f"{STATE_ICONS.get(self.state, '?')} {self.model} · {self.variant}"
+        plan = f"Plan {self.label} · " if self.label else ""
+        return f"{STATE_ICONS.get(self.state, '?')} {plan}{self.model} · {self.variant}"
+
+    def set_label(self, label: str) -> None:
+        if label != self.label:
+            self.label = label
+            self.refresh_title()
 
     def _figures(self) -> str:
         """State and live figures, in the bar under the border."""
