@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
 from moot.core.cli.main import main
 from moot.core.config import load_config, trust
@@ -259,6 +260,30 @@ def test_moot_trust_without_a_project_file(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     assert main(["trust"]) == 1
     assert "no project config" in capsys.readouterr().err
+
+
+RUN_CONFIG = '[[models]]\nname = "alpha"\nmodel = "scripted/alpha"\n\n[roles]\nplanner = "alpha"\njudge = "alpha"\nbackend = "alpha"\n'
+
+
+@pytest.mark.hostile
+def test_run_does_not_run_an_untrusted_test_command(scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    user_config, capsys) -> None:
+    """The repository's test_command would write a file outside it: not run untrusted, run with --trust."""
+    marker = tmp_path / "pwned"
+    user_config(RUN_CONFIG)
+    work = make_repo(tmp_path / "repo", {"x.txt": "no\n", ".moot/config.toml":
+                                         f'[project]\ntest_command = "touch {marker}"\n'})
+    monkeypatch.chdir(work)
+    (tmp_path / "plan.md").write_text("# Make x ok\n\nChange x.txt so that it says ok.\n")
+    edit = "Done.\n\nx.txt\n<<<<<<< SEARCH\nno\n=======\nok\n>>>>>>> REPLACE\n"
+    tasks = ('```json\n{"tasks": [{"id": "t1", "title": "x", "role": "backend", "description": "x", '
+             '"files": ["x.txt"]}]}\n```')
+    for flags in ([], ["--trust"]):
+        scripted.enqueue("alpha", tasks)
+        scripted.enqueue("alpha", edit)
+        assert main(["run", "--plan", str(tmp_path / "plan.md"), "--yes", "--json", *flags]) == 0
+        assert marker.exists() == bool(flags), flags
+    assert "project.test_command" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------- redaction

@@ -260,9 +260,10 @@ def split(data: Mapping[str, Any], earlier: Mapping[str, Any],
             models.append(dict(m))
         else:
             dropped.add(alias)
-            ignored.append(Ignored(f"models[{alias}]", {k: v for k, v in m.items() if k != "name"},
-                                   "a new model" + (" called with your provider key" if backend == "hosted" else
-                                                    " with a host or file of its own")))
+            why = ("a new model sending its requests to that host" if "api_base" in m else
+                   "a new model called with your provider key" if backend == "hosted" else
+                   "a new model with a file of its own")
+            ignored.append(Ignored(f"models[{alias}]", {k: v for k, v in m.items() if k != "name"}, why))
     if models:
         kept["models"] = models
     aliases = own | {m["name"] for m in models}
