@@ -1,4 +1,5 @@
-"""Configuration: the schema (``models``) and the layered loader (``loader``).
+"""Configuration: the schema (``models``), the layered loader (``loader``), and what of a repository's own config
+file applies before the user trusts it (``trust``).
 
 The schema's names are imported from ``models`` when first asked for: importing it imports pydantic and builds
 every model (0.1 s), which the workbench's first frame does not need.
