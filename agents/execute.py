@@ -532,7 +532,8 @@ class _Engine:
         assert command
         self.emit(TestsStarted(n, command, round_))
         result = await run_tests(command, wt.path, self.config.project.test_timeout_s,
-                                 on_output=lambda line: self.emit(TestOutput(n, line)))
+                                 on_output=lambda line: self.emit(TestOutput(n, line)),
+                                 env_allow=self.config.agents.test_env_allow)
         _cancel_point()
         self.emit(TestsDone(n, result.passed, result.to_dict()))
         return result

@@ -3,6 +3,11 @@
 The command runs through the shell in a process group of its own, so a timeout or a cancellation stops every
 process it started, including children that would outlive the shell. Output is merged, streamed line by line
 and capped in memory.
+
+The command runs code a model wrote, so it gets no secrets: every environment variable that holds one (its name
+says so, ``*_API_KEY``, ``*_TOKEN``…, or the config names it as a model's ``api_key_env``) is left out of its
+environment unless ``[agents] test_env_allow`` names it. Each line of its output is redacted as it arrives, so no
+key in the output reaches the screen, the database or the model that is asked to fix the tests.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from moot.core.storage.redact import is_secret_name, redact
 
 from . import prompts
 
@@ -78,6 +85,7 @@ class _Output:
             self.add(line.rstrip("\r"))
 
     def add(self, line: str) -> None:
+        line = redact(line)
         self.lines.append(line)
         self.size += len(line) + 1
         while self.size > MAX_OUTPUT_CHARS and len(self.lines) > 1:
@@ -94,6 +102,18 @@ class _Output:
         return body
 
 
+def test_environment(allow: Iterable[str] = ()) -> dict[str, str]:
+    """The environment the test command runs in: moot's own without any variable that holds a secret (see the
+    module), except those named in ``allow``."""
+    allowed = set(allow)
+    env = {k: v for k, v in os.environ.items() if k in allowed or not is_secret_name(k)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+test_environment.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name says
+
+
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -106,6 +126,7 @@ async def run_tests(
     *,
     on_output: Callable[[str], None] | None = None,
     tail_lines: int = 60,
+    env_allow: Iterable[str] = (),
 ) -> TestResult:
     """Run ``command`` through the shell in ``cwd`` and report whether it passed (exit code 0 in time).
 
@@ -115,10 +136,11 @@ async def run_tests(
         timeout_s: after this many seconds every process of the command is killed and the run fails.
         on_output: receives each line of output (without its newline) as it arrives.
         tail_lines: how many of the last lines go into ``output_tail``.
+        env_allow: variables holding a secret that the command may see all the same (``[agents] test_env_allow``).
 
     Cancelling the call kills the command's processes too, then re-raises.
     """
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = test_environment(env_allow)
     out = _Output(on_output)
     t0 = time.monotonic()
     try:
@@ -186,7 +208,7 @@ def _result(
     output = out.text()
     tail = "\n".join(list(out.lines)[-tail_lines:]) if tail_lines > 0 else ""
     return TestResult(
-        command=command,
+        command=redact(command),
         passed=exit_code == 0 and not timed_out,
         exit_code=exit_code,
         output=output,
@@ -204,5 +226,5 @@ def debug_prompt(result: TestResult, task_title: str) -> str:
         outcome = "it could not be started"
     else:
         outcome = f"exit code {result.exit_code}"
-    tail = result.output_tail.strip() or "(no output)"
-    return prompts.DEBUG_PROMPT.format(title=task_title, command=result.command, outcome=outcome, tail=tail)
+    tail = redact(result.output_tail.strip()) or "(no output)"
+    return prompts.DEBUG_PROMPT.format(title=task_title, command=redact(result.command), outcome=outcome, tail=tail)

@@ -151,3 +151,49 @@ def test_debug_prompt() -> None:
     slow = TestResult("pytest", False, None, "", "", True, 600.0)
     assert "did not finish within the time limit (600 s)" in debug_prompt(slow, "x")
     assert "(no output)" in debug_prompt(slow, "x")
+
+
+# ------------------------------------------------------------------------------------- keys stay outside
+
+FAKE_KEY = "sk-test-0123456789abcdefABCDEF"
+ODD_KEY = "zz-cred-9f8e7d6c5b4a3210"
+"""A key in a variable whose name does not say it holds one; known as a secret only once registered."""
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    redaction = importlib.import_module("moot.core.storage.redact")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "tok-aaaaaaaaaaaaaaaa")
+    monkeypatch.setenv("MY_LLM_CRED", ODD_KEY)
+    monkeypatch.setenv("MOOT_TEST_MARKER", "kept")
+    monkeypatch.setattr(redaction, "_EXTRA_NAMES", {"MY_LLM_CRED"})
+
+
+@pytest.mark.hostile
+async def test_tests_run_without_keys(tmp_path: Path, keys) -> None:
+    result = await run_tests("env", tmp_path, 10)
+    names = {line.split("=", 1)[0] for line in result.output.splitlines()}
+    assert {"OPENAI_API_KEY", "SOME_SERVICE_TOKEN", "MY_LLM_CRED"}.isdisjoint(names)
+    assert {"MOOT_TEST_MARKER", "PATH", "HOME"} <= names  # the rest of the environment is there
+    assert FAKE_KEY not in result.output and ODD_KEY not in result.output
+
+
+@pytest.mark.hostile
+async def test_an_allowed_variable_reaches_the_tests(tmp_path: Path, keys) -> None:
+    result = await run_tests('echo "${#SOME_SERVICE_TOKEN} [$SOME_SERVICE_TOKEN]"; echo "[$OPENAI_API_KEY]"',
+                             tmp_path, 10, env_allow=["SOME_SERVICE_TOKEN"])
+    assert result.output.splitlines() == ["20 [[redacted]]", "[]"]  # it is there, and its output still redacted
+
+
+@pytest.mark.hostile
+async def test_test_output_is_redacted_everywhere(tmp_path: Path, keys) -> None:
+    (tmp_path / "leak.txt").write_text(f"key {FAKE_KEY}\nodd {ODD_KEY}\nBearer abcdefghijklmnopqrstuvwxyz\n")
+    seen: list[str] = []
+    result = await run_tests(f"cat leak.txt; echo {ODD_KEY}; exit 1", tmp_path, 10, on_output=seen.append)
+    for text in (result.output, result.output_tail, "\n".join(seen), str(result.to_dict()),
+                 debug_prompt(result, "t")):
+        assert FAKE_KEY not in text and ODD_KEY not in text and "abcdefghijklmnop" not in text
+        assert "[redacted]" in text

@@ -24,10 +24,13 @@ def register_secret_env(name: str) -> None:
     _EXTRA_NAMES.add(name)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether the environment variable ``name`` holds a secret: its name says so, or it was registered."""
+    return bool(_SECRET_NAME.search(name)) or name in _EXTRA_NAMES
+
+
 def secret_values() -> list[str]:
-    values = {
-        v for k, v in os.environ.items() if v and len(v) >= 8 and (_SECRET_NAME.search(k) or k in _EXTRA_NAMES)
-    }
+    values = {v for k, v in os.environ.items() if v and len(v) >= 8 and is_secret_name(k)}
     return sorted(values, key=len, reverse=True)
 
 
