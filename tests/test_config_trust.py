@@ -137,6 +137,17 @@ def test_a_harmless_project_file_needs_no_trust(tmp_path: Path, user_config) -> 
     assert loaded.config.ensemble.rank and loaded.config.model("gpt").max_tokens == 99  # type: ignore[union-attr]
 
 
+@pytest.mark.hostile
+def test_a_project_cannot_hand_secrets_to_the_test_command(tmp_path: Path, user_config) -> None:
+    user_config(user_cfg())
+    (tmp_path / ".moot").mkdir()
+    (tmp_path / ".moot" / "config.toml").write_text('[agents]\ntest_env_allow = ["MY_LLM_CRED"]\ndebug_limit = 1\n')
+    loaded = load_config(tmp_path)
+    assert loaded.config.agents.test_env_allow != ["MY_LLM_CRED"] and loaded.config.agents.debug_limit == 1
+    assert [i.line() for i in loaded.project_trust.ignored] == [
+        'agents.test_env_allow = ["MY_LLM_CRED"]  (hands those secrets to the test command)']
+
+
 def test_a_project_may_lower_the_cost_limit_but_not_raise_it(tmp_path: Path, user_config) -> None:
     user_config(user_cfg() + "\n[ensemble]\nmax_usd = 1.0\n")
     (tmp_path / ".moot").mkdir()

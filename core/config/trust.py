@@ -28,6 +28,7 @@ Trusted-only (applied once the user trusts this very file):
   ``api_base`` (a host) or a ``path`` (a file for the engine to load);
 * ``[ollama] host`` (where every Ollama model's requests go);
 * ``[project] test_command`` (a shell command moot runs);
+* ``[agents] test_env_allow`` (secret-holding variables the test command would see);
 * ``[variants.<name>] file`` (a file read from anywhere, and sent to the models);
 * ``[keys]`` (what the user's keys do: a hostile file could put accept on a key pressed for something else);
 * ``[ensemble] max_usd`` above the user's own limit;
@@ -74,6 +75,7 @@ _WHY = {
     "path": "has the engine load that file",
     "ollama.host": "sends every Ollama request to that host",
     "project.test_command": "a command moot would run",
+    "agents.test_env_allow": "hands those secrets to the test command",
     "keys": "changes what your keys do",
     "file": "reads that file and sends it to the models",
 }
