@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from gitrepo import make_repo
 
 from moot.core import tokens
 from moot.tui import entry
-
-from gitrepo import make_repo
 
 MOOT = [sys.executable, "-c", "import sys; from moot.tui.entry import main; sys.exit(main())"]
 
@@ -146,3 +145,50 @@ async def test_each_finished_pane_carries_the_letter_the_synthesis_speaks_of(wor
         for model, letter in letters.items():
             assert f"Plan {letter} · {model} · default" in titles[model]
         assert "Plan" not in titles["gamma"]  # failed: the judge never saw it, it has no letter
+
+
+async def test_a_lone_surviving_plan_is_the_plan_for_accept_edit_export_and_run(workbench, scripted) -> None:
+    """The synthesis said "only plan A (alpha) survived, so it is the plan"; F5 must not answer "There is no
+    synthesis to accept yet", and F10 carries it out without a choice first."""
+    scripted.enqueue("alpha", "1. Add the flag.")
+    for name in ("beta", "gamma"):
+        scripted.enqueue(name, error=("auth", False))
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert screen.result.synthesis is None and screen.result.plan == "1. Add the flag."
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.chosen == ("Plan A (alpha · default)", "1. Add the flag.")
+        assert "plan: Plan A (alpha · default)" in str(screen.query_one("#header").render())
+        screen.chosen = None  # F10 alone, with nothing chosen: the lone plan is carried out
+        await pilot.press("f10")
+        await pilot.pause()
+        from moot.tui.screens.run import RunScreen
+
+        assert isinstance(app.screen, RunScreen)
+
+
+async def test_the_task_under_way_is_shown_as_typed(workbench, scripted) -> None:
+    """The prompt clears on Enter: the synthesis's lower border says which task it is for, as typed (a task's
+    brackets are text, not markup)."""
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, f"plan by {name}")
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n")
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add [bold]x[/bold] flag", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        from moot.tui.widgets.synthesis import SynthesisPane
+
+        from textual.content import Content
+
+        shown = Content.from_markup(app.screen.query_one(SynthesisPane).border_subtitle)  # as the border draws it
+        assert shown.plain == "task: add [bold]x[/bold] flag" and not shown.spans
+        assert app.screen.query_one("#prompt").value == ""

@@ -168,7 +168,9 @@ class MainScreen(Screen[None]):
             await self.query_one("#workspace", Horizontal).mount(self.perf_panel)
 
     def refresh_header(self) -> None:
-        self.query_one("#header", Static).update(self.moot.header_text(self.chosen[0] if self.chosen else None))
+        if not (found := self.query("#header")):  # leaving: the screen's widgets are already gone
+            return
+        found.first(Static).update(self.moot.header_text(self.chosen[0] if self.chosen else None))
 
     # ------------------------------------------------------------------------------------------- running
 
@@ -207,7 +209,7 @@ class MainScreen(Screen[None]):
         area = self.query_one(ProposalsArea)
         await area.set_proposers([p.proposer for p in result.proposals])
         synthesis = self.query_one(SynthesisPane)
-        await synthesis.reset(self._judge_name(result))
+        await synthesis.reset(self._judge_name(result), task)
         for pane in area.panes:
             await pane.reset()
         await self._add_context(opts, task, [p.proposer.model for p in result.proposals], budget)
@@ -280,7 +282,7 @@ class MainScreen(Screen[None]):
         pane = self.query_one(ProposalsArea).pane(index)
         if pane is not None:
             await pane.reset()
-        await self.query_one(SynthesisPane).reset(self._judge_name(result))
+        await self.query_one(SynthesisPane).reset(self._judge_name(result), result.task)
         self.running = True
         self._perf_start([index])
         flusher = self.set_interval(FLUSH_S / TICKS, bridge.tick)
@@ -419,7 +421,30 @@ class MainScreen(Screen[None]):
             self.workers.cancel_group(self, "ensemble")
             self.notify("Cancelled.")
 
+    def _lone_plan(self) -> tuple[str, str] | None:
+        """When the run is over and one proposal alone survived, it is the plan (no judge was needed)."""
+        result = self.result
+        if result is None or self.running or result.synthesis is not None or not result.plan:
+            return None
+        survivors = [p for p in result.proposals if p.status == "done"]
+        if len(survivors) != 1:
+            return None
+        p = survivors[0]
+        return f"Plan {p.label} ({p.proposer.model.name} · {p.proposer.variant})", result.plan
+
+    def _chosen_or_lone(self) -> tuple[str, str] | None:
+        """The chosen plan; with none chosen, a lone surviving plan becomes it."""
+        if self.chosen is None and (lone := self._lone_plan()) is not None:
+            self.chosen = lone
+            self.refresh_header()
+        return self.chosen
+
     def action_accept(self) -> None:
+        if self.result is not None and self.result.synthesis is None and (lone := self._lone_plan()) is not None:
+            self.chosen = lone
+            self.refresh_header()
+            self.notify(f"{lone[0]} is the plan: it alone survived.", title="Plan accepted")
+            return
         if self.result is None or self.result.synthesis is None:
             self.notify("There is no synthesis to accept yet.", severity="warning")
             return
@@ -429,7 +454,7 @@ class MainScreen(Screen[None]):
         self.notify("The synthesis is the plan.", title="Plan accepted")
 
     def action_edit(self) -> None:
-        if self.chosen is None:
+        if self._chosen_or_lone() is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
         from .edit_plan import EditPlanScreen
@@ -445,7 +470,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(EditPlanScreen(self.chosen[1]), done)
 
     def action_run_plan(self) -> None:
-        if self.chosen is None:
+        if self._chosen_or_lone() is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first, then F10 carries it out.",
                         severity="warning")
             return
@@ -456,7 +481,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(RunScreen(plan=self.chosen[1], task=task, plan_run_id=plan_run_id))
 
     def action_export(self) -> None:
-        if self.chosen is None or self.result is None:
+        if self._chosen_or_lone() is None or self.result is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
         self.export_plan(self.result.task, self.chosen[1])

@@ -48,6 +48,10 @@ def synthesis_markdown(result: PlanResult) -> str:
     return synthesis_from_json(result.to_json())
 
 
+TASK_CHARS = 90
+"""The longest task shown in full under the synthesis; a longer one is cut with an ellipsis."""
+
+
 class SynthesisPane(VerticalScroll):
     """Where the judge's answer appears."""
 
@@ -86,14 +90,24 @@ class SynthesisPane(VerticalScroll):
         if self.is_mounted:
             self.border_title = self._title()
 
+    def show_task(self, task: str) -> None:
+        """The task this synthesis is for, in the lower border: the prompt is cleared once a task is sent."""
+        from textual.content import Content
+
+        line = " ".join(task.split())
+        if len(line) > TASK_CHARS:
+            line = line[: TASK_CHARS - 1] + "…"
+        self.border_subtitle = Content(f"task: {line}") if line else ""  # as typed, never read as markup
+
     def queued(self, ahead: int) -> None:
         """The judge waits for its engine behind ``ahead`` calls; 0: it has started reading."""
         self.ahead = ahead
         self.state = "queued" if ahead else "waiting"
         self.border_title = self._title()
 
-    async def reset(self, judge: str = "") -> None:
+    async def reset(self, judge: str = "", task: str = "") -> None:
         self.tokens, self.judge, self._stream = 0, judge, None
+        self.show_task(task)
         if self.query("Markdown"):
             await (await self._markdown()).update("")
         self.state = "idle"
