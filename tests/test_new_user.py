@@ -192,3 +192,38 @@ async def test_the_task_under_way_is_shown_as_typed(workbench, scripted) -> None
         shown = Content.from_markup(app.screen.query_one(SynthesisPane).border_subtitle)  # as the border draws it
         assert shown.plain == "task: add [bold]x[/bold] flag" and not shown.spans
         assert app.screen.query_one("#prompt").value == ""
+
+
+async def test_esc_says_what_was_cancelled_and_keeps_what_finished(workbench, scripted) -> None:
+    """Esc after one proposal finished: its plan is kept (it is the plan: F5 accepts it), the others say they
+    were stopped (not "cancelled: cancelled"), and the synthesis says cancelled, not "judge failed"/"no plan"."""
+    scripted.enqueue("alpha", "1. Add the flag.")
+    scripted.enqueue("beta", hang=True)
+    scripted.enqueue("gamma", hang=True)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        from moot.tui.widgets.proposals import ProposalsArea
+        from moot.tui.widgets.synthesis import SynthesisPane
+
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.result is not None and screen.result.proposals[0].status == "done":
+                break
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        result = screen.result
+        assert [p.status for p in result.proposals] == ["done", "cancelled", "cancelled"]
+        assert result.plan == "1. Add the flag."
+        assert result.notes[0] == "cancelled: 1 proposal of 3 had finished and is kept"
+        panes = screen.query_one(ProposalsArea).panes
+        assert [p.error for p in panes[1:]] == ["stopped before it finished"] * 2
+        synthesis = screen.query_one(SynthesisPane)
+        assert synthesis.state == "cancelled" and "judge failed" not in str(synthesis.border_title)
+        assert result.to_json()["proposals"][1]["error"] == "stopped before it finished"
+        assert [p["label"] for p in result.to_json()["proposals"]] == ["A", "B", "C"]
+        await pilot.press("f5")
+        assert screen.chosen == ("Plan A (alpha · default)", "1. Add the flag.")

@@ -68,7 +68,7 @@ class Bridge:
         elif isinstance(ev, Error):
             self.flush(source)
             state = "cancelled" if ev.kind == "cancelled" else "failed"
-            self._state(source, state, f"{ev.kind}: {ev.message}")
+            self._state(source, state, ev.message if state == "cancelled" else f"{ev.kind}: {ev.message}")
 
     def _state(self, source: int, state: str, error: str | None = None, ahead: int | None = None) -> None:
         if state != "streaming":

@@ -23,12 +23,13 @@ from ..providers.base import Message, Params
 from ..storage import Store
 from ..structured import decodes_schema
 from ..tokens import count_tokens
+from ..words import plural
 from . import prompts
 from . import shape as shape_mod
 from .budget import Budget, worst_case_usd
 from .judge import JsonToMarkdown, judge_schema, parse_synthesis
 from .ranking import Ranking, borda, parse_ranking, ranking_schema
-from .result import PlanResult, Proposal
+from .result import STOPPED, PlanResult, Proposal
 from .shape import Shape
 from .strategies import StrategyError, chosen_name, default_strategy, judge_model, resolve
 
@@ -133,7 +134,7 @@ class Ensemble:
         except asyncio.CancelledError:
             p.status = "cancelled"
             p.result = p.result or CallResult(model=p.proposer.model, cancelled=True)
-            self.on_progress(Progress("propose", p.index, Error("cancelled", "cancelled")))
+            self.on_progress(Progress("propose", p.index, Error("cancelled", STOPPED)))
 
     async def _rank(self, task: str, survivors: list[Proposal], opts: PlanOptions, budget: Budget) -> Ranking:
         labels = [p.label for p in survivors]
@@ -179,8 +180,34 @@ class Ensemble:
             await self.synthesise()
             status = "done" if self.result.ok else "failed"
         finally:
+            if status == "cancelled":
+                self._settle_cancelled()
             self.finish(status)
         return self.result
+
+    def _settle_cancelled(self) -> None:
+        """After a cancel: what had not finished is cancelled, what had is kept and lettered, and the notes say
+        so; a lone finished proposal is the plan, as it would have been had the others failed."""
+        result = self.result
+        for p in self.proposals:
+            if p.status in ("waiting", "running"):
+                p.status = "cancelled"
+                p.result = p.result or CallResult(model=p.proposer.model, cancelled=True)
+        finished = [p for p in self.proposals if p.status == "done"]
+        if not any(p.label for p in self.proposals):
+            finished = self._label(self.proposals)
+        else:
+            finished.sort(key=lambda p: p.label)
+        if result.synthesis is not None or (result.plan and len(finished) == 1):
+            return  # cancelled after the plan was made: nothing was lost
+        result.notes = [f"cancelled: {plural(len(finished), 'proposal')} of {len(self.proposals)} had finished"
+                        + (" and are kept" if len(finished) > 1 else " and is kept" if finished else "")]
+        if len(finished) == 1:
+            p = finished[0]
+            result.plan = p.text
+            result.notes.append(f"plan {p.label} ({p.proposer.model.name}) is the plan; no judge was needed")
+        elif finished:
+            result.notes.append("no synthesis: choose one of the finished plans, or run the task again")
 
     # The phases, for callers that drive a run step by step (the workbench retries one proposer, then judges
     # again). ``begin`` must come first; ``finish`` records the result.

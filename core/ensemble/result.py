@@ -13,6 +13,10 @@ from .shape import Shape
 from .strategies import Proposer
 
 
+STOPPED = "stopped before it finished"
+"""What a cancelled call says of itself."""
+
+
 @dataclass
 class Proposal:
     """One proposer's slot in a run."""
@@ -32,9 +36,11 @@ class Proposal:
     def error(self) -> str | None:
         if self.result is None:
             return None
+        if self.result.cancelled or (self.result.error and self.result.error.kind == "cancelled"):
+            return STOPPED
         if self.result.error:
             return f"{self.result.error.kind}: {self.result.error.message}"
-        return "cancelled" if self.result.cancelled else None
+        return None
 
     def to_json(self) -> dict[str, Any]:
         r = self.result

@@ -220,9 +220,11 @@ class MainScreen(Screen[None]):
                 await ensemble.complete(between=bridge.flush)
         except asyncio.CancelledError:
             if not app.leaving:  # quitting: nothing more is shown
+                from moot.core.ensemble.result import STOPPED
+
                 for pane in area.panes:
                     if pane.state in ("waiting", "streaming"):
-                        await pane.set_state("cancelled", "cancelled")
+                        await pane.set_state("cancelled", STOPPED)
             raise
         finally:
             flusher.stop()

@@ -134,5 +134,6 @@ class SynthesisPane(VerticalScroll):
             self.tokens = result.judge.usage.completion_tokens or self.tokens  # the provider's own count
         await (await self._markdown()).update(synthesis_markdown(result))
         self.call_after_refresh(self.scroll_home, animate=False)  # after any queued follow-scroll
-        self.state = "done" if result.plan else "failed"
+        cancelled = any(p.status == "cancelled" for p in result.proposals) and result.synthesis is None
+        self.state = "cancelled" if cancelled else "done" if result.plan else "failed"
         self.border_title = self._title()
