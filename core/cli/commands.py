@@ -1,4 +1,10 @@
-"""The headless commands. Progress goes to stderr, the result to stdout (or ``-o FILE``)."""
+"""The headless commands. Progress goes to stderr, the result to stdout (or ``-o FILE``).
+
+Everything a command prints goes through ``moot.core.text.clean`` (``dispatch`` guards stdout and stderr for
+the length of the command): no key, and no character that could act on the terminal, whatever a task, a model
+or a server put in the text. A file written with ``-o`` is cleaned the same way, and every JSON document is
+cleaned string by string before it is encoded (``dump_json``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, LoadedConfig, load_config
+from ..text import clean, clean_data, guarded_output, one_line
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -24,8 +31,9 @@ def dispatch(args: argparse.Namespace) -> int:
                 "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
                 "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf")}
     try:
-        loaded = load_config(Path.cwd())
-        return handlers[args.command](args, loaded)
+        with guarded_output():
+            loaded = load_config(Path.cwd())
+            return handlers[args.command](args, loaded)
     except ConfigError as e:
         err(f"moot: config error: {e}")
         return EXIT_USAGE
@@ -45,9 +53,35 @@ def _lazy(module: str, name: str) -> Any:
     return handler
 
 
+def dump_json(doc: Any, indent: int | None = 2) -> str:
+    """``doc`` as JSON, every string in it cleaned first (a key is found in the text, not in its JSON-escaped form,
+    and a script that prints a string raw gets no terminal escape)."""
+    return json.dumps(clean_data(doc), indent=indent)
+
+
+def read_task(arg: str) -> str | None:
+    """The task: ``arg``, or what stdin holds when it is ``-``. None, said on stderr, when it is not text (not
+    UTF-8, or holding a NUL byte)."""
+    where = "on stdin " if arg == "-" else ""
+    try:
+        if arg == "-":
+            buffer = getattr(sys.stdin, "buffer", None)
+            text = buffer.read().decode("utf-8-sig") if buffer is not None else sys.stdin.read()
+        else:
+            text = arg
+            text.encode("utf-8")  # an argument that was not UTF-8 arrives with surrogates in it
+    except UnicodeError:
+        err(f"moot: the task {where}is not text (it is not valid UTF-8)")
+        return None
+    if "\x00" in text:
+        err(f"moot: the task {where}is not text (it holds a NUL byte)")
+        return None
+    return text
+
+
 def _emit(args: argparse.Namespace, text: str) -> None:
     if getattr(args, "output", None):
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(args.output).write_text(clean(text), encoding="utf-8")
         err(f"moot: wrote {args.output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -65,10 +99,19 @@ def _open_store() -> Any:
 
 
 def plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    task = sys.stdin.read() if args.task == "-" else args.task
+    task = read_task(args.task)
+    if task is None:
+        return EXIT_USAGE
     if not task.strip():
         err("moot: the task is empty")
         return EXIT_USAGE
+    if args.models or args.variants:  # paired when the lists are as long as each other, else every combination
+        m, v = len(args.models or [None]), len(args.variants or [None])
+        wanted, limit = (m if m == v else m * v), loaded.config.ensemble.max_proposers
+        if wanted > limit:
+            err(f"moot: --models and --variants ask for {wanted} proposers; at most {limit} run at once "
+                f"([ensemble] max_proposers = {limit})")
+            return EXIT_USAGE
     return asyncio.run(_plan(args, loaded, task))
 
 
@@ -115,7 +158,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
             err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
     err(f"moot: run {result.run_id} in {result.wall_s:.1f} s, ${result.totals()['cost_usd']:.4f}")
     doc = result.to_json()
-    _emit(args, json.dumps(doc, indent=2) if args.json else result.to_markdown())
+    _emit(args, dump_json(doc) if args.json else result.to_markdown())
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -164,8 +207,8 @@ def models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
     statuses = asyncio.run(model_statuses(loaded))
     if args.json:
-        print(json.dumps([{"name": s.model.name, "model": s.model.model, "backend": s.model.backend,
-                           "usable": s.usable, "reason": s.availability.reason} for s in statuses], indent=2))
+        print(dump_json([{"name": s.model.name, "model": s.model.model, "backend": s.model.backend,
+                          "usable": s.usable, "reason": s.availability.reason} for s in statuses]))
         return EXIT_OK
     width = max([len(s.model.name) for s in statuses] + [5])
     print(f"{'ALIAS':<{width}}  {'BACKEND':<7}  {'MODEL':<36}  STATUS")
@@ -195,15 +238,15 @@ def history(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps([{k: r[k] for k in ("id", "kind", "task", "strategy", "status", "created_at")}
-                          for r in runs], indent=2))
+        print(dump_json([{k: r[k] for k in ("id", "kind", "task", "strategy", "status", "created_at")}
+                         for r in runs]))
         return EXIT_OK
     if not runs:
         print("no runs yet" + (f" matching {args.search!r}" if args.search else ""))
         return EXIT_OK
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
-        task = " ".join(r["task"].split())
+        task = one_line(r["task"])
         print(f"{r['id']}  {when}  {r['kind']:<4}  {r['status']:<11}  {r['strategy'] or '':<10}  "
               f"{task[:60] + ('…' if len(task) > 60 else '')}")
     return EXIT_OK
@@ -223,8 +266,8 @@ def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return EXIT_USAGE
     doc = json.loads(run["result_json"]) if run["result_json"] else None
     if args.json:
-        print(json.dumps({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": doc,
-                          "calls": calls}, indent=2))
+        print(dump_json({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": doc,
+                         "calls": calls}))
         return EXIT_OK
     if doc is None:
         print(f"run {run['id']} is {run['status']} and left no result")

@@ -7,7 +7,6 @@ bad usage: an empty task, a negative budget, an unknown strategy or a ``--files`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -72,7 +71,11 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.context.files import list_files
     from moot.context.scope import STRATEGIES, scope
 
-    task = sys.stdin.read() if args.task == "-" else args.task
+    from .commands import dump_json, read_task
+
+    task = read_task(args.task)
+    if task is None:
+        return EXIT_USAGE
     if not task.strip():
         err("moot: the task is empty")
         return EXIT_USAGE
@@ -98,7 +101,7 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     result = scope(index, task, budget, strategy=strategy, model=model, pinned=pinned)
     if args.json:
         doc: dict[str, Any] = result.to_json()
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(dump_json(doc) + "\n")
         return EXIT_OK
     sys.stdout.write(render_table(result))
     if getattr(args, "show", False) and result.items:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from typing import TYPE_CHECKING
 
 from ..config import LoadedConfig
+from ..text import control
+from .commands import dump_json
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def perf(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         snap = asyncio.run(monitor.refresh())
     finally:
         store.close()
-    sys.stdout.write(json.dumps(snap.to_json(), indent=2) + "\n" if args.json else render(snap))
+    sys.stdout.write(dump_json(snap.to_json()) + "\n" if args.json else render(snap))
     return EXIT_OK
 
 
@@ -56,9 +57,11 @@ async def _watch(monitor: PerfMonitor, as_json: bool) -> None:
     while True:
         snap = await monitor.refresh()
         if as_json:
-            sys.stdout.write(json.dumps(snap.to_json()) + "\n")
+            sys.stdout.write(dump_json(snap.to_json(), indent=None) + "\n")
         else:
-            sys.stdout.write((_CLEAR if sys.stdout.isatty() else "") + render(snap) + "\n")
+            if sys.stdout.isatty():
+                control(sys.stdout, _CLEAR)
+            sys.stdout.write(render(snap) + "\n")
         sys.stdout.flush()
         await _pause(WATCH_INTERVAL_S)
 
@@ -164,7 +167,7 @@ async def _bench(args: argparse.Namespace, loaded: LoadedConfig, store: Store) -
     finally:
         await close_backends()
     if getattr(args, "json", False):
-        print(json.dumps(result.to_json(), indent=2))
+        print(dump_json(result.to_json()))
     else:
         sys.stdout.write(render_bench(result))
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from ..ensemble import Progress
 from ..events import Done, Error, Queued, Started, TextDelta, ThinkingDelta
+from ..text import control, terminal_safe
 
 
 class ProgressPrinter:
@@ -38,9 +39,11 @@ class ProgressPrinter:
             return
         self._last = now
         if self._drawn:
-            self.out.write(f"\x1b[{self._drawn}F")
+            control(self.out, f"\x1b[{self._drawn}F")
         lines = [self._line(i) for i in range(len(self.names))]
-        self.out.write("".join(f"\x1b[2K{line}\n" for line in lines))
+        for line in lines:
+            control(self.out, "\x1b[2K")
+            self.out.write(terminal_safe(line) + "\n")
         self._drawn = len(lines)
         self.out.flush()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import re
 import sys
 import time
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import LoadedConfig
-from .commands import _fit, _open_store, _planning_context, err, plural
+from ..text import control
+from .commands import _fit, _open_store, _planning_context, dump_json, err, plural, read_task
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 # ----------------------------------------------------------------------------------------------- progress
@@ -48,7 +48,7 @@ class ExecPrinter:
 
     def say(self, text: str) -> None:
         if self._live_shown:
-            self.out.write("\r\x1b[2K")
+            control(self.out, "\r\x1b[2K")
             self._live_shown = False
         print(text, file=self.out, flush=True)
         self._last_line = time.monotonic()
@@ -64,7 +64,8 @@ class ExecPrinter:
         if self.meter is None:
             return
         if self.live:
-            self.out.write(f"\r\x1b[2K  {self.meter.text()}")
+            control(self.out, "\r\x1b[2K")
+            self.out.write(f"  {self.meter.text()}")
             self.out.flush()
             self._live_shown = True
         elif time.monotonic() - self._last_line >= QUIET_S:
@@ -73,7 +74,7 @@ class ExecPrinter:
     def _end_step(self) -> None:
         self.meter = None
         if self._live_shown:
-            self.out.write("\r\x1b[2K")
+            control(self.out, "\r\x1b[2K")
             self.out.flush()
             self._live_shown = False
 
@@ -208,7 +209,10 @@ def run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             return EXIT_USAGE
         task = _title(plan) or Path(args.plan).stem
     else:
-        task = sys.stdin.read() if args.task == "-" else args.task
+        read = read_task(args.task)
+        if read is None:
+            return EXIT_USAGE
+        task = read
         if not task.strip():
             err("moot: the task is empty")
             return EXIT_USAGE
@@ -394,7 +398,7 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 def _report(args: argparse.Namespace, run: Any) -> int:
     if args.json:
-        print(json.dumps(run.to_json(), indent=2))
+        print(dump_json(run.to_json()))
         return EXIT_OK if run.ok else EXIT_FAILED
     out: list[str] = []
     for c in run.candidates if len(run.candidates) > 1 else run.candidates[:1]:
@@ -475,8 +479,8 @@ def review(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         repo = Path(run.repo_dir)
         files = diff_between(repo, run.base_sha, c.branch)
         if args.json:
-            print(json.dumps({"run_id": run.run_id, "branch": c.branch, "base": run.base_sha,
-                              "files": [_file_json(f) for f in files]}, indent=2))
+            print(dump_json({"run_id": run.run_id, "branch": c.branch, "base": run.base_sha,
+                             "files": [_file_json(f) for f in files]}))
             return EXIT_OK
         import git
 

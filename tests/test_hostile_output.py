@@ -1,0 +1,197 @@
+"""Hostile text at the output boundary: escapes and markup in tasks, model answers, provider errors and test output
+never reach a terminal raw, and no key reaches the database, an export, the output, the tests' environment or a
+prompt."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from conftest import SCRIPTED_CONFIG
+from moot.core.cli.main import main
+from moot.core.text import clean, control, guarded_output, terminal_safe
+from standins.ollama_server import OllamaStandIn
+from standins.openai_server import OpenAIStandIn
+
+pytestmark = pytest.mark.hostile
+
+TITLE = "\x1b]0;PWNED\x07"
+CLIPBOARD = "\x1b]52;c;cHduZWQ=\x07"
+HOSTILE = (f"x {TITLE} {CLIPBOARD} \x1b[2J\x1b[31mred\x1b[0m \x9b6n \x1bP+q\x1b\\ back\bspace del\x7f "
+           "over\rwrite \u202eevil\u202c \u2066iso\u2069 zero\u200bwidth")
+MARKUP = "[bold]loud[/bold] [link=https://evil.example]click[/link] [red on white]x[/]"
+FAKE_KEY = "sk-test-0123456789abcdefABCDEF"
+ODD_KEY = "zz-cred-9f8e7d6c5b4a3210"
+"""A key in a variable whose name does not say it holds one (the config's ``api_key_env`` names it)."""
+
+
+def raw_controls(text: str) -> set[str]:
+    """Every character in ``text`` that could act on a terminal."""
+    return {ch for ch in text if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")}
+
+
+def db_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.glob("moot.db*"))
+
+
+# ------------------------------------------------------------------------------------------ the sanitiser
+
+
+def test_terminal_safe_escapes_every_control_visibly() -> None:
+    out = terminal_safe(HOSTILE)
+    assert raw_controls(out) == set()
+    assert "\\x1b]0;PWNED\\x07" in out and "\\x1b]52;c;cHduZWQ=\\x07" in out  # shown, not dropped
+    assert "\\x9b6n" in out and "back\\x08space" in out and "del\\x7f" in out and "over\\x0dwrite" in out
+    assert "\\u202eevil\\u202c" in out and "\\u2066iso\\u2069" in out and "zero\\u200bwidth" in out
+
+
+def test_terminal_safe_keeps_ordinary_text() -> None:
+    text = "line one\n\tindented — café, 日本語, emoji 🎉, `code` [bold]x[/bold] \\x1b as written\n"
+    assert terminal_safe(text) == text
+    assert terminal_safe("a\r\nb\r\n") == "a\nb\n"
+    assert terminal_safe("bad byte \udcff") == "bad byte \\udcff"  # an undecodable byte, which print would refuse
+
+
+def test_clean_redacts_then_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    assert clean(f"\x1b]52;c;{FAKE_KEY}\x07") == "\\x1b]52;c;[redacted]\\x07"
+
+
+def test_guarded_output_covers_every_print_but_moot_s_own_cursor_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    out, errs = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", errs)
+    with guarded_output():
+        print(f"{TITLE}{FAKE_KEY}")
+        print(HOSTILE, file=sys.stderr)
+        control(sys.stderr, "\r\x1b[2K")
+    assert sys.stdout is out and sys.stderr is errs
+    assert out.getvalue() == "\\x1b]0;PWNED\\x07[redacted]\n"
+    assert raw_controls(errs.getvalue().removesuffix("\r\x1b[2K")) == set()
+    assert errs.getvalue().endswith("\r\x1b[2K")
+
+
+# ------------------------------------------------------------------------------- plan, history, show
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_config) -> Path:
+    user_config(SCRIPTED_CONFIG)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_hostile_task_and_answers_reach_no_terminal_raw(scripted, project, capsys) -> None:
+    scripted.enqueue("alpha", f"plan a {HOSTILE} {MARKUP}")
+    scripted.enqueue("beta", f"plan b {HOSTILE}")
+    scripted.enqueue("gamma", error=("auth", False))
+    scripted.enqueue("alpha", f"## Plan\nDo it {HOSTILE}\n{MARKUP}\n## Consensus\n- {TITLE}both agree\n")
+    assert main(["plan", f"fix it {HOSTILE}", "-o", "plan.md"]) == 0
+    export = (project / "plan.md").read_text(encoding="utf-8")
+    assert raw_controls(export) == set() and "\\x1b]52;c;cHduZWQ=\\x07" in export and MARKUP in export
+    printed = capsys.readouterr()
+    assert raw_controls(printed.out + printed.err) == set()
+
+    assert main(["history"]) == 0
+    listed = capsys.readouterr().out
+    assert raw_controls(listed) == set() and "fix it x \\x1b]0;PWNED\\x07" in listed
+    run_id = listed.split()[0]
+    for argv in (["show", run_id], ["show", run_id, "--json"], ["history", "--json"]):
+        assert main(argv) == 0
+        shown = capsys.readouterr()
+        assert raw_controls(shown.out + shown.err) == set(), argv
+    assert main(["plan", "again", "--json"]) == 0
+    assert raw_controls(capsys.readouterr().out) == set()
+
+
+def test_binary_stdin_is_a_usage_error(project, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    for argv in (["plan", "-"], ["run", "-", "--yes"], ["context", "-"]):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")))
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "not text" in err and "Traceback" not in err, argv
+
+
+def test_a_task_with_an_undecodable_argument_is_a_usage_error(project, capsys) -> None:
+    assert main(["plan", "fix \udcff it"]) == 2
+    assert "not text" in capsys.readouterr().err
+
+
+def test_more_models_than_proposers_is_a_usage_error(scripted, project, capsys) -> None:
+    models = ",".join(["alpha", "beta", "gamma"] * 3)
+    assert main(["plan", "x", "--models", models]) == 2
+    err = capsys.readouterr().err
+    assert "9 proposers" in err and "at most 6" in err and "max_proposers" in err
+    assert main(["plan", "x", "--models", "alpha,beta", "--variants", "default,critic,minimal,default"]) == 2
+    assert "8 proposers" in capsys.readouterr().err
+    assert scripted.calls == []
+
+
+# ------------------------------------------------------------------------------- keys and remote servers
+
+
+def _cloud_config(user_config, url: str) -> None:
+    user_config(f"""
+[[models]]
+name = "cloud"
+model = "openai/gpt-4o-mini"
+api_base = "{url}"
+api_key_env = "MY_LLM_CRED"
+retries = 0
+
+[roles]
+judge = "cloud"
+""")
+
+
+def test_a_hostile_server_s_answers_and_errors_are_escaped_and_the_key_redacted(
+    project, user_config, moot_env, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_LLM_CRED", ODD_KEY)
+    with OpenAIStandIn() as server:
+        _cloud_config(user_config, server.url)
+        # the server echoes the key it was sent, with escapes, in its answer (proposal and judge)
+        server.script("gpt-4o-mini", f"## Plan\nUse Authorization: Bearer {ODD_KEY} {TITLE}{CLIPBOARD} {MARKUP}\n")
+        assert main(["plan", "--models", "cloud", "fix it", "--json", "-o", "plan.json"]) == 0
+        assert server.requests and server.requests[0].headers["authorization"] == f"Bearer {ODD_KEY}"
+        assert main(["plan", "--models", "cloud", "fix it", "-o", "plan.md"]) == 0
+        assert main(["plan", "--models", "cloud", "fix it"]) == 0
+        answered = capsys.readouterr()
+        # and in its error
+        server.fail(401, times=5, message=f"bad key Bearer {{api_key}} {TITLE}{CLIPBOARD}\x1b[2J {ODD_KEY}")
+        assert main(["plan", "--models", "cloud", "fix it"]) == 1
+        failed = capsys.readouterr()
+        prompts = [json.dumps(r.body) for r in server.requests]
+    exports = [(project / name).read_text(encoding="utf-8") for name in ("plan.json", "plan.md")]
+    for text in exports:
+        assert ODD_KEY not in text and "[redacted]" in text and raw_controls(text) == set()
+    assert "\\u001b" not in exports[0]  # the JSON holds the escape as text, not an encoded ESC
+    for text in (answered.out, answered.err, failed.out, failed.err):
+        assert ODD_KEY not in text and raw_controls(text) == set()
+    assert "[redacted]" in answered.out and "bad key" in failed.err and "\\x1b]52;c;cHduZWQ=" in failed.err
+    assert main(["history"]) == 0
+    run_id = capsys.readouterr().out.split()[0]
+    for argv in (["show", run_id], ["show", run_id, "--json"]):
+        assert main(argv) == 0
+        shown = capsys.readouterr()
+        assert ODD_KEY not in shown.out and raw_controls(shown.out + shown.err) == set()
+    assert ODD_KEY.encode() not in db_bytes(moot_env)
+    assert all(ODD_KEY not in p for p in prompts)  # the judge is not handed the echoed key either
+
+
+def test_a_hostile_ollama_error_is_escaped(project, user_config, capsys) -> None:
+    with OllamaStandIn() as server:
+        server.add_model("qwen:7b", fail="bad_request", error=f"bad {TITLE}{CLIPBOARD}\x9b2J options")
+        user_config(f'[ollama]\nhost = "{server.url}"\n\n[[models]]\nname = "q"\nmodel = "ollama/qwen:7b"\n'
+                    '[roles]\njudge = "q"\n')
+        assert main(["plan", "--models", "q", "fix it"]) == 1
+        printed = capsys.readouterr()
+    assert "bad \\x1b]0;PWNED" in printed.err and raw_controls(printed.out + printed.err) == set()
