@@ -185,9 +185,9 @@ async def test_the_task_under_way_is_shown_as_typed(workbench, scripted) -> None
         await pilot.press(*"add [bold]x[/bold] flag", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause(0.2)
-        from moot.tui.widgets.synthesis import SynthesisPane
-
         from textual.content import Content
+
+        from moot.tui.widgets.synthesis import SynthesisPane
 
         shown = Content.from_markup(app.screen.query_one(SynthesisPane).border_subtitle)  # as the border draws it
         assert shown.plain == "task: add [bold]x[/bold] flag" and not shown.spans

@@ -12,7 +12,6 @@ from .ranking import Ranking
 from .shape import Shape
 from .strategies import Proposer
 
-
 STOPPED = "stopped before it finished"
 """What a cancelled call says of itself."""
 
