@@ -23,7 +23,7 @@ from moot.core.calls import CallContext, run_call
 from moot.core.config.models import Config, ModelConfig
 from moot.core.events import Event, Queued, Started, TextDelta
 from moot.core.providers.base import Message, Params
-from moot.core.storage import Store
+from moot.core.storage import Store, redact
 from moot.core.structured import decodes_grammar
 from moot.core.tokens import count_tokens
 
@@ -562,7 +562,7 @@ class _Engine:
         if context.strip():
             user += f"\n\nRelevant parts of the repository:\n{context.strip()}"
         messages: list[Message] = [{"role": "system", "content": prompts.agent_system(role)},
-                                   {"role": "user", "content": user}]
+                                   {"role": "user", "content": redact(user)}]  # no key from any of it
         self.emit(TaskStarted(n, label, model.name))
         outcome = await self._edit_round(n, wt, label, model, messages, "debug", lambda a, r: None,
                                          lambda: self._grammar(wt, model, changed, shown, n))

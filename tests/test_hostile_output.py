@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
 from conftest import SCRIPTED_CONFIG
 from moot.core.cli.main import main
@@ -195,3 +196,63 @@ def test_a_hostile_ollama_error_is_escaped(project, user_config, capsys) -> None
         assert main(["plan", "--models", "q", "fix it"]) == 1
         printed = capsys.readouterr()
     assert "bad \\x1b]0;PWNED" in printed.err and raw_controls(printed.out + printed.err) == set()
+
+
+# ------------------------------------------------------------------------------------------- moot run
+
+RUN_CONFIG = """
+[[models]]
+name = "alpha"
+model = "scripted/alpha"
+api_key_env = "MY_LLM_CRED"
+timeout_s = 60
+
+[roles]
+judge = "alpha"
+planner = "alpha"
+backend = "alpha"
+
+[project]
+test_command = "env; cat leak.txt; printf '\\\\033]52;c;cHduZWQ=\\\\007 \\\\033]0;PWNED\\\\007\\\\n'; exit 1"
+
+[agents]
+debug_limit = 1
+"""
+
+
+def test_a_run_s_tests_see_no_key_and_their_output_is_redacted_everywhere(
+    scripted, tmp_path: Path, user_config, moot_env, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("MY_LLM_CRED", ODD_KEY)
+    user_config(RUN_CONFIG)
+    repo = make_repo(tmp_path / "repo", {"x.txt": "no\n", "leak.txt": f"leaked {FAKE_KEY} and {ODD_KEY}\n"})
+    monkeypatch.chdir(repo)
+    (tmp_path / "plan.md").write_text("# Make x ok\n\nChange x.txt.\n")
+    tasks = {"tasks": [{"id": "t1", "role": "backend", "title": f"make x ok {TITLE}{MARKUP}", "files": ["x.txt"]}]}
+    scripted.enqueue("alpha", "```json\n" + json.dumps(tasks) + "\n```")
+    scripted.enqueue("alpha", f"Done {CLIPBOARD}.\n\nx.txt\n<<<<<<< SEARCH\nno\n=======\nok {TITLE}\n>>>>>>> REPLACE\n")
+    scripted.enqueue("alpha", "Nothing to fix.")
+    code = main(["run", "--plan", str(tmp_path / "plan.md"), "--yes", "--json"])
+    printed = capsys.readouterr()
+    assert code == 1
+    doc = json.loads(printed.out)
+    tail = doc["tests"]["output_tail"]
+    names = {line.split("=", 1)[0] for line in tail.splitlines() if "=" in line}
+    assert "PATH" in names and not {"OPENAI_API_KEY", "MY_LLM_CRED"} & names  # the tests ran without keys
+    assert "leaked [redacted] and [redacted]" in tail
+    for text in (printed.out, printed.err):
+        assert FAKE_KEY not in text and ODD_KEY not in text and raw_controls(text) == set()
+    assert "| leaked [redacted] and [redacted]" in printed.err and "\\x1b]52;c;cHduZWQ=\\x07" in printed.err
+    debug = [m for _, messages, _ in scripted.calls for m in messages if "The project's tests fail" in m["content"]]
+    assert debug, "the failing output went to the model"
+    for m in debug:
+        assert FAKE_KEY not in m["content"] and ODD_KEY not in m["content"] and "[redacted]" in m["content"]
+    data = db_bytes(moot_env)
+    assert FAKE_KEY.encode() not in data and ODD_KEY.encode() not in data
+    run_id = doc["run_id"]
+    for argv in (["review", run_id], ["review", run_id, "--json"], ["history"], ["show", run_id]):
+        main(argv)
+        shown = capsys.readouterr()
+        assert raw_controls(shown.out + shown.err) == set(), argv
+        assert FAKE_KEY not in shown.out + shown.err and ODD_KEY not in shown.out + shown.err, argv
