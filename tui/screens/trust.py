@@ -21,7 +21,7 @@ from ..commands import BindingCommands
 
 
 class TrustScreen(ModalScreen[bool]):
-    """What the project config wants, and two answers: Trust (t) or Not now (n, Esc). Dismissed with True when
+    """What the project config wants, and two answers: Trust (t) or Leave out (n, Esc). Dismissed with True when
     the file is now trusted; either answer is remembered for this version of the file."""
 
     CSS_PATH = "trust.tcss"
@@ -29,7 +29,7 @@ class TrustScreen(ModalScreen[bool]):
     BINDINGS = [
         Binding("t", "answer(True)", "Trust", id="trust.yes",
                 tooltip="Apply all of this file, now and until it changes"),
-        Binding("n,escape", "answer(False)", "Not now", id="trust.no",
+        Binding("n,escape", "answer(False)", "Leave out", id="trust.no",
                 tooltip="Leave these keys out; moot trust applies them later"),
     ]
 
@@ -51,7 +51,7 @@ class TrustScreen(ModalScreen[bool]):
                          "until the file changes.", id="trust-note", markup=False)
             with Horizontal(id="trust-buttons"):
                 yield Button("Trust", variant="warning", id="trust-yes")
-                yield Button("Not now", variant="primary", id="trust-no")
+                yield Button("Leave out", variant="primary", id="trust-no")
         yield Footer()
 
     def on_mount(self) -> None:
