@@ -182,7 +182,7 @@ async def workbench_idle(rounds: int) -> list[dict[str, float]]:
     from moot.tui.app import MootApp
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(MOOT_HOME=str(Path(tmp) / "home"), MOOT_CONFIG=str(Path(tmp) / "none.toml"),
+        os.environ.update(MOOT_HOME=str(Path(tmp) / "home"), MOOT_CONFIG=os.devnull,
                           OLLAMA_HOST="http://127.0.0.1:9")
         app = MootApp(load_config(Path(tmp)), Store())
         async with app.run_test(size=(COLS, ROWS)):
@@ -227,7 +227,7 @@ def workbench_streaming(rounds: int, tmux: bool = False) -> list[dict[str, float
         root = Path(tmp)
         cwd = project(root)
         env = {**os.environ, "TERM": "xterm-256color", "MOOT_HOME": str(root / "home"),
-               "MOOT_CONFIG": str(root / "none.toml"), "OLLAMA_HOST": "http://127.0.0.1:9",
+               "MOOT_CONFIG": os.devnull, "OLLAMA_HOST": "http://127.0.0.1:9",
                "COLUMNS": str(COLS), "LINES": str(ROWS)}
         tmux_cmd = ["tmux", "-L", f"moot-bench-{os.getpid()}", "-f", "/dev/null"]
         for n in range(rounds):

@@ -68,7 +68,7 @@ async def one_round(n: int) -> dict:
     root = Path(tempfile.mkdtemp(prefix="moot-first-run-"))
     repo = make_repo(root)
     os.environ["MOOT_HOME"] = str(root / "home")
-    os.environ["MOOT_CONFIG"] = str(root / "no-config.toml")
+    os.environ["MOOT_CONFIG"] = os.devnull  # no user config: the defaults
     os.chdir(repo)
     from moot.core.providers.base import close_backends
     from moot.core.providers.process import stop_worker

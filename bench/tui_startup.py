@@ -6,7 +6,7 @@ the floor for any Textual app); ctrl+q to the process's exit (target < 150 ms), 
 the first frame) and during a run (a task typed and Enter pressed, ctrl+q once the embedded model streams its first
 proposal, so the engine is mid-generation in the worker process).
 
-Each run uses a fresh MOOT_HOME and a missing MOOT_CONFIG (so the built-in defaults: the embedded model only), an
+Each run uses a fresh MOOT_HOME and MOOT_CONFIG=/dev/null (the defaults: the embedded model only), an
 empty project directory, no provider keys and an Ollama host where nothing listens. A child that does not exit
 within a few seconds of ctrl+q is killed. After each exit the bench also notes whether a traceback reached the
 terminal and whether any process moot started (a model worker) was left running. For comparison it also times
@@ -70,7 +70,7 @@ def child_env(tmp: Path, bytecode: Path | None) -> dict[str, str]:
         env["PYTHONPYCACHEPREFIX"] = str(bytecode)
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    env.update(TERM="xterm-256color", MOOT_HOME=str(home), MOOT_CONFIG=str(tmp / "config.toml"),
+    env.update(TERM="xterm-256color", MOOT_HOME=str(home), MOOT_CONFIG=os.devnull,
                OLLAMA_HOST="http://127.0.0.1:9", COLUMNS=str(COLS), LINES=str(ROWS))
     env.pop("TEXTUAL", None)  # no devtools
     return env

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test runs with its own MOOT_HOME and MOOT_CONFIG, offline and deterministic."""
+"""Shared fixtures: every test runs with its own MOOT_HOME and user config folder, offline and deterministic."""
 
 from __future__ import annotations
 
@@ -35,11 +35,13 @@ _KEY_VARS = (
 
 @pytest.fixture(autouse=True)
 def moot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point MOOT_HOME and MOOT_CONFIG at tmp_path and clear every provider key from the environment."""
+    """Point MOOT_HOME and the user config's folder (XDG_CONFIG_HOME) at tmp_path and clear every provider key
+    from the environment."""
     home = tmp_path / "moot-home"
     home.mkdir()
     monkeypatch.setenv("MOOT_HOME", str(home))
-    monkeypatch.setenv("MOOT_CONFIG", str(tmp_path / "user-config.toml"))
+    monkeypatch.delenv("MOOT_CONFIG", raising=False)  # a file it names must exist: tests write theirs here
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     for var in _KEY_VARS:
         monkeypatch.delenv(var, raising=False)
     # Nothing listens here: an Ollama probe during a test fails fast instead of finding a real server.
@@ -70,10 +72,11 @@ def scripted():
 
 @pytest.fixture
 def user_config(tmp_path: Path):
-    """Write the user config file (MOOT_CONFIG) and return its path."""
+    """Write the user config file ($XDG_CONFIG_HOME/moot/config.toml) and return its path."""
 
     def write(text: str) -> Path:
-        path = tmp_path / "user-config.toml"
+        path = tmp_path / "xdg-config" / "moot" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return path
 

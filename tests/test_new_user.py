@@ -227,3 +227,17 @@ async def test_esc_says_what_was_cancelled_and_keeps_what_finished(workbench, sc
         assert [p["label"] for p in result.to_json()["proposals"]] == ["A", "B", "C"]
         await pilot.press("f5")
         assert screen.chosen == ("Plan A (alpha · default)", "1. Add the flag.")
+
+
+def test_a_config_file_named_outright_and_missing_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt MOOT_CONFIG was ignored silently (`moot models` exit 0, `moot doctor` "(none)")."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOOT_CONFIG", str(tmp_path / "confg.toml"))
+    for command in (["models"], ["doctor"]):
+        assert entry.main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / 'confg.toml'}: MOOT_CONFIG names this file and it does not exist" in err
+        assert "Traceback" not in err
+    monkeypatch.setenv("MOOT_CONFIG", os.devnull)  # none, said outright
+    assert entry.main(["models"]) == 0

@@ -202,6 +202,16 @@ def _friendly(err: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------- loading
 
 
+def named_user_config(path: Path) -> Path:
+    """``path``, checked: a file named outright by ``MOOT_CONFIG`` must exist (a misspelt name is not quietly
+    the defaults). ``MOOT_CONFIG=/dev/null`` (``os.devnull``) says there is none."""
+    if os.environ.get("MOOT_CONFIG") and str(path) != os.devnull and not path.exists():
+        raise ConfigError("MOOT_CONFIG names this file and it does not exist (unset MOOT_CONFIG for "
+                          f"{Path(os.environ.get('XDG_CONFIG_HOME') or '~/.config') / 'moot' / 'config.toml'}, "
+                          f"or set it to {os.devnull} for none)", file=str(path))
+    return path
+
+
 def read_layer(path: Path) -> Layer | None:
     if not path.is_file():
         return None
@@ -290,7 +300,7 @@ def load_config(project_dir: Path | None = None, overrides: Mapping[str, Any] | 
     ``project_trust``. With no file and no override there is nothing that could be wrong: the defaults are built
     when the config is first read, from the environment as it is now."""
     root = project_root(project_dir)
-    user = read_layer(user_config_path())
+    user = read_layer(named_user_config(user_config_path()))
     project = read_layer(root / PROJECT_FILE)
     project_trust = None
     if project is not None:
