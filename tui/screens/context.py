@@ -7,7 +7,6 @@ the project and the next run uses it. The repository watcher refreshes the view 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -19,6 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
+from moot.context.choice import ContextChoice as ProjectChoice
+
 from ..commands import BindingCommands
 
 if TYPE_CHECKING:
@@ -26,36 +27,20 @@ if TYPE_CHECKING:
 
     from ..app import MootApp
 
-CHOICE_PREF = "context_choice"
-"""The project pref holding the user's pinned and dropped files."""
 BAR_WIDTH = 24
 KIND_LABEL = {"full": "whole", "outline": "outline", "tree": "tree", "input": "input"}
 
 
-@dataclass
-class ContextChoice:
-    """Files the user pinned (shown first) and dropped (never shown), for one project."""
-
-    pinned: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
+class ContextChoice(ProjectChoice):
+    """The project's pinned and dropped files (``moot.context.choice``), read and kept through the app's store."""
 
     @classmethod
     def load(cls, app: MootApp) -> ContextChoice:
-        raw = app.store.get_pref(str(app.loaded.project_dir), CHOICE_PREF, {}) or {}
-        return cls(list(raw.get("pinned") or []), list(raw.get("dropped") or []))
+        found = ProjectChoice.read(app.store, app.loaded.project_dir)
+        return cls(found.pinned, found.dropped)
 
     def save(self, app: MootApp) -> None:
-        app.store.set_pref(str(app.loaded.project_dir), CHOICE_PREF,
-                           {"pinned": self.pinned, "dropped": self.dropped})
-
-    def toggle(self, which: str, path: str) -> None:
-        mine, other = (self.pinned, self.dropped) if which == "pinned" else (self.dropped, self.pinned)
-        if path in mine:
-            mine.remove(path)
-        else:
-            mine.append(path)
-            if path in other:
-                other.remove(path)
+        self.write(app.store, app.loaded.project_dir)
 
 
 def bar(tokens: int, budget: int, width: int = BAR_WIDTH) -> str:
