@@ -37,7 +37,8 @@ _SUSPECT = re.compile(r"\r\n|[^\t\n\x20-\x7e]")
 """A CRLF, or any character that is not printable ASCII, newline or tab: the only ones worth a closer look."""
 
 
-def _escape(ch: str) -> str:
+def escape_char(ch: str) -> str:
+    """``ch`` as a visible escape: ``\\x1b``, ``\\u202e``, ``\\U0001f600``."""
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
@@ -46,7 +47,7 @@ def _one(m: re.Match[str]) -> str:
     ch = m.group()
     if ch == "\r\n":
         return "\n"
-    return _escape(ch) if unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch
+    return escape_char(ch) if unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch
 
 
 def terminal_safe(text: str) -> str:

@@ -256,3 +256,44 @@ def test_a_run_s_tests_see_no_key_and_their_output_is_redacted_everywhere(
         shown = capsys.readouterr()
         assert raw_controls(shown.out + shown.err) == set(), argv
         assert FAKE_KEY not in shown.out + shown.err and ODD_KEY not in shown.out + shown.err, argv
+
+
+# ------------------------------------------------------------------------------------------ the workbench
+
+
+def _drawn(svg: str) -> str:
+    """The text of a screenshot, with its characters as they were drawn."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+async def test_the_workbench_shows_hostile_answers_as_text(
+    workbench, scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    answer = f"plan {FAKE_KEY} {TITLE} then {CLIPBOARD}\x1b[2J\x9b2J \u202eevil\n\n[bold]loud[/bold]\n\n[link=https://evil.example]click[/link]\n"
+    scripted.enqueue("alpha", answer)
+    scripted.enqueue("beta", f"beta {CLIPBOARD}")
+    scripted.enqueue("gamma", error=("auth", False))
+    scripted.enqueue("alpha", f"## Plan\n1. {TITLE}[bold]x[/bold] [link=https://evil.example]y[/link]\n")
+    app = workbench()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"fix [bold]it[/bold]", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        svg = app.export_screenshot()
+        app.screen.query_one("#proposal-0").focus()
+        await pilot.press("p", "f7")
+        await app.workers.wait_for_complete()
+    drawn = _drawn(svg)
+    (exported,) = (app.loaded.project_dir / "plans").glob("*.md")
+    text = exported.read_text(encoding="utf-8")
+    assert FAKE_KEY not in text and "[redacted]" in text and raw_controls(text) == set()
+    assert "\\x1b]52;c;cHduZWQ=" in text and "[bold]loud[/bold]" in text
+    assert raw_controls(drawn) == set()
+    assert "\\x1b]52;c;cHduZWQ=" in drawn  # shown, as the terminal commands do
+    assert "[bold]loud[/bold]" in drawn and "[link=https://evil.example]click[/link]" in drawn
+    assert "fix [bold]it[/bold]" in drawn

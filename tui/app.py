@@ -21,6 +21,7 @@ from moot.core.config.loader import LoadedConfig, load_config
 from moot.core.storage import Store
 from moot.themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS
 
+from . import terminal_text
 from .calm_gc import CalmCollector
 from .commands import BindingCommands
 
@@ -73,6 +74,7 @@ class MootApp(App[None]):
                  statuses: list[ModelStatus] | None = None, watch_css: bool = False,
                  cursor_blink: bool = True) -> None:
         super().__init__(watch_css=watch_css)
+        terminal_text.install()  # no text from outside acts on the terminal
         self.cursor_blink = cursor_blink
         """Inputs and editors follow this; tests switch it off so screenshots are stable."""
         self.loaded = loaded or load_config(Path.cwd())

@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from moot.core.text import clean
 from moot.core.words import plural
 
 from ..bridge import FLUSH_S, TICKS, Bridge
@@ -493,8 +494,8 @@ class MainScreen(Screen[None]):
         folder = Path(self.moot.loaded.project_dir) / "plans"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{slug(task)}.md"
-        path.write_text(f"# {task.strip()}\n\n{text.strip()}\n", encoding="utf-8")
-        self.app.call_from_thread(self.notify, str(path), title="Plan exported")
+        path.write_text(clean(f"# {task.strip()}\n\n{text.strip()}\n"), encoding="utf-8")  # as `moot plan -o`
+        self.app.call_from_thread(self.notify, str(path), title="Plan exported", markup=False)
 
     def action_compare(self, first: int | None = None) -> None:
         if self.result is None or len([p for p in self.result.proposals if p.text]) < 2:
