@@ -297,3 +297,24 @@ async def test_the_workbench_shows_hostile_answers_as_text(
     assert "\\x1b]52;c;cHduZWQ=" in drawn  # shown, as the terminal commands do
     assert "[bold]loud[/bold]" in drawn and "[link=https://evil.example]click[/link]" in drawn
     assert "fix [bold]it[/bold]" in drawn
+
+
+async def test_model_chosen_names_in_borders_and_notices_are_text(tmp_path: Path) -> None:
+    """A task id or a file name is chosen by a model: in a border title or a notice it is text, not markup."""
+    from textual.app import App, ComposeResult
+
+    from moot.tui.widgets.tasks.list import TaskList
+    from moot.tui.widgets.tasks.model import TaskItem
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TaskList(id="tasks")
+
+    hostile_id = "[link=https://evil.example]t1[/link]"
+    async with Host().run_test(size=(100, 30)) as pilot:
+        tasks = pilot.app.query_one(TaskList)
+        tasks.upsert(TaskItem(0, hostile_id, f"title {MARKUP}", "backend", "[b]alpha[/b]"))
+        await pilot.pause()
+        drawn = _drawn(pilot.app.export_screenshot())
+    assert f"{hostile_id} · [b]alpha[/b] · queued" in drawn  # the output's border, as written
+    assert "title [bold]loud[/bold]" in drawn

@@ -138,7 +138,7 @@ class HistoryScreen(Screen[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.name}: {event.worker.error}", title="Could not read the history",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)
 
     # ------------------------------------------------------------------------------------------ actions
 

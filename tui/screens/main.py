@@ -202,7 +202,7 @@ class MainScreen(Screen[None]):
         try:
             result = ensemble.begin(task, opts)
         except (StrategyError, UnknownVariant) as e:
-            self.notify(str(e), title="Cannot run", severity="error", timeout=8)
+            self.notify(str(e), title="Cannot run", severity="error", timeout=8, markup=False)
             return
         self.ensemble, self.result, self.chosen, self.running = ensemble, result, None, True
         budget = await self._fit(ensemble)
@@ -307,7 +307,7 @@ class MainScreen(Screen[None]):
         if event.state == WorkerState.ERROR:
             self.running = False
             self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)
 
     # --------------------------------------------------------------------------------- engine messages
 

@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -210,7 +211,7 @@ class ReviewScreen(Screen[str | None]):
         path = self.files.path
         mode = "side by side" if self.diff.side_by_side else "unified"
         other = "unified" if self.diff.side_by_side else "side by side"
-        self.diff.border_title = f"{path} · {mode}" if path else mode
+        self.diff.border_title = Content(f"{path} · {mode}" if path else mode)  # a model names the file: never markup
         self.diff.border_subtitle = f"u: {other}"
         self.set_class(self.diff.side_by_side, "-side-by-side")  # the panels beside it make room
 
@@ -226,7 +227,7 @@ class ReviewScreen(Screen[str | None]):
         paths = [c.diff.path for c in self.choices.files]
         path = file if file in paths else next((p for p in paths if p.endswith("/" + file.lstrip("./"))), None)
         if path is None:
-            self.notify(f"{file} is not among the changed files.", severity="warning")
+            self.notify(f"{file} is not among the changed files.", severity="warning", markup=False)
             return
         self.files.select_path(path)
         self._show_file(path)
@@ -344,15 +345,15 @@ class ReviewScreen(Screen[str | None]):
         message = self.query_one("#review-message", Static)
         message.update(text)
         message.display = True
-        self.notify(text, title="Not applied", severity="error", timeout=12)
+        self.notify(text, title="Not applied", severity="error", timeout=12, markup=False)
 
     def _applied(self, result: AcceptResult) -> None:
         self._busy(False)
         files = ", ".join(result.files)
         if result.commit:
-            self.notify(f"Commit {result.commit[:10]}: {files}", title="Accepted")
+            self.notify(f"Commit {result.commit[:10]}: {files}", title="Accepted", markup=False)
         else:
-            self.notify(f"Uncommitted changes in {files}", title="Accepted")
+            self.notify(f"Uncommitted changes in {files}", title="Accepted", markup=False)
         self.dismiss("accepted")
 
     def action_reject_all(self) -> None:
@@ -380,7 +381,7 @@ class ReviewScreen(Screen[str | None]):
 
     def _rejected(self, removed: list[str]) -> None:
         self._busy(False)
-        self.notify(f"Removed {', '.join(removed) or 'nothing (no branch was left)'}.", title="Run rejected")
+        self.notify(f"Removed {', '.join(removed) or 'nothing (no branch was left)'}.", title="Run rejected", markup=False)
         self.dismiss("rejected")
 
     # ------------------------------------------------------------------------------------------- the rest
@@ -406,4 +407,4 @@ class ReviewScreen(Screen[str | None]):
             if self.busy:
                 self._busy(False)
             self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)

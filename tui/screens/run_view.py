@@ -144,7 +144,7 @@ class RunViewScreen(Screen[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.name}: {event.worker.error}", title="Could not read the run",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)
 
     @on(ProposalPane.Action)
     def _pane_action(self, event: ProposalPane.Action) -> None:

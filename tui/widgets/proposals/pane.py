@@ -8,6 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -113,7 +114,8 @@ class ProposalPane(Vertical, can_focus=True):
         self.add_class(f"proposal-{index % 6 + 1}")
 
     def compose(self) -> ComposeResult:
-        self._shown_title = self.border_title = self._title()
+        self._shown_title = self._title()
+        self.border_title = Content(self._shown_title)
         yield Static(self._figures(), classes="pane-title", markup=False)
         yield Static("", classes="pane-error", markup=False)
         yield StreamedMarkdown(classes="pane-body")
@@ -152,7 +154,8 @@ class ProposalPane(Vertical, can_focus=True):
     def refresh_title(self) -> None:
         # each costs a repaint: the border's only when the state changed, the bar's never a layout (one row)
         if (title := self._title()) != self._shown_title:
-            self._shown_title = self.border_title = title
+            self._shown_title = title
+            self.border_title = Content(title)  # a variant's name may come from a repository's config
         self.query_one(".pane-title", Static).update(self._figures(), layout=False)
 
     def watch_state(self, old: str, state: str) -> None:

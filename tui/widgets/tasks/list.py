@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import DataTable
 
 from .model import Key, TaskItem
@@ -127,7 +128,7 @@ class TaskList(Vertical):
             self.output.border_title = "Output"
             return
         who = f"candidate {item.candidate} · " if self.table.several else ""
-        self.output.border_title = f"{who}{item.task_id} · {item.model} · {item.state}"
+        self.output.border_title = Content(f"{who}{item.task_id} · {item.model} · {item.state}")  # never markup
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
