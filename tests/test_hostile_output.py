@@ -318,3 +318,11 @@ async def test_model_chosen_names_in_borders_and_notices_are_text(tmp_path: Path
         drawn = _drawn(pilot.app.export_screenshot())
     assert f"{hostile_id} · [b]alpha[/b] · queued" in drawn  # the output's border, as written
     assert "title [bold]loud[/bold]" in drawn
+
+
+def test_a_strategy_with_more_members_than_proposers_says_so(scripted, project, user_config, capsys) -> None:
+    members = ", ".join('{ model = "alpha", variant = "default" }' for _ in range(8))
+    user_config(SCRIPTED_CONFIG + f"\n[strategies.crowd]\nmembers = [{members}]\n")
+    assert main(["plan", "x", "--strategy", "crowd"]) == 0
+    err = capsys.readouterr().err
+    assert "strategy crowd names 8 members; the first 6 propose ([ensemble] max_proposers = 6)" in err

@@ -121,3 +121,14 @@ def test_prefs_are_remembered_per_scope() -> None:
         assert store.get_pref("user", "theme") == "moot-light"
         assert store.get_pref("/p", "run") == {"strategy": "self-moa"}
         assert store.get_pref("/q", "run") is None
+
+
+def test_secret_names_by_their_look_and_by_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    redaction = importlib.import_module("moot.core.storage.redact")
+    monkeypatch.setattr(redaction, "_EXTRA_NAMES", set())
+    assert all(redaction.is_secret_name(n) for n in ("OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET", "DB_PASSWORD"))
+    assert not any(redaction.is_secret_name(n) for n in ("PATH", "HOME", "MY_LLM_CRED", "TOKENIZERS_PARALLELISM"))
+    register_secret_env("MY_LLM_CRED")
+    assert redaction.is_secret_name("MY_LLM_CRED")

@@ -137,6 +137,11 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
         store.close()
         err(f"moot: {e}")
         return EXIT_USAGE
+    own = loaded.config.strategies.get(result.strategy)
+    limit = loaded.config.ensemble.max_proposers
+    if not (args.models or args.variants) and own is not None and len(own.members) > limit:
+        err(f"moot: strategy {result.strategy} names {len(own.members)} members; the first {limit} propose "
+            f"([ensemble] max_proposers = {limit})")
     if loaded.defaulted_models:
         err("moot: no models configured; using " + ", ".join(usable or ["nothing usable"])
             + " (run moot doctor to add hosted or Ollama models)")
