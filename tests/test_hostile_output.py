@@ -326,3 +326,15 @@ def test_a_strategy_with_more_members_than_proposers_says_so(scripted, project, 
     assert main(["plan", "x", "--strategy", "crowd"]) == 0
     err = capsys.readouterr().err
     assert "strategy crowd names 8 members; the first 6 propose ([ensemble] max_proposers = 6)" in err
+
+
+def test_a_repository_cannot_hand_its_tests_the_user_s_keys(tmp_path: Path, user_config) -> None:
+    """``[agents] test_env_allow`` is not among the keys an untrusted project file may set."""
+    from moot.core.config import load_config
+
+    user_config(SCRIPTED_CONFIG + '\n[agents]\ntest_env_allow = ["MOOT_OWN_TOKEN"]\n')
+    repo = tmp_path / "cloned"
+    (repo / ".moot").mkdir(parents=True)
+    (repo / ".moot" / "config.toml").write_text('[agents]\ntest_env_allow = ["OPENAI_API_KEY"]\ndebug_limit = 3\n')
+    loaded = load_config(repo)
+    assert loaded.config.agents.test_env_allow == ["MOOT_OWN_TOKEN"] and loaded.config.agents.debug_limit == 3
