@@ -54,6 +54,13 @@ def extractor_version() -> str:
     return h.hexdigest()
 
 
+def root_key(root: Path | str) -> str:
+    """The key of a repository's rows: its real path, or (a folder whose path is not UTF-8, which SQLite cannot
+    store as text) that path's bytes in hex."""
+    real = os.path.realpath(root)
+    return real if files_mod.safe_name(real) else "bytes:" + os.fsencode(real).hex()
+
+
 class TagCache:
     """Cached FileInfo per (root, rel) in SQLite, plus the decoded ones in memory. Shareable between
     threads: a lock serialises users and a build holds it throughout (so invalidate from a thread)."""
@@ -104,7 +111,8 @@ class TagCache:
 
     def invalidate(self, root: Path | str, rels: set[str] | list[str]) -> None:
         """Forget ``rels`` of ``root`` so the next build reads them again."""
-        key = os.path.realpath(root)
+        key = root_key(root)
+        rels = files_mod.safe_names(rels)  # a name the listing skips was never stored (and cannot be)
         with self.lock:
             for rel in rels:
                 self.memo.pop((key, rel), None)
@@ -130,6 +138,13 @@ def build_index(root: Path, *, files: list[RepoFile] | None = None, cache: TagCa
     start = time.perf_counter()
     root = Path(os.path.abspath(root))
     listed = files_mod.list_files(root, sniff=False) if files is None else files
+    skipped = getattr(listed, "skipped_names", 0)
+    example = getattr(listed, "skipped_example", "")
+    bad = [f.rel for f in listed if not files_mod.safe_name(f.rel)]
+    if bad:  # a caller listed files itself: such names cannot be stored, sent or printed
+        skipped, example = skipped + len(bad), example or files_mod.shown_name(bad[0])
+        files_mod.note_skipped(str(root), skipped, example)
+        listed = [f for f in listed if files_mod.safe_name(f.rel)]
     own, cache = cache is None, cache or TagCache()
     try:
         with cache.lock:
@@ -137,12 +152,13 @@ def build_index(root: Path, *, files: list[RepoFile] | None = None, cache: TagCa
     finally:
         if own:
             cache.close()
+    index.stats.skipped_names, index.stats.skipped_example = skipped, example
     index.stats.seconds = time.perf_counter() - start
     return index
 
 
 def _build(root: Path, listed: list[RepoFile], cache: TagCache, workers: int | None, prune: bool) -> RepoIndex:
-    key, stats = os.path.realpath(root), IndexStats()
+    key, stats = root_key(root), IndexStats()
     infos: dict[str, FileInfo | None] = {}
     missing = []
     for f in listed:

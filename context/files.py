@@ -8,7 +8,10 @@ by an enclosing repository) the folder is walked with ``os.scandir``, skipping t
 
 Skipped everywhere: generated/vendored folders anywhere in the path (:data:`SKIP_DIRS`), lock files,
 minified ``*.min.js``/``*.min.css``, known binary extensions, files over ``max_bytes``, symlinks whose target
-lies outside the root (links inside are kept), anything that is not a regular file.
+lies outside the root (links inside are kept), anything that is not a regular file, and files whose names a
+cloned repository could use against moot (:func:`safe_name`: not UTF-8, control or bidirectional characters).
+Such names could not be stored, sent or printed safely, and a model could not name them in an edit; they are
+counted on the returned :class:`~moot.context.index.Listing` and noted once as a warning, one name escaped.
 
 The content sniff (a NUL byte, or lines over ~1000 characters on average, in the first 8 KiB) needs a read.
 ``list_files`` does it by default; :func:`moot.context.cache.build_index` asks for ``sniff=False`` and runs
@@ -18,13 +21,17 @@ rebuild opens no file at all and a cold one reads each file once.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .index import RepoFile
+from .index import Listing, RepoFile
+
+log = logging.getLogger(__name__)
 
 #: Folders never entered, wherever they appear in a path.
 SKIP_DIRS = frozenset({
@@ -62,6 +69,39 @@ HEAD_BYTES = 8192
 MAX_AVERAGE_LINE = 1000
 
 
+#: What a safe name never holds: lone surrogates (bytes that were not UTF-8, kept by ``os.fsdecode``), C0 and C1
+#: controls and DEL (a newline would break the edit format, ESC reaches the terminal), bidirectional controls.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: (root, count) already noted in this process, so a run listing the same tree again says it once.
+_noted: set[tuple[str, int]] = set()
+
+
+def safe_name(rel: str) -> bool:
+    """Whether a path (as ``os.fsdecode`` gives it) is valid UTF-8 without control or bidirectional characters."""
+    return _UNSAFE.search(rel) is None
+
+
+def safe_names(rels: Iterable[str]) -> set[str]:
+    """Those of ``rels`` that :func:`safe_name` accepts."""
+    return {rel for rel in rels if safe_name(rel)}
+
+
+def shown_name(rel: str) -> str:
+    """``rel`` with every unsafe character escaped (``caf\\xe9.py`` for the byte 0xE9), safe to print."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as surrogateescape keeps it
+            return f"\\x{code - 0xDC00:02x}"
+        if char in _NAMED:
+            return _NAMED[char]
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(escape, rel)
+
+
 def skipped_by_path(rel: str) -> bool:
     """Whether the path alone rules a file out: a skipped folder, a lock or minified file, a binary extension."""
     parts = rel.split("/")
@@ -85,8 +125,9 @@ def sniff_head(head: bytes) -> str | None:
     return None
 
 
-def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) -> list[RepoFile]:
-    """The files of the repository (or plain folder) at ``root`` a model may read, sorted by ``rel``.
+def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) -> Listing:
+    """The files of the repository (or plain folder) at ``root`` a model may read, sorted by ``rel``; the
+    list's ``skipped_names`` counts those left out for their names (see :func:`safe_name`).
 
     Args:
         root: the repository root, or any folder (a subfolder of a repository lists only what is under it).
@@ -99,7 +140,12 @@ def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) ->
     if rels is None:
         rels = list(_walk(str(root), ""))
     base, real_root = str(root), os.path.realpath(root)
-    found: list[RepoFile] = []
+    found = Listing()
+    bad = [rel for rel in rels if not safe_name(rel)]
+    if bad:
+        found.skipped_names, found.skipped_example = len(bad), shown_name(min(bad))
+        note_skipped(base, found.skipped_names, found.skipped_example)
+        rels = [rel for rel in rels if safe_name(rel)]
     for rel in rels:
         if skipped_by_path(rel):
             continue
@@ -108,6 +154,16 @@ def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) ->
             found.append(entry)
     found.sort(key=lambda f: f.rel)
     return found
+
+
+def note_skipped(root: str, count: int, example: str) -> None:
+    """Warn (once per root and count in this process) that files were skipped for their names."""
+    if (root, count) in _noted:
+        return
+    _noted.add((root, count))
+    log.warning("moot: skipped %d file%s whose name%s not UTF-8 or hold%s control characters, e.g. %s",
+                count, "" if count == 1 else "s", " is" if count == 1 else "s are", "s" if count == 1 else "",
+                example)
 
 
 def _git_paths(root: Path) -> list[str] | None:

@@ -25,6 +25,15 @@ class RepoFile:
     mtime_ns: int
 
 
+class Listing(list[RepoFile]):
+    """The files ``files.list_files`` found, and how many it skipped for their names alone."""
+
+    skipped_names: int = 0
+    """Files whose names are not UTF-8 or hold control characters (see ``files.safe_name``)."""
+    skipped_example: str = ""
+    """One of them, escaped so it prints safely (``files.shown_name``)."""
+
+
 @dataclass
 class FileInfo:
     """What was read from one file."""
@@ -46,6 +55,10 @@ class IndexStats:
     cached: int = 0
     """Files whose tags came from the cache."""
     seconds: float = 0.0
+    skipped_names: int = 0
+    """Files left out for their names: not UTF-8, or holding control characters."""
+    skipped_example: str = ""
+    """One such name, escaped so it prints safely."""
 
 
 @dataclass

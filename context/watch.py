@@ -4,7 +4,9 @@
 ``node_modules``, binaries, lock files…) and, where git lists the files, drops paths git ignores (one
 ``git check-ignore --stdin`` per batch), so build output does not wake the map. Each batch of changes is
 removed from the :class:`~moot.context.cache.TagCache` (in a thread, since a build may hold its lock) and
-handed to ``on_change`` as relative paths.
+handed to ``on_change`` as relative paths. Names the listing skips (not UTF-8, control characters) are not
+reported; a change to a file whose name is not UTF-8 makes the watcher drop that batch, and watching resumes;
+a folder so named stops it (with a warning), since it cannot start.
 
 Tests switch watchers off: with ``MOOT_NO_WATCH=1`` in the environment the function returns at once.
 """
@@ -12,16 +14,22 @@ Tests switch watchers off: with ``MOOT_NO_WATCH=1`` in the environment the funct
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from .cache import TagCache
-from .files import SKIP_DIRS, git_lists, skipped_by_path
+from .files import SKIP_DIRS, git_lists, safe_names, shown_name, skipped_by_path
+
+log = logging.getLogger(__name__)
 
 #: Set to 1 to make :func:`watch_repository` return at once (the test suite does).
 NO_WATCH_ENV = "MOOT_NO_WATCH"
+#: Decode failures in a row (no batch between them) after which watching stops: a folder named in bytes that
+#: are not UTF-8 makes every start fail.
+MAX_DECODE_FAILURES = 3
 
 
 def watching_enabled() -> bool:
@@ -59,16 +67,41 @@ async def watch_repository(root: Path, on_change: Callable[[set[str]], None], *,
         return rel is not None and not skipped_by_path(rel) and rel.rsplit("/", 1)[-1] not in SKIP_DIRS
 
     git = await asyncio.to_thread(git_lists, root)
-    async for changes in awatch(root, watch_filter=keep, debounce=debounce_ms, step=50, stop_event=stop_event,
-                                recursive=True):
-        rels = {rel for _, path in changes if (rel := relative(path)) is not None}
-        if git and rels:
-            rels -= await asyncio.to_thread(_ignored, root, rels)
-        if not rels:
-            continue
-        if cache is not None:
-            await asyncio.to_thread(cache.invalidate, root, rels)
-        on_change(rels)
+    failures = 0  # decode failures in a row, with no batch delivered between them
+    while True:
+        try:
+            async for changes in awatch(root, watch_filter=keep, debounce=debounce_ms, step=50,
+                                        stop_event=stop_event, recursive=True):
+                failures = 0
+                rels = safe_names(rel for _, path in changes if (rel := relative(path)) is not None)
+                if git and rels:
+                    rels -= await asyncio.to_thread(_ignored, root, rels)
+                if not rels:
+                    continue
+                if cache is not None:
+                    await asyncio.to_thread(cache.invalidate, root, rels)
+                on_change(rels)
+            return
+        except Exception as exc:
+            if not _undecodable(exc):
+                raise
+            # A path that is not UTF-8: the watcher drops the whole batch (a changed file) or cannot start (a
+            # folder). The listing skips such files anyway, so watch on; builds still compare sizes and mtimes.
+            failures += 1
+            if failures >= MAX_DECODE_FAILURES:
+                log.warning("moot: not following changes under %s: a folder name there is not UTF-8",
+                            shown_name(str(root)))
+                return
+            if stop_event is not None and stop_event.is_set():
+                return
+            await asyncio.sleep(debounce_ms / 1000)
+
+
+def _undecodable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or, in a group, every exception in it) is the watcher failing to decode a path."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_undecodable(e) for e in exc.exceptions)
+    return type(exc).__name__ == "WatchfilesRustInternalError" and "decode path" in str(exc)
 
 
 def _ignored(root: Path, rels: set[str]) -> set[str]:
