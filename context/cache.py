@@ -67,6 +67,7 @@ class TagCache:
 
     def __init__(self, path: Path | None = None):
         from moot.core.config.loader import data_dir  # here, so worker processes need not import pydantic
+        from moot.core.storage.db import use_wal
 
         self.path = path or data_dir() / "context-cache.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,11 +76,11 @@ class TagCache:
         self.memo: dict[tuple[str, str], tuple[int, int, FileInfo | None]] = {}
         """(root, rel) → (size, mtime_ns, info or None when skipped), for rebuilds in this process."""
         self._db = db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
+        use_wal(db)  # several processes may open a brand-new cache at once
         db.execute("PRAGMA synchronous=NORMAL")
         for (old,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'files_v%'"
                                  " AND name != ?", (self.table,)).fetchall():
-            db.execute(f"DROP TABLE {old}")  # another schema version: its rows mean nothing now
+            db.execute(f"DROP TABLE IF EXISTS {old}")  # another schema version: its rows mean nothing now
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (root TEXT NOT NULL, rel TEXT NOT NULL, size"
                    " INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash BLOB NOT NULL, skip TEXT, payload BLOB,"

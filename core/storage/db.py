@@ -1,5 +1,8 @@
 """The SQLite store: one file under the data directory, WAL mode, migrated on open.
 
+Any number of processes may open it at once, a brand-new one included: the switch to WAL is retried while
+another process holds the file, and migrations run in one write transaction (see ``migrations.migrate``).
+
 Every model call is written here by the core (``CallRecord``); every run has a row in ``runs``.
 Text is passed through ``redact`` first, so no API key ever reaches the file.
 """
@@ -62,6 +65,23 @@ def _process_alive(pid: int | None) -> bool:
     return True
 
 
+def use_wal(db: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Put the database in WAL mode. On a brand-new file opened by several processes at once the switch can
+    fail at once with "database is locked" (SQLite does not wait for it as it waits for a write lock), so
+    it is tried again until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 class Store:
     """moot's database. Safe to share between threads (one connection, one lock)."""
 
@@ -71,7 +91,7 @@ class Store:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:

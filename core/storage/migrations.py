@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-#: (name, SQL script), in order. Each script runs in one transaction together with its record.
+#: (name, SQL script), in order. The pending scripts and their records run in one write transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "m001_initial",
@@ -203,21 +203,61 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply every migration not yet recorded; returns the names applied."""
+    """Apply every migration not yet recorded, all in one write transaction; returns the names applied.
+
+    Several processes may open a brand-new database at once: each takes the write lock (``BEGIN IMMEDIATE``,
+    waiting up to the connection's timeout), then reads which migrations are recorded, so only the first
+    applies them and the others find them done. A failure rolls every pending migration back. The schema
+    version (the number of the last migration) is kept in ``PRAGMA user_version`` too.
+    """
+    if not _pending(db, _applied(db)):
+        return []  # the usual open: nothing to do, and no write lock taken
+    if db.in_transaction:
+        db.commit()  # as executescript did: the caller's open transaction ends first
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE, applied_at REAL)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    applied = []
-    for number, (name, sql) in enumerate(MIGRATIONS, start=1):
-        if name in done:
-            continue
-        try:
-            db.executescript(
-                f"BEGIN;\n{sql}\nINSERT INTO _migrations (id, name, applied_at) "
-                f"VALUES ({number}, '{name}', strftime('%s','now'));\nCOMMIT;"
-            )
-        except sqlite3.Error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        applied.append(name)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        applied = []
+        for number, name, sql in _pending(db, _applied(db)):  # read again: another process may have migrated
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, strftime('%s','now'))",
+                       (number, name))
+            applied.append(name)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
     return applied
+
+
+def _applied(db: sqlite3.Connection) -> set[str]:
+    try:
+        return {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:  # no such table: a new database
+        return set()
+
+
+def _pending(db: sqlite3.Connection, done: set[str]) -> list[tuple[int, str, str]]:
+    return [(number, name, sql) for number, (name, sql) in enumerate(MIGRATIONS, start=1) if name not in done]
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script, split where SQLite's own tokenizer says one is complete (so a
+    semicolon in a string or a trigger body does not split). ``executescript`` cannot be used: it commits
+    the open transaction first."""
+    found, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            found.append(buffer.strip())
+            buffer = ""
+    return [statement for statement in found if _has_code(statement)]
+
+
+def _has_code(statement: str) -> bool:
+    """Whether a complete statement holds more than comments and the semicolon (the script's tail does not)."""
+    lines = [line.split("--", 1)[0].strip() for line in statement.splitlines()]
+    return any(line and line != ";" for line in lines)
