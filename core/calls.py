@@ -19,7 +19,7 @@ from .perf import num_ctx as perf_num_ctx
 from .perf.store import record_call
 from .providers.base import Message, Params, backend_for
 from .providers.stream import stream
-from .storage import CallRecord, Store
+from .storage import CallRecord, Store, redact
 
 EventSink = Callable[[Event], None]
 
@@ -77,6 +77,8 @@ async def run_call(
     the phase is ``bench``).
     """
     ctx = ctx or CallContext()
+    messages = [_redacted(m) for m in messages]  # a key in a repository file or a test's output is not sent
+    on_event = _WordByWord(on_event) if on_event is not None else None
     local = model.backend in ("ollama", "local")
     if local:
         params = await perf_num_ctx.stable_params(model, params or Params(), ctx.store)
@@ -111,7 +113,9 @@ async def run_call(
         result.cancelled = True
         raise
     finally:
-        result.text = "".join(text)
+        if on_event is not None:
+            on_event.flush()
+        result.text = redact("".join(text))
         result.thinking = "".join(thinking)
         result.latency_s = time.monotonic() - t0
         if result.usage.prompt_tokens or result.usage.completion_tokens:
@@ -129,6 +133,40 @@ async def run_call(
             source="bench" if ctx.phase == "bench" else "call",
         )
     return result
+
+
+def _redacted(message: Message) -> Message:
+    content = message.get("content")
+    return {**message, "content": redact(content)} if isinstance(content, str) else message
+
+
+class _WordByWord:
+    """Passes events on, the answer's text redacted: a piece's last word waits for the whitespace after it (or
+    the end), so that a key, which has none, is whole when it is redacted, however the engine cut it up."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.held = ""
+        self.tokens = 0
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, TextDelta):
+            if isinstance(event, (Done, Error)):
+                self.flush()
+            self.sink(event)
+            return
+        text, self.tokens = self.held + event.text, self.tokens + event.tokens
+        cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
+        self.held = text[cut:]
+        if cut:
+            self.sink(TextDelta(redact(text[:cut]), self.tokens))
+            self.tokens = 0
+
+    def flush(self) -> None:
+        if self.held or self.tokens:
+            held, self.held = self.held, ""
+            self.sink(TextDelta(redact(held), self.tokens))
+            self.tokens = 0
 
 
 def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallResult, started: float) -> int:

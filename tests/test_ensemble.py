@@ -257,8 +257,9 @@ def test_borda_drops_self_votes() -> None:
 
 
 async def test_user_variants_inline_and_from_file(scripted, tmp_path, user_config, store) -> None:
-    (tmp_path / "perspectives").mkdir()
-    (tmp_path / "perspectives" / "dba.md").write_text("You are a database administrator.\n")
+    folder = user_config("").parent / "perspectives"  # beside the user's config file
+    folder.mkdir()
+    (folder / "dba.md").write_text("You are a database administrator.\n")
     user_config(SCRIPTED_CONFIG + '\n[variants.poet]\nprompt = "You write plans as haiku."\n'
                 '[variants.dba]\nfile = "perspectives/dba.md"\n'
                 '[strategies.mine]\nmembers = [{ model = "beta", variant = "poet" }, { model = "gamma", variant = "dba" }]\n')

@@ -338,3 +338,43 @@ def test_a_repository_cannot_hand_its_tests_the_user_s_keys(tmp_path: Path, user
     (repo / ".moot" / "config.toml").write_text('[agents]\ntest_env_allow = ["OPENAI_API_KEY"]\ndebug_limit = 3\n')
     loaded = load_config(repo)
     assert loaded.config.agents.test_env_allow == ["MOOT_OWN_TOKEN"] and loaded.config.agents.debug_limit == 3
+
+
+def test_an_answer_is_redacted_as_it_streams_however_the_engine_cuts_it(monkeypatch) -> None:
+    """A key the model echoes never reaches the screen: each word waits for the whitespace after it, so a key
+    cut into pieces by the engine is whole when it is redacted; the token counts still add up."""
+    from moot.core.calls import _WordByWord
+    from moot.core.events import Done, TextDelta
+
+    key = "k3y-" + "q" * 24
+    monkeypatch.setenv("MY_LLM_CRED", key)
+    from moot.core.storage import register_secret_env
+
+    register_secret_env("MY_LLM_CRED")
+    seen: list = []
+    sink = _WordByWord(seen.append)
+    for piece in ["Your key is ", key[:6], key[6:15], key[15:], " and", " sk-", "abcdefghijklmnopqrstuv", "."]:
+        sink(TextDelta(piece))
+    sink(Done("stop"))
+    text = "".join(e.text for e in seen if isinstance(e, TextDelta))
+    assert text == "Your key is [redacted] and [redacted]."
+    assert sum(e.tokens for e in seen if isinstance(e, TextDelta)) == 8
+    assert isinstance(seen[-1], Done)
+
+
+async def test_a_key_in_a_prompt_is_not_sent_and_an_echoed_one_not_kept(scripted, monkeypatch) -> None:
+    from moot.core.calls import run_call
+    from moot.core.config import ModelConfig
+    from moot.core.events import TextDelta
+    from moot.core.storage import register_secret_env
+
+    key = "k3y-" + "z" * 24
+    monkeypatch.setenv("MY_OTHER_CRED", key)
+    register_secret_env("MY_OTHER_CRED")
+    scripted.enqueue("alpha", f"echo {key} back")
+    seen: list = []
+    result = await run_call(ModelConfig(name="alpha", model="scripted/alpha"),
+                            [{"role": "user", "content": f"the repository's .env says {key}"}], on_event=seen.append)
+    sent = scripted.calls[-1][1]
+    assert key not in str(sent) and "[redacted]" in sent[0]["content"]
+    assert key not in result.text and key not in "".join(e.text for e in seen if isinstance(e, TextDelta))

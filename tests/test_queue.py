@@ -78,8 +78,9 @@ async def test_call_result_counts_latency_from_the_start(waiting) -> None:
                     reason="the embedded engine is not installed (pip install 'moot[local]')")
 async def test_embedded_calls_queue_in_order_and_report_it() -> None:
     smol = ModelConfig(name="smollm2", model="local/smollm2", num_ctx=2048, temperature=0.0)
-    # held by a grammar to 300 tokens of letters: well past the second call's limit at any speed here
-    busy = Params(max_tokens=300, timeout_s=300, grammar='root ::= [a-z]{600}')
+    # held by a grammar to 1,000 tokens of letters: well past the second call's limit at any speed here (300
+    # took under 2.3 s once the engine's threads followed the free cores)
+    busy = Params(max_tokens=1000, timeout_s=300, grammar='root ::= [a-z]{2000}')
     first = asyncio.create_task(run_call(smol, [{"role": "user", "content": "Write letters."}], busy))
     await asyncio.sleep(0.3)
     seen: list[Event] = []
