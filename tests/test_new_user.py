@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,56 @@ def test_a_config_file_named_outright_and_missing_is_an_error(tmp_path: Path, mo
         assert "Traceback" not in err
     monkeypatch.setenv("MOOT_CONFIG", os.devnull)  # none, said outright
     assert entry.main(["models"]) == 0
+
+
+def _plan_in(folder: Path, scripted, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
+    from moot.core.cli.main import main as cli
+
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, f"plan by {name}")
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n")
+    assert cli(["plan", task, "-o", "plan.md"]) == 0
+
+
+def test_history_shows_this_projects_runs_and_show_lays_out_its_calls(
+        tmp_path: Path, scripted, user_config, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`moot history` mixed every repository's runs; `--json` listed proposals B, A, C; `moot show` printed
+    "- decompose -  cloud (-)" and could not show the messages sent."""
+    import json
+
+    from conftest import SCRIPTED_CONFIG
+    from moot.core.cli.main import main as cli
+
+    user_config(SCRIPTED_CONFIG)
+    _plan_in(tmp_path / "one", scripted, monkeypatch, "task of project one")
+    _plan_in(tmp_path / "two", scripted, monkeypatch, "task of project two")
+    capsys.readouterr()
+    assert cli(["history"]) == 0
+    out = capsys.readouterr().out
+    assert "task of project two" in out and "task of project one" not in out
+    assert cli(["history", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "task of project two" in out and "task of project one" in out
+    monkeypatch.chdir(tmp_path)
+    assert cli(["history"]) == 0
+    assert "no runs yet in this project (--all: every project's)" in capsys.readouterr().out
+
+    monkeypatch.chdir(tmp_path / "two")
+    assert cli(["history", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    assert cli(["show", run_id, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["result"]
+    assert [p["label"] for p in doc["proposals"]] == ["A", "B", "C"]
+    assert cli(["show", run_id, "--prompts"]) == 0
+    shown = capsys.readouterr().out
+    calls = [line for line in shown.splitlines() if line.startswith("- propose") or line.startswith("- judge")]
+    assert len(calls) == 4
+    assert all(" -  " not in line and "(-)" not in line for line in calls)
+    assert any(re.fullmatch(r"- propose   alpha \(default\): done, \d+\+3 tokens, \d+\.\d s", line)
+               for line in calls), calls
+    assert "### system" in shown and "### user" in shown and "task of project two" in shown
+    assert cli(["show", run_id]) == 0
+    assert "### system" not in capsys.readouterr().out

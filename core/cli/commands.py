@@ -162,7 +162,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
         if p.status != "done" and p.error:
             err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
     err(f"moot: run {result.run_id} in {result.wall_s:.1f} s, ${result.totals()['cost_usd']:.4f}")
-    doc = result.to_json()
+    doc = by_label(result.to_json())
     _emit(args, dump_json(doc) if args.json else result.to_markdown())
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -239,7 +239,8 @@ def doctor(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 def history(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     store = _open_store()
     try:
-        runs = store.runs(limit=args.limit, search=args.search)
+        runs = store.runs(limit=args.limit, search=args.search,
+                          project=None if args.all else str(loaded.project_dir))
     finally:
         store.close()
     if args.json:
@@ -247,7 +248,8 @@ def history(args: argparse.Namespace, loaded: LoadedConfig) -> int:
                          for r in runs]))
         return EXIT_OK
     if not runs:
-        print("no runs yet" + (f" matching {args.search!r}" if args.search else ""))
+        where = "" if args.all else " in this project (--all: every project's)"
+        print("no runs yet" + (f" matching {args.search!r}" if args.search else "") + where)
         return EXIT_OK
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
@@ -271,7 +273,7 @@ def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return EXIT_USAGE
     doc = json.loads(run["result_json"]) if run["result_json"] else None
     if args.json:
-        print(dump_json({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": doc,
+        print(dump_json({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": by_label(doc),
                          "calls": calls}))
         return EXIT_OK
     if doc is None:
@@ -280,9 +282,31 @@ def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         sys.stdout.write(markdown_from_json(doc))
     print("\n## Calls")
     for c in calls:
-        figures = f"{c['prompt_tokens']}+{c['completion_tokens']} tokens, {c['latency_s'] or 0:.1f} s, " \
-                  f"${c['cost_usd']:.4f}"
-        extra = f" — {c['error_kind']}: {c['error_message']}" if c["error_kind"] else ""
-        print(f"- {c['phase']:<7} {c['label'] or '-'}  {c['model_alias']} ({c['variant'] or '-'}): "
-              f"{c['status']}, {figures}{extra}")
+        print(call_line(c))
+        if args.prompts:
+            for m in c["messages"]:
+                print(f"\n### {m.get('role', '?')}\n\n{m.get('content', '')}")
+            print()
     return EXIT_OK
+
+
+def by_label(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's document with its proposals in the order of their letters (A, B, C), as the synthesis names
+    them; unlettered ones last, in their own order."""
+    if doc and isinstance(doc.get("proposals"), list):
+        doc = {**doc, "proposals": sorted(doc["proposals"], key=lambda p: (not p.get("label"), p.get("label") or ""))}
+    return doc
+
+
+def call_line(c: dict[str, Any]) -> str:
+    """One logged call: phase, plan letter, model and variant, status, figures, and its error if any."""
+    who = " ".join(x for x in (f"Plan {c['label']}" if c.get("label") else "", c["model_alias"]) if x)
+    if c.get("variant"):
+        who += f" ({c['variant']})"
+    figures = f"{c['prompt_tokens']}+{plural(c['completion_tokens'] or 0, 'token')}, {c['latency_s'] or 0:.1f} s"
+    if c.get("cost_usd"):
+        figures += f", ${c['cost_usd']:.4f}"
+    extra = ""
+    if c["error_kind"]:
+        extra = f" — {c['error_kind']}" + (f": {c['error_message']}" if c.get("error_message") else "")
+    return f"- {c['phase']:<9} {who}: {c['status']}, {figures}{extra}"

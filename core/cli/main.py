@@ -44,11 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("history", help="past runs, newest first")
     h.add_argument("--search", help="only runs whose task contains this text")
     h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--all", action="store_true", help="runs of every project, not only this one's")
     h.add_argument("--json", action="store_true")
 
     s = sub.add_parser("show", help="one past run: its plan, proposals and figures")
     s.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--prompts", action="store_true", help="also print the exact messages sent in each call")
 
     c = sub.add_parser("context", help="what the context manager would hand a model for TASK, with token counts")
     c.add_argument("task", metavar="TASK", help="the task, or - to read it from stdin")

@@ -142,9 +142,11 @@ def markdown_from_json(doc: dict[str, Any]) -> str:
             out += ["## Resolution rationale", judge["resolution"], ""]
         if judge.get("unique_insights"):
             out += ["## Unique insights", *[f"- {i}" for i in judge["unique_insights"]], ""]
-    out.append("## Models consulted")
+    if doc.get("proposals"):
+        out.append("## Models consulted")  # an execution run's document has none
     for p in sorted(doc.get("proposals") or [], key=lambda p: p.get("label", "")):
-        line = f"- Plan {p['label']}: {p['model']} ({p['variant']}) — {p['status']}"
+        plan = f"Plan {p['label']}: " if p.get("label") else ""  # a run cancelled before the letters has none
+        line = f"- {plan}{p['model']} ({p['variant']}) — {p['status']}"
         if p["status"] == "done":
             line += (f", {plural(p['usage']['completion_tokens'], 'token')}, {p['latency_s']:.1f} s,"
                      f" ${p['cost_usd']:.4f}")

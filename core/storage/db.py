@@ -125,14 +125,21 @@ class Store:
                 (status, time.time(), body, run_id),
             )
 
-    def runs(self, limit: int = 50, search: str | None = None) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally only those whose task contains ``search``."""
+    def runs(self, limit: int = 50, search: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally only those whose task contains ``search`` and those of ``project``
+        (the directory they ran in)."""
         sql = "SELECT * FROM runs"
+        where: list[str] = []
         args: list[Any] = []
         if search:
-            sql += " WHERE task LIKE ? ESCAPE '\\'"
+            where.append("task LIKE ? ESCAPE '\\'")
             esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.append(f"%{esc}%")
+        if project is not None:
+            where.append("project_dir = ?")
+            args.append(project)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         with self._lock:
