@@ -295,3 +295,37 @@ def test_history_shows_this_projects_runs_and_show_lays_out_its_calls(
     assert "### system" in shown and "### user" in shown and "task of project two" in shown
     assert cli(["show", run_id]) == 0
     assert "### system" not in capsys.readouterr().out
+
+
+def test_the_projects_pins_and_drops_apply_to_every_entry_point(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Dropped in the workbench's inspector, a file was still in `moot context` and `moot plan`; and
+    `moot context --model smollm2` counted against 4000 tokens where planning gives it 2048."""
+    import json
+
+    from moot.context.choice import ContextChoice
+    from moot.core.cli.main import main as cli
+    from moot.core.storage import Store
+
+    repo = make_repo(tmp_path / "repo", {
+        "app.py": "def greet(name):\n    return 'hi ' + name\n",
+        "secret_notes.py": "def greet_twice(name):\n    return greet(name) * 2\n",
+        "util.py": "def unrelated():\n    return 1\n",
+    })
+    monkeypatch.chdir(repo)
+    store = Store()
+    ContextChoice(pinned=["util.py"], dropped=["secret_notes.py"]).write(store, repo)
+    store.close()
+    assert cli(["context", "change greet in app.py", "--json", "--model", "smollm2"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    paths = [item["path"] for item in doc["items"]]
+    assert "secret_notes.py" not in paths and paths[0] == "util.py"
+    assert "the project's choice: 1 file pinned, 1 file dropped" in captured.err
+    assert doc["budget"] == 2048  # the embedded default's 8192-token window, a quarter of it
+    from moot.core.cli.commands import _planning_context
+    from moot.core.config import load_config
+
+    loaded = load_config(repo)
+    text = _planning_context(loaded, "change greet in app.py", [loaded.config.model("smollm2")])
+    assert text is not None and "secret_notes.py" not in text and "util.py" in text

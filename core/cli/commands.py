@@ -194,9 +194,12 @@ def _planning_context(loaded: LoadedConfig, task: str, models: list[Any], budget
     """The scoped repository context for the proposers (within ``budget`` when given), reported on stderr."""
     from moot.context.planning import context_budget, planning_context
 
+    from .context_cmd import project_choice
+
     if budget is None:
         budget = context_budget(loaded.config.budget_for("proposer"), models)
-    result = planning_context(loaded.project_dir, task, budget, models[0].model if models else "")
+    result = planning_context(loaded.project_dir, task, budget, models[0].model if models else "",
+                              **project_choice(loaded).options())
     if result is None:
         err("moot: no repository context (not a git repository, or context_budget = 0)")
         return None

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..words import plural
 from .main import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -33,6 +34,30 @@ def _model_string(loaded: LoadedConfig, name: str | None) -> str:
     alias = config.roles.get("planner")
     found = config.model(alias) if alias else None
     return found.model if found is not None else ""
+
+
+def _default_budget(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """The budget a proposer on ``--model`` (else the planner's model) would really get: the configured one, capped
+    for a small local context window as planning caps it."""
+    from moot.context.planning import context_budget
+
+    config = loaded.config
+    name = getattr(args, "model", None) or config.roles.get("planner")
+    found = config.model(name) if name else None
+    return context_budget(config.budget_for("proposer"), [found] if found is not None else [])
+
+
+def project_choice(loaded: LoadedConfig) -> Any:
+    """The files pinned and dropped for this project (``moot.context.choice``)."""
+    from moot.context.choice import ContextChoice
+
+    from ..storage import Store
+
+    store = Store()
+    try:
+        return ContextChoice.read(store, loaded.project_dir)
+    finally:
+        store.close()
 
 
 def normalise_path(root: Path, raw: str) -> str:
@@ -79,7 +104,7 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if not task.strip():
         err("moot: the task is empty")
         return EXIT_USAGE
-    budget = args.budget if getattr(args, "budget", None) is not None else loaded.config.ensemble.context_budget
+    budget = args.budget if getattr(args, "budget", None) is not None else _default_budget(loaded, args)
     if budget < 0:
         err(f"moot: the budget must be 0 or more tokens, not {budget}")
         return EXIT_USAGE
@@ -90,15 +115,21 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     root = loaded.project_dir
     index = build_index(root, files=list_files(root))
     stats = index.stats
-    err(f"moot: indexed {stats.files} files in {root} ({stats.parsed} parsed, {stats.cached} cached, "
+    err(f"moot: indexed {plural(stats.files, 'file')} in {root} ({stats.parsed} parsed, {stats.cached} cached, "
         f"{stats.seconds:.2f} s)")
     pinned = [normalise_path(root, f) for f in (getattr(args, "files", None) or [])]
     unknown = [p for p in pinned if p not in index.files]
     if unknown:
         err(f"moot: not a file moot can show in {root}: {', '.join(unknown)}")
         return EXIT_USAGE
+    choice = project_choice(loaded)  # pinned and dropped in the workbench: the project's, here too
+    pinned += [p for p in choice.pinned if p not in pinned and p in index.files]
+    dropped = [p for p in choice.dropped if p not in pinned]
+    if choice.pinned or choice.dropped:
+        err(f"moot: the project's choice: {plural(len(choice.pinned), 'file')} pinned, "
+            f"{plural(len(choice.dropped), 'file')} dropped (the workbench's context inspector sets them)")
     model = _model_string(loaded, getattr(args, "model", None))
-    result = scope(index, task, budget, strategy=strategy, model=model, pinned=pinned)
+    result = scope(index, task, budget, strategy=strategy, model=model, pinned=pinned, dropped=dropped)
     if args.json:
         doc: dict[str, Any] = result.to_json()
         sys.stdout.write(dump_json(doc) + "\n")
