@@ -2,8 +2,10 @@
 
 A model names files with paths relative to the repository root. :func:`check_path` turns such a path into
 an absolute one, or refuses it with :class:`UnsafePath` saying why: an empty or absolute path, a ``..``
-component, any ``.git`` component, a symlink on the way that leads outside the root, a target that is itself
-a symlink or anything but a regular file, or a file that is binary. ``./a/b`` and ``a\\b`` both mean ``a/b``.
+component, any ``.git`` component, a control, format or bidirectional character (a NUL byte among them), a
+name too long for a file system, a symlink on the way that leads outside the root, a target that is itself a
+symlink or anything but a regular file, or a file that is binary. ``./a/b`` and ``a\\b`` both mean ``a/b``.
+Every refusal is an :class:`UnsafePath`; no path, however odd, raises anything else.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
 from pathlib import Path
 
 #: How much of a file is searched for a NUL byte.
 HEAD_BYTES = 8192
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: The longest name of one folder or file, and of a whole path, in bytes (what common file systems allow).
+NAME_BYTES, PATH_BYTES = 255, 4096
+#: Unicode categories never allowed in a path: controls (NUL, ESC, newlines, C1), format characters (the
+#: bidirectional overrides), surrogates (bytes that were not UTF-8), line and paragraph separators.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 class UnsafePath(Exception):
@@ -64,8 +72,19 @@ def normalise(rel: str) -> list[str]:
         The components, e.g. ``["src", "app.py"]`` for ``./src\\app.py``.
 
     Raises:
-        UnsafePath: the path is empty, absolute, or climbs out with ``..``, or enters a ``.git`` folder.
+        UnsafePath: the path is empty, absolute, or climbs out with ``..``, enters a ``.git`` folder, holds a
+            character that is not printable, or is too long.
     """
+    odd = next((c for c in rel if unicodedata.category(c) in _UNPRINTABLE), None)
+    if odd is not None:
+        what = "a NUL byte" if odd == "\0" else f"the unprintable character U+{ord(odd):04X}"
+        raise UnsafePath(_shown(rel), f"the path holds {what}; file names are printable text")
+    try:
+        size = len(os.fsencode(rel))
+    except (UnicodeError, ValueError):
+        raise UnsafePath(_shown(rel), "the path cannot be written as a file name on this system") from None
+    if size > PATH_BYTES:
+        raise UnsafePath(_shown(rel), f"the path is too long ({size} bytes; at most {PATH_BYTES})")
     text = rel.strip()
     if not text:
         raise UnsafePath(rel, "the path is empty")
@@ -78,7 +97,17 @@ def normalise(rel: str) -> list[str]:
         raise UnsafePath(rel, "'..' is not allowed; paths stay inside the repository")
     if any(p.rstrip(" .").lower() == ".git" for p in parts):
         raise UnsafePath(rel, "files inside .git cannot be edited")
+    long = next((p for p in parts if len(os.fsencode(p)) > NAME_BYTES), None)
+    if long is not None:
+        raise UnsafePath(_shown(rel), f"the name '{_shown(long)}' is too long (at most {NAME_BYTES} bytes)")
     return parts
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` safe to show in a message: unprintable characters escaped, cut to ``limit`` characters."""
+    out = "".join(c if unicodedata.category(c) not in _UNPRINTABLE else
+                  (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
+    return out if len(out) <= limit else out[:limit - 1] + "…"
 
 
 def _inside(path: str, root: str) -> bool:
@@ -99,6 +128,15 @@ def check_path(root: Path, rel: str) -> Path:
         UnsafePath: the path is refused; ``reason`` says why.
         BinaryFile: the path names an existing binary file (a subclass of UnsafePath).
     """
+    try:
+        return _check_path(root, rel)
+    except UnsafePath:
+        raise
+    except (OSError, ValueError) as e:  # whatever the checks did not foresee is still a refusal
+        raise UnsafePath(_shown(rel), f"cannot be checked: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _check_path(root: Path, rel: str) -> Path:
     parts = normalise(rel)
     real_root = os.path.realpath(root)
     current = real_root
