@@ -329,3 +329,13 @@ def test_the_projects_pins_and_drops_apply_to_every_entry_point(
     loaded = load_config(repo)
     text = _planning_context(loaded, "change greet in app.py", [loaded.config.model("smollm2")])
     assert text is not None and "secret_notes.py" not in text and "util.py" in text
+
+
+def test_undo_outside_a_repository_says_it_as_run_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from moot.core.cli.main import main as cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli(["undo"]) == 2
+    err = capsys.readouterr().err
+    assert "is not inside a git repository (run `git init` and commit first)" in err and "fatal" not in err

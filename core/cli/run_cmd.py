@@ -581,8 +581,14 @@ def undo(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents.accept import UndoError
     from moot.agents.accept import undo as undo_accept
 
+    from moot.agents.worktree import WorktreeError, open_repo
+
     try:
+        open_repo(loaded.project_dir)  # outside a repository: the same words as every other command
         result = undo_accept(loaded.project_dir)
+    except WorktreeError as e:
+        err(f"moot: {e}")
+        return EXIT_USAGE
     except UndoError as e:
         err(f"moot: {e}")
         return EXIT_FAILED
