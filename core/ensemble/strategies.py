@@ -44,7 +44,7 @@ def _primary(config: Config, usable: Sequence[str]) -> ModelConfig:
     for alias in (config.roles.get("planner"), *usable):
         if alias and alias in usable:
             return _lookup(config, alias)
-    raise StrategyError("no usable model: run `moot doctor` to see what is missing")
+    raise StrategyError("no usable model: moot doctor says what is missing")
 
 
 def resolve(
@@ -85,7 +85,7 @@ def resolve(
         vs = own.variants if own and own.variants else list(ROLE_BASED_VARIANTS)
         return [Proposer(model, v) for v in vs][:limit]
     if not usable:
-        raise StrategyError("no usable model: run `moot doctor` to see what is missing")
+        raise StrategyError("no usable model: moot doctor says what is missing")
     if name == "consensus":
         hosted = [a for a in usable if _lookup(config, a).backend == "hosted"]
         pool = hosted if len(hosted) > 1 else list(usable)
@@ -117,4 +117,4 @@ def judge_model(config: Config, usable: Sequence[str], strategy: str, override: 
     hosted = [a for a in usable if _lookup(config, a).backend == "hosted"]
     for alias in (*hosted, *usable):
         return _lookup(config, alias)
-    raise StrategyError("no usable model for the judge: run `moot doctor`")
+    raise StrategyError("no usable model for the judge: moot doctor says what is missing")
