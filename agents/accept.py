@@ -2,7 +2,10 @@
 
 :func:`accept` builds a patch of the chosen hunks of a run's diff and applies it first to a throwaway index
 holding the user's HEAD (with a three-way merge, so a branch that moved on since the run began still takes
-the change when it merges cleanly). Only when that worked are the working tree (and, in commit mode, the
+the change when it merges cleanly). Before that, accept refuses while a merge, rebase, cherry-pick or revert is
+in progress, and refuses any path inside ``.git`` or one that would pass through a symlink in the user's tree
+as it is at that moment (``git apply --index`` would follow an untracked symlinked folder out of the
+repository). Only when all of that passed are the working tree (and, in commit mode, the
 index and branch) touched, and then only in the files the patch changes: the user's other changes, staged or
 not, stay exactly as they were and never end up in moot's commit. Every check comes before the first change,
 so a refusal leaves every byte where it was.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,6 +105,72 @@ def dirty_files(repo: Path, paths: list[str]) -> list[str]:
     return [p for p in paths if p in dirty and p in wanted]
 
 
+#: What git leaves in its folder while an operation waits for the user, and how to finish or abort it.
+_IN_PROGRESS = (
+    ("rebase-merge", "a rebase", "git rebase --continue or git rebase --abort"),
+    ("rebase-apply", "a rebase", "git rebase --continue (git am --continue) or --abort"),
+    ("MERGE_HEAD", "a merge", "commit it or git merge --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue or git cherry-pick --abort"),
+    ("REVERT_HEAD", "a revert", "git revert --continue or git revert --abort"),
+)
+
+
+def in_progress(repo: Path) -> str | None:
+    """Why nothing may land on the branch now: a merge, rebase, cherry-pick or revert in progress, else None.
+
+    Raises:
+        GitError: git failed.
+    """
+    names = [name for name, _, _ in _IN_PROGRESS]
+    paths = run_git(repo, "rev-parse", "--path-format=absolute", *[a for n in names for a in ("--git-path", n)])
+    for (name, what, finish), path in zip(_IN_PROGRESS, paths.splitlines(), strict=True):
+        if os.path.lexists(path):
+            return f"{what} is in progress in {repo} ({path} exists); finish it ({finish}) first"
+    return None
+
+
+def unsafe_target(top: Path, rel: str) -> str | None:
+    """Why writing ``rel`` under the work tree ``top`` is refused, else None: a path inside ``.git``, one that
+    climbs out or is absolute, or one whose folders pass through a symlink (checked in the tree as it is now,
+    on disk, whatever git tracks or ignores).
+
+    Args:
+        top: the top of the user's work tree (a real path).
+        rel: a repository-relative path with ``/`` separators, as git writes it.
+    """
+    parts = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return f"{rel}: the path leaves the repository"
+    if any(p.rstrip(" .").lower() == ".git" for p in parts):
+        return f"{rel}: the path is inside .git, which accept never writes"
+    current = str(top)
+    for i, part in enumerate(parts[:-1]):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return None  # the rest is made by the patch
+        except (OSError, ValueError) as e:
+            return f"{rel}: '{'/'.join(parts[:i + 1])}' cannot be checked: {getattr(e, 'strerror', None) or e}"
+        if stat.S_ISLNK(st.st_mode):
+            where = os.path.realpath(current)
+            inside = where == str(top) or where.startswith(str(top).rstrip(os.sep) + os.sep)
+            return (f"{rel}: '{'/'.join(parts[:i + 1])}' is a symlink in your working tree (to {where}"
+                    f"{'' if inside else ', outside the repository'}); accept writes no file through a symlink")
+        if not stat.S_ISDIR(st.st_mode):
+            return None  # a file where a folder should be: git refuses that itself, naming it
+    return None
+
+
+def _check_targets(repo: Path, paths: list[str]) -> None:
+    """Raise AcceptError naming the first of ``paths`` that may not be written in ``repo``'s work tree."""
+    top = Path(os.path.realpath(run_git(repo, "rev-parse", "--show-toplevel").strip()))
+    refused = [why for p in paths if (why := unsafe_target(top, p))]
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise AcceptError(f"refused: {refused[0]}{more}; nothing was changed")
+
+
 def _git_env(index: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GIT_INDEX_FILE"] = str(index)
@@ -125,10 +195,13 @@ def accept(repo: Path, base: str, head: str, selection: Mapping[str, set[int] | 
 
     Raises:
         DirtyTreeError: a file the patch touches has uncommitted changes; nothing was changed.
-        AcceptError: nothing is chosen, the patch does not apply to the branch, or git failed; nothing was
-            changed.
+        AcceptError: nothing is chosen, the patch does not apply to the branch, a merge or rebase is in
+            progress, a path is inside ``.git`` or passes through a symlink, or git failed; nothing was changed.
     """
     try:
+        busy = in_progress(repo)
+        if busy:
+            raise AcceptError(f"cannot accept now: {busy}")
         files = diff_between(repo, base, head)
         patch = patch_text(files, selection)
     except (GitError, ValueError) as e:
@@ -137,6 +210,7 @@ def accept(repo: Path, base: str, head: str, selection: Mapping[str, set[int] | 
         raise AcceptError("no changes are chosen")
     touched = _touched(files, selection)
     try:
+        _check_targets(repo, touched)
         dirty = dirty_files(repo, touched)
         if dirty:
             raise DirtyTreeError(dirty)
@@ -156,6 +230,7 @@ def accept(repo: Path, base: str, head: str, selection: Mapping[str, set[int] | 
                          "--src-prefix=a/", "--dst-prefix=b/", old_head, tree, "--")
         changed = [p for p in run_git(repo, "diff", "--name-only", "-z", "--no-renames", old_head, tree,
                                       "--").split("\0") if p]
+        _check_targets(repo, changed)  # what the merge made: the same paths, checked again as they will land
         apply_args = ["apply", "--whitespace=nowarn"] + (["--index"] if mode == "commit" else [])
         try:
             run_git(repo, *apply_args, "--check", "-", input=change)
@@ -236,6 +311,9 @@ def undo(repo: Path, trailer: str = "Moot-Run") -> UndoResult:
             instance because the user has changed files of that commit since).
     """
     try:
+        busy = in_progress(repo)
+        if busy:
+            raise UndoError(f"cannot undo now: {busy}")
         head = run_git(repo, "rev-parse", "--verify", "HEAD^{commit}").strip()
         message = run_git(repo, "log", "-1", "--format=%B", head)
         run_id = _trailer_value(message, trailer)
