@@ -123,7 +123,7 @@ def in_progress(repo: Path) -> str | None:
     """
     names = [name for name, _, _ in _IN_PROGRESS]
     paths = run_git(repo, "rev-parse", "--path-format=absolute", *[a for n in names for a in ("--git-path", n)])
-    for (name, what, finish), path in zip(_IN_PROGRESS, paths.splitlines(), strict=True):
+    for (_, what, finish), path in zip(_IN_PROGRESS, paths.splitlines(), strict=True):
         if os.path.lexists(path):
             return f"{what} is in progress in {repo} ({path} exists); finish it ({finish}) first"
     return None
