@@ -1,6 +1,9 @@
 """The diff a user reviews: ``git diff`` output read into files and hunks, and written back as a patch of only
 the hunks the user chose.
 
+A file whose change needs the user's eye whatever its content (one that configures moot, the shell, CI or git,
+or a symbolic link) carries a :attr:`FileDiff.warning`; :func:`path_warning` says which paths those are.
+
 :func:`parse_diff` reads the output of ``git diff`` (with or without rename detection, with ``--binary`` or
 without); :func:`patch_text` writes a unified patch of the selected hunks that ``git apply`` accepts, moving
 the line numbers of later hunks to account for the ones left out; :func:`side_by_side` pairs a hunk's removed
@@ -103,6 +106,17 @@ class FileDiff:
         return sum(1 for h in self.hunks for line in h.lines if line.startswith("+"))
 
     @property
+    def warning(self) -> str | None:
+        """Why this change needs the user's eye before it is accepted (see :func:`path_warning`), or None."""
+        found = path_warning(self.path) or (path_warning(self.old_path) if self.old_path != self.path else None)
+        if found:
+            return found
+        if any(line.startswith(("new file mode 120000", "new mode 120000")) for line in self.header_lines):
+            target = next((line[1:] for h in self.hunks for line in h.lines if line.startswith("+")), "")
+            return f"a symbolic link (to {target or 'somewhere'}): what is written through it lands there"
+        return None
+
+    @property
     def removed(self) -> int:
         return sum(1 for h in self.hunks for line in h.lines if line.startswith("-"))
 
@@ -116,6 +130,42 @@ class Row:
     right_no: int | None
     right: str
     kind: RowKind
+
+
+# ------------------------------------------------------------------------------------------------ warnings
+
+
+def path_warning(path: str) -> str | None:
+    """Why a change to ``path`` needs the user's eye whatever it holds, else None: files that configure moot
+    (``.moot/``), the shell (``.envrc``), CI (``.github/workflows/``) or git (``.gitattributes``,
+    ``.gitmodules``, ``.gitignore`` and every other ``.git*`` file), and anything inside ``.git`` (which accept
+    refuses). Names are compared as a case-insensitive file system would.
+
+    Args:
+        path: a repository-relative path with ``/`` separators.
+    """
+    parts = [p.rstrip(" .").lower() or p for p in path.split("/")]
+    name = parts[-1]
+    if ".git" in parts:
+        return "inside .git: accept refuses it"
+    if ".moot" in parts:
+        return "moot's project config: it can change models, hosts and the test command"
+    if name == ".envrc":
+        return "runs in your shell when you enter its folder"
+    if parts[:2] == [".github", "workflows"]:
+        return "a CI workflow: it runs on your CI, with its secrets"
+    if name.startswith(".git"):
+        return "git reads this file: it can change how git treats files, fetches or runs filters"
+    return None
+
+
+def flagged_changes(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
+    """The files the diff ``base..head`` changes that carry a warning, as (path, warning); empty when the diff
+    cannot be read (the caller shows its own error for that)."""
+    try:
+        return [(f.path, f.warning) for f in diff_between(repo, base, head) if f.warning]
+    except (GitError, ValueError):
+        return []
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -385,3 +435,4 @@ def diff_between(repo: Path, base: str, head: str) -> list[FileDiff]:
         base, head, "--",
     )
     return parse_diff(text)
+

@@ -14,14 +14,18 @@ STATUS_NOTES = {"added": " (new)", "deleted": " (deleted)", "renamed": " (rename
 
 
 def file_prompt(choice: FileChoice, widths: tuple[int, int]) -> Content:
-    """``✓ +12 −3 path/to/file.py``: the decision, the counts in fixed columns, the path."""
+    """``✓ +12 −3 path/to/file.py``: the decision, the counts in fixed columns, the path; a file that needs the
+    user's eye (``FileDiff.warning``) is marked ``⚠`` and says why on the next line."""
     d = choice.diff
     state = choice.state
     added, removed = f"+{d.added}", f"−{d.removed}"
+    warning = d.warning
     return Content.assemble(
         (FILE_ICONS[state], STATE_STYLES[state]), " ",
         (added.rjust(widths[0]), "$text-success"), " ", (removed.rjust(widths[1]), "$text-error"), " ",
+        ("⚠ " if warning else "", "$text-warning"),
         d.path + ("" if d.status == "modified" else STATUS_NOTES.get(d.status, "")) + (" (binary)" if d.binary else ""),
+        (f"\n  ⚠ {warning}" if warning else "", "$text-warning"),
     )
 
 
