@@ -397,6 +397,8 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 def _report(args: argparse.Namespace, run: Any) -> int:
+    from moot.agents.hunks import flagged_changes
+
     if args.json:
         print(dump_json(run.to_json()))
         return EXIT_OK if run.ok else EXIT_FAILED
@@ -414,6 +416,7 @@ def _report(args: argparse.Namespace, run: Any) -> int:
             if t.error:
                 line += f"\n           {t.error}"
             out.append(line)
+        out += [f"  warning: {path}: {why}" for path, why in flagged_changes(Path(run.repo_dir), run.base_sha, c.branch)]
         if c.tests is not None:
             out.append(f"  tests {'passed' if c.tests.get('passed') else 'FAILED'}: {c.tests.get('command')}")
         if c.review:
@@ -493,6 +496,8 @@ def review(args: argparse.Namespace, loaded: LoadedConfig) -> int:
               + (f" ({run.base_branch})" if run.base_branch else "") + ":")
         for f in files:
             print(f"  {f.status:<9} {f.path}  +{f.added} -{f.removed}")
+            if f.warning:
+                print(f"            warning: {f.warning}")
         if not files:
             print("  (no changes)")
         if text:
@@ -506,7 +511,7 @@ def review(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 def _file_json(f: Any) -> dict[str, Any]:
     """One file of ``moot review --json``: its status, counts and hunks (numbered, as ``accept`` picks them)."""
     return {"path": f.path, "old_path": f.old_path, "status": f.status, "binary": f.binary, "added": f.added,
-            "removed": f.removed,
+            "removed": f.removed, "warning": f.warning,
             "hunks": [{"index": i, "header": h.header, "lines": list(h.lines)} for i, h in enumerate(f.hunks)]}
 
 
