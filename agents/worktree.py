@@ -4,6 +4,11 @@
 Every commit made here carries a ``Moot-Model`` trailer (and ``Moot-Task`` for a task's commit, which is how
 a resumed run finds the work an interrupted one already committed). When the user has no git identity, the
 commits are made as ``moot``.
+
+A git process that died while writing in a worktree leaves its ``index.lock`` behind, and every later git
+command there fails. Resuming checks for that lock first and stops with :class:`WorktreeLocked`, naming the
+file and leaving the run as it was; moot does not remove the lock itself, since it cannot tell a lock left by a
+dead process from one a running git command holds (the user can, and git asks the same of them).
 """
 
 from __future__ import annotations
@@ -25,6 +30,42 @@ FALLBACK_NAME, FALLBACK_EMAIL = "moot", "moot@localhost"
 
 class WorktreeError(Exception):
     """A worktree could not be made, found or removed; ``str()`` is the message a user sees."""
+
+
+class WorktreeLocked(WorktreeError):
+    """git's index lock exists in a run's worktree, so nothing there can change until it is gone."""
+
+    def __init__(self, lock: Path, run_id: str | None = None) -> None:
+        again = f"`moot run --resume {run_id}`" if run_id else "the run"
+        super().__init__(
+            f"the run's worktree is locked: {lock} exists. A git command is running there, or one stopped "
+            f"before it could remove that file. If none is running, remove the file and resume with {again}; "
+            "the run is kept as it was"
+        )
+        self.lock = lock
+
+
+def index_lock(path: Path) -> Path | None:
+    """The ``index.lock`` of the worktree at ``path`` when it exists, else None."""
+    git_file = path / ".git"
+    try:
+        if git_file.is_file():
+            text = git_file.read_text(encoding="utf-8", errors="replace").strip()
+            gitdir = Path(text.removeprefix("gitdir:").strip())
+            gitdir = gitdir if gitdir.is_absolute() else path / gitdir
+        else:
+            gitdir = git_file
+        lock = gitdir / "index.lock"
+        return lock if os.path.lexists(lock) else None
+    except OSError:
+        return None
+
+
+def check_unlocked(wt: Worktree, run_id: str | None = None) -> None:
+    """Raise WorktreeLocked when git's index lock exists in the worktree ``wt``."""
+    lock = index_lock(wt.path)
+    if lock is not None:
+        raise WorktreeLocked(lock, run_id)
 
 
 @dataclass(frozen=True)
@@ -94,7 +135,12 @@ def create(repo: Path, run_id: str, candidate: int = 0, *, base_sha: str | None 
 
 
 def reopen(repo: Path, run_id: str, candidate: int, base_sha: str, base_branch: str | None) -> Worktree:
-    """The worktree of an existing branch, checked out again if its folder went missing (for resuming)."""
+    """The worktree of an existing branch, checked out again if its folder went missing (for resuming).
+
+    Raises:
+        WorktreeLocked: git's index lock exists there (nothing was changed).
+        WorktreeError: the branch is gone, or it cannot be checked out again.
+    """
     branch, path = branch_name(run_id, candidate), worktree_path(run_id, candidate)
     r = open_repo(repo)
     try:
@@ -109,7 +155,9 @@ def reopen(repo: Path, run_id: str, candidate: int, base_sha: str, base_branch: 
                 r.git.worktree("add", "--quiet", str(path), branch)
             except git.GitCommandError as e:
                 raise WorktreeError(f"cannot check out {branch} again: {_stderr(e)}") from None
-        return Worktree(path, branch, base_sha, base_branch)
+        wt = Worktree(path, branch, base_sha, base_branch)
+        check_unlocked(wt, run_id)
+        return wt
     finally:
         r.close()
 
@@ -146,17 +194,26 @@ def commit(wt: Worktree, message: str, model_alias: str, *, task_id: str | None 
         )
         return r.head.commit.hexsha
     except git.GitCommandError as e:
+        check_unlocked(wt)
         raise WorktreeError(f"cannot commit in {wt.path}: {_stderr(e)}") from None
     finally:
         r.close()
 
 
 def discard(wt: Worktree) -> None:
-    """Throw away every uncommitted change in the worktree (a failed task's partial edits)."""
+    """Throw away every uncommitted change in the worktree (a failed task's partial edits).
+
+    Raises:
+        WorktreeLocked: git's index lock exists there.
+        WorktreeError: git failed otherwise.
+    """
     r = git.Repo(wt.path)
     try:
         r.git.reset("--hard", "--quiet", "HEAD")
         r.git.clean("-f", "-d", "-q")
+    except git.GitCommandError as e:
+        check_unlocked(wt)
+        raise WorktreeError(f"cannot clean the worktree {wt.path}: {_stderr(e)}") from None
     finally:
         r.close()
 
