@@ -651,6 +651,8 @@ class _Engine:
         def prepare() -> Worktree:
             try:
                 return wtree.reopen(self.repo, self.run_id, c.candidate, run.base_sha, run.base_branch)
+            except wtree.WorktreeLocked:
+                raise  # the user decides about a lock; the run stays resumable
             except WorktreeError:
                 if c.head_sha or any(t.status == "done" for t in c.tasks):
                     raise  # its work is gone: do not start again silently
@@ -675,10 +677,11 @@ class _Engine:
             runs.set_candidate(self.store, self.run_id, n, status=c.status, head_sha=c.head_sha,
                                diff_lines=c.diff_lines)
             self.emit(CandidateDone(n, c.ok, result.passed if result else None, c.diff_lines))
-        except (WorktreeError, OSError) as e:
-            c.status, c.error = "failed", str(e)
-            runs.set_candidate(self.store, self.run_id, n, status="failed", error=str(e))
-            self.emit(Note(n, f"candidate {n} failed: {e}"))
+        except Exception as e:  # one candidate's failure, whatever it is, must not stop the others
+            error = str(e) if isinstance(e, (WorktreeError, OSError)) else f"{type(e).__name__}: {e}"
+            c.status, c.error = "failed", error
+            runs.set_candidate(self.store, self.run_id, n, status="failed", error=error)
+            self.emit(Note(n, f"candidate {n} failed: {error}"))
             self.emit(CandidateDone(n, False, None, c.diff_lines or 0))
 
     async def run_all(self, resumed: bool) -> runs.ExecRun:
@@ -690,7 +693,7 @@ class _Engine:
                 CandidateInfo(c.candidate, c.model_alias, wt.branch, str(wt.path))
                 for c, wt in zip(run.candidates, trees, strict=True)), resumed))
             await asyncio.gather(*(self._candidate(c, wt) for c, wt in zip(run.candidates, trees, strict=True)))
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, wtree.WorktreeLocked):
             runs.interrupt(self.store, self.run_id)
             self.emit(RunDone(self.run_id, "interrupted", None, False))
             raise
