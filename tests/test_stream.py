@@ -115,3 +115,50 @@ def test_perf_rates_from_nanoseconds() -> None:
     s = p.summary()
     assert s["load_s"] == pytest.approx(0.005026, abs=1e-6) and s["total_s"] == pytest.approx(5.043501, abs=1e-6)
     assert Perf().eval_rate == 0.0
+
+
+# ------------------------------------------------------------------------------------------ reply caps
+
+
+def test_reply_caps_follow_max_tokens_and_role() -> None:
+    from moot.core.providers.stream import (
+        BYTES_PER_TOKEN,
+        MIN_REPLY_TOKENS,
+        REPLY_CAP_FACTOR,
+        REPLY_CAP_FACTORS,
+        ReplyCaps,
+        reply_caps,
+    )
+
+    caps = reply_caps(Params(max_tokens=1000))
+    assert caps.tokens == REPLY_CAP_FACTOR * 1000 and caps.bytes == caps.tokens * BYTES_PER_TOKEN
+    assert reply_caps(Params(max_tokens=1000, role="review")).tokens == REPLY_CAP_FACTORS["review"] * 1000
+    assert reply_caps(Params(max_tokens=1, role="propose")).tokens == MIN_REPLY_TOKENS
+    assert reply_caps(Params(max_tokens=1000, max_reply_tokens=7, max_reply_bytes=9)) == ReplyCaps(7, 9)
+    resolved = Params(role="judge", max_reply_tokens=7, max_reply_bytes=9).resolve(model())
+    assert (resolved.role, resolved.max_reply_tokens, resolved.max_reply_bytes) == ("judge", 7, 9)
+
+
+@pytest.mark.hostile
+async def test_a_reply_past_its_token_cap_is_cut(scripted) -> None:
+    scripted.enqueue("alpha", " ".join(["word"] * 50))
+    events = await collect(model(), Params(backoff_s=0.001, max_reply_tokens=5))
+    assert len([e for e in events if isinstance(e, TextDelta)]) == 5
+    assert events[-2] == Usage(completion_tokens=5)
+    assert events[-1] == Error("server", "the reply passed 5 tokens: cut")
+
+
+@pytest.mark.hostile
+async def test_a_reply_past_its_byte_cap_is_cut_inside_a_piece(scripted) -> None:
+    scripted.enqueue("alpha", "aaaa bbbb cccc dddd")
+    events = await collect(model(), Params(backoff_s=0.001, max_reply_bytes=7))
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "aaaa bb"
+    assert events[-1] == Error("server", "the reply passed 7 bytes: cut")
+
+
+@pytest.mark.hostile
+async def test_a_cut_never_splits_a_character(scripted) -> None:
+    scripted.enqueue("alpha", "é" * 10)
+    events = await collect(model(), Params(backoff_s=0.001, max_reply_bytes=5))
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "éé"
+    assert isinstance(events[-1], Error) and "5 bytes" in events[-1].message

@@ -38,6 +38,15 @@ class Params:
     grammar: str | None = None
     """A GBNF grammar the embedded engine decodes under (it wins over ``schema`` there). Other backends ignore
     it: callers pass the same request with the format described in the prompt."""
+    role: str | None = None
+    """The part the call plays (its phase: ``propose``, ``rank``, ``judge``, ``decompose``, ``execute``,
+    ``debug``, ``review``, ``distill``…); it picks the reply cap's factor (``stream.REPLY_CAP_FACTORS``)."""
+    max_reply_tokens: int | None = None
+    """Cut the reply after this many tokens (thinking included). None: a few times ``max_tokens``, per role;
+    a server that honours ``max_tokens`` never reaches it."""
+    max_reply_bytes: int | None = None
+    """Cut the reply after this many bytes of UTF-8 (thinking included). None: the token cap times
+    ``stream.BYTES_PER_TOKEN``."""
 
     def resolve(self, model: ModelConfig) -> Params:
         return Params(
@@ -49,6 +58,9 @@ class Params:
             backoff_s=self.backoff_s,
             schema=self.schema,
             grammar=self.grammar,
+            role=self.role,
+            max_reply_tokens=self.max_reply_tokens,
+            max_reply_bytes=self.max_reply_bytes,
         )
 
 

@@ -17,12 +17,14 @@ Endpoints: ``POST /api/chat``, ``POST /api/generate`` (NDJSON streaming, or one 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import select
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,6 +75,9 @@ class ModelScript:
     """For ``error_mid_stream``: normal pieces sent before the error line."""
     error: str | None = None
     """The error text; each mode has a realistic default."""
+    endless: str | None = None
+    """A hostile server: after the pieces, stream this piece again and again, whatever ``num_predict`` says,
+    until the client goes away; ``{n}`` in it counts the repeats (0, 1, …)."""
     size: int = 4_683_087_332
     family: str = "qwen2"
     parameter_size: str = "7.6B"
@@ -264,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
         limit = options.get("num_predict")
         pieces = list(script.pieces)
         reason = "stop"
-        if isinstance(limit, int) and limit >= 0 and len(pieces) > limit:
+        if isinstance(limit, int) and limit >= 0 and len(pieces) > limit and script.endless is None:
             pieces, reason = pieces[:limit], "length"
         thinking = [] if body.get("think") is False else list(script.thinking)
         figures = self._figures(script, body, len(pieces) + len(thinking))
@@ -305,7 +310,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            steps = [("", t) for t in thinking] + [(p, "") for p in pieces]
+            steps: Iterable[tuple[str, str]] = [("", t) for t in thinking] + [(p, "") for p in pieces]
+            if script.endless is not None:  # until the client goes away (_ClientGone ends the request)
+                endless = script.endless
+                steps = itertools.chain(steps, ((endless.replace("{n}", str(n)), "") for n in itertools.count()))
             for i, (text, think) in enumerate(steps):
                 if mid_stream_error and i == script.fail_after:
                     break

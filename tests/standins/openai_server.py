@@ -54,6 +54,9 @@ class Script:
     """Seconds between tokens; None means the server's default."""
     prompt_tokens: int | None = None
     """The reported prompt token count; None means a count of the words in the messages."""
+    endless: str | None = None
+    """A hostile server: after the tokens, stream this piece again and again, whatever ``max_tokens`` says,
+    until the client goes away; ``{n}`` in it counts the repeats (0, 1, …), so no two pieces are alike."""
 
 
 @dataclass
@@ -182,15 +185,17 @@ class OpenAIStandIn:
         token_delay_s: float | None = None,
         tokens_per_s: float | None = None,
         prompt_tokens: int | None = None,
+        endless: str | None = None,
     ) -> None:
-        """Set the answer for ``model``: a ``reply`` text (split into word tokens) or explicit ``tokens``."""
+        """Set the answer for ``model``: a ``reply`` text (split into word tokens) or explicit ``tokens``;
+        ``endless``: then that piece for ever, ignoring ``max_tokens`` (a hostile server)."""
         if tokens is None:
             tokens = split_tokens(reply if reply is not None else "".join(self.default.tokens))
         if isinstance(reasoning, str):
             reasoning = split_tokens(reasoning)
         delay = 1.0 / tokens_per_s if tokens_per_s else token_delay_s
         with self._cond:
-            self._scripts[model] = Script(list(tokens), list(reasoning or []), delay, prompt_tokens)
+            self._scripts[model] = Script(list(tokens), list(reasoning or []), delay, prompt_tokens, endless)
 
     def fail(
         self,
@@ -361,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
         script = self.standin._script_for(req.model)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         tokens, finish = script.tokens, "stop"
-        if isinstance(limit, int) and 0 < limit < len(tokens):
+        if isinstance(limit, int) and 0 < limit < len(tokens) and script.endless is None:
             tokens, finish = tokens[:limit], "length"
         prompt = script.prompt_tokens
         if prompt is None:
@@ -428,6 +433,12 @@ class _Handler(BaseHTTPRequestHandler):
             if i == 0:
                 d = {"role": "assistant", **d}
             self._event(delta(d))
+        n = 0
+        while script.endless is not None:  # until the client goes away (_Disconnected ends the request)
+            if delay > 0:
+                self._wait(delay)
+            self._event(delta({"content": script.endless.replace("{n}", str(n))}))
+            n += 1
         if not pieces:
             self._event(delta({"role": "assistant", "content": ""}))
         self._event(delta({}, finish))
