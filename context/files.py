@@ -73,8 +73,8 @@ MAX_AVERAGE_LINE = 1000
 #: controls and DEL (a newline would break the edit format, ESC reaches the terminal), bidirectional controls.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-#: (root, count) already noted in this process, so a run listing the same tree again says it once.
-_noted: set[tuple[str, int]] = set()
+#: (count, example) already noted in this process, so a run listing the same tree again says it once.
+_noted: set[tuple[int, str]] = set()
 
 
 def safe_name(rel: str) -> bool:
@@ -157,10 +157,11 @@ def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) ->
 
 
 def note_skipped(root: str, count: int, example: str) -> None:
-    """Warn (once per root and count in this process) that files were skipped for their names."""
-    if (root, count) in _noted:
+    """Warn (once per count and example in this process) that files under ``root`` were skipped for their
+    names."""
+    if (count, example) in _noted:  # a run lists the user's tree and its worktree: the same names, one note
         return
-    _noted.add((root, count))
+    _noted.add((count, example))
     log.warning("moot: skipped %d file%s whose name%s not UTF-8 or hold%s control characters, e.g. %s",
                 count, "" if count == 1 else "s", " is" if count == 1 else "s are", "s" if count == 1 else "",
                 example)

@@ -55,6 +55,12 @@ def write_bad(root: Path) -> None:
             fh.write(b"def hidden_thing():\n    return 2\n")
 
 
+@pytest.fixture(autouse=True)
+def fresh_notes() -> None:
+    """Each test hears the note about skipped names (a process says it once)."""
+    files_mod._noted.clear()
+
+
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_config) -> Path:
     """A committed repository with two good files and every bad name, the working directory."""
