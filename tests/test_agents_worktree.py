@@ -109,3 +109,21 @@ def test_reopen_checks_out_again_when_the_folder_went_missing(repo: Path) -> Non
     assert (again.path / "a.txt").read_text() == "kept\n"
     with pytest.raises(WorktreeError, match="gone"):
         worktree.reopen(repo, "nope", 0, wt.base_sha, "main")
+
+
+def test_a_lock_left_in_the_worktree_is_named_and_left_alone(repo: Path) -> None:
+    wt = worktree.create(repo, "run7")
+    (wt.path / "a.txt").write_text("half done\n")
+    assert worktree.index_lock(wt.path) is None
+    lock = Path(git(wt.path, "rev-parse", "--path-format=absolute", "--git-path", "index.lock").strip())
+    lock.write_text("")
+    assert worktree.index_lock(wt.path) == lock
+    with pytest.raises(worktree.WorktreeLocked) as e:
+        worktree.reopen(repo, "run7", 0, wt.base_sha, "main")
+    assert str(lock) in str(e.value) and "moot run --resume run7" in str(e.value)
+    for step in (lambda: worktree.discard(wt), lambda: worktree.commit(wt, "moot: x", "alpha")):
+        with pytest.raises(worktree.WorktreeLocked):
+            step()
+    assert lock.exists() and (wt.path / "a.txt").read_text() == "half done\n"
+    lock.unlink()
+    assert worktree.reopen(repo, "run7", 0, wt.base_sha, "main").path == wt.path
