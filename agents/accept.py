@@ -122,8 +122,9 @@ def in_progress(repo: Path) -> str | None:
         GitError: git failed.
     """
     names = [name for name, _, _ in _IN_PROGRESS]
-    paths = run_git(repo, "rev-parse", "--path-format=absolute", *[a for n in names for a in ("--git-path", n)])
-    for (_, what, finish), path in zip(_IN_PROGRESS, paths.splitlines(), strict=True):
+    paths = run_git(repo, "rev-parse", *[a for n in names for a in ("--git-path", n)])
+    for (_, what, finish), found in zip(_IN_PROGRESS, paths.splitlines(), strict=True):
+        path = os.path.join(repo, found)  # relative to repo unless git made it absolute
         if os.path.lexists(path):
             return f"{what} is in progress in {repo} ({path} exists); finish it ({finish}) first"
     return None
