@@ -108,6 +108,8 @@ class TaskDone:
     files: tuple[str, ...]
     resumed: bool = False
     """True when the task was done by the interrupted run this one resumes."""
+    unlisted: tuple[str, ...] = ()
+    """Files the task changed that it did not list: allowed, but the user is told."""
 
 
 @dataclass(frozen=True)
@@ -488,7 +490,8 @@ class _Engine:
         sha = await asyncio.to_thread(wtree.commit, wt, f"moot: {t.title}", model.name, task_id=t.task_id)
         runs.set_task(self.store, self.run_id, n, t.task_id, "done", commit=sha)
         t.status, t.commit = "done", sha
-        self.emit(TaskDone(n, t.task_id, sha, tuple(outcome.files)))
+        unlisted = tuple(f for f in outcome.files if t.files and f not in t.files)
+        self.emit(TaskDone(n, t.task_id, sha, tuple(outcome.files), unlisted=unlisted))
         return True
 
     def _fail(self, n: int, t: runs.TaskRow, error: str) -> bool:

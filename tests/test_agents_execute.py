@@ -108,6 +108,8 @@ async def test_tasks_become_commits_while_the_users_tree_stays_identical(scripte
     assert kinds.count("TaskQueued") == 2 and kinds.count("TaskDone") == 2 and "TaskText" in kinds
     done = [e for e in events if isinstance(e, x.TaskDone)]
     assert done[1].files == ("src/app.py", "src/new.py") and done[0].commit == c.tasks[0].commit
+    # t2 listed only src/app.py: the new file is allowed, and said
+    assert done[1].unlisted == ("src/new.py",) and done[0].unlisted == ()
     # the task's prompt carries the task, the plan and the scoped context (the pinned file, whole)
     prompt = scripted.calls[0][1][-1]["content"]
     assert "make x ok" in prompt and "the plan: make x ok" in prompt and "x.txt" in prompt and "no" in prompt

@@ -120,7 +120,11 @@ class ExecPrinter:
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: already done, {ev.commit[:10]}")
             else:
                 n = self.tokens.get((ev.candidate, ev.task_id), 0)
-                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: done, {ev.commit[:10]}{files}, {n} tokens")
+                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: done, {ev.commit[:10]}{files}, "
+                         f"{plural(n, 'token')}")
+                if ev.unlisted:
+                    self.say(f"  {self._who(ev.candidate)}{ev.task_id}: also changed, outside the task's files: "
+                             f"{', '.join(ev.unlisted)}")
         elif isinstance(ev, x.TaskFailed):
             self._end_step()
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: failed: {ev.error}")

@@ -436,6 +436,8 @@ class RunScreen(Screen[str | None]):
         files = f": {', '.join(ev.files)}" if ev.files else ""
         how = "already done by the interrupted run, as" if ev.resumed else "committed as"
         tasks.add_note(key, quote(f"✓ {how} {ev.commit[:10]}{files}"))
+        if ev.unlisted:
+            tasks.add_note(key, quote(f"⚠ also changed, outside the task's files: {', '.join(ev.unlisted)}"))
 
     def _on_TaskFailed(self, ev: x.TaskFailed, tasks: TaskList) -> None:
         self._end_step(ev.candidate, ev.task_id)
