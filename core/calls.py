@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config.models import ModelConfig
@@ -79,6 +79,8 @@ async def run_call(
     ctx = ctx or CallContext()
     messages = [_redacted(m) for m in messages]  # a key in a repository file or a test's output is not sent
     on_event = _WordByWord(on_event) if on_event is not None else None
+    if ctx.phase and not (params and params.role):  # the reply's size cap follows the call's role
+        params = replace(params or Params(), role=ctx.phase)
     local = model.backend in ("ollama", "local")
     if local:
         params = await perf_num_ctx.stable_params(model, params or Params(), ctx.store)

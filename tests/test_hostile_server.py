@@ -195,3 +195,18 @@ def test_a_plan_with_a_flooding_model_cuts_it_and_the_others_finish(
     assert by_model["flood"]["status"] == "failed" and "cut" in by_model["flood"]["error"]
     assert doc["judge"]["model"] == "calm" and doc["judge"]["error"] is None
     assert openai.wait_for(lambda: openai.disconnects >= 1)
+
+
+async def test_a_calls_phase_sets_its_reply_cap(scripted) -> None:
+    """The phase a call belongs to is its role for the reply's cap (a ranking gets less room than a proposal)."""
+    from moot.core.calls import CallContext, run_call
+    from moot.core.config import ModelConfig
+    from moot.core.providers.base import Params
+    from moot.core.providers.stream import reply_caps
+
+    model = ModelConfig(name="alpha", model="scripted/alpha")
+    for phase in ("rank", "propose"):
+        await run_call(model, [{"role": "user", "content": "x"}], Params(max_tokens=300), ctx=CallContext(phase=phase))
+    rank, propose = (params for _, _, params in scripted.calls[-2:])
+    assert rank.role == "rank" and propose.role == "propose"
+    assert reply_caps(rank).tokens < reply_caps(propose).tokens
