@@ -95,7 +95,8 @@ def test_run_json_document(scripted, repo, tmp_path, capsys, user_config) -> Non
     before = snapshot(repo)
     code, doc, err = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
     assert code == 0
-    assert set(doc) == {"run_id", "branch", "tasks", "tests", "review"}
+    assert set(doc) == {"run_id", "branch", "tasks", "tests", "review", "warnings"}
+    assert doc["warnings"] == []  # no file of moot's, the shell's, CI's or git's was changed
     assert doc["branch"] == f"moot/{doc['run_id']}"
     assert doc["tasks"] == [{"id": "t1", "title": "make x ok", "role": "backend", "model": "alpha",
                              "status": "done", "commit": doc["tasks"][0]["commit"], "error": None}]

@@ -404,7 +404,11 @@ def _report(args: argparse.Namespace, run: Any) -> int:
     from moot.agents.hunks import flagged_changes
 
     if args.json:
-        print(dump_json(run.to_json()))
+        doc = run.to_json()
+        c = run.chosen
+        doc["warnings"] = [{"path": path, "why": why}
+                           for path, why in (flagged_changes(Path(run.repo_dir), run.base_sha, c.branch) if c else [])]
+        print(dump_json(doc))
         return EXIT_OK if run.ok else EXIT_FAILED
     out: list[str] = []
     for c in run.candidates if len(run.candidates) > 1 else run.candidates[:1]:
@@ -420,7 +424,8 @@ def _report(args: argparse.Namespace, run: Any) -> int:
             if t.error:
                 line += f"\n           {t.error}"
             out.append(line)
-        out += [f"  warning: {path}: {why}" for path, why in flagged_changes(Path(run.repo_dir), run.base_sha, c.branch)]
+        flagged = flagged_changes(Path(run.repo_dir), run.base_sha, c.branch)
+        out += [f"  warning: {path}: {why}" for path, why in flagged]
         if c.tests is not None:
             out.append(f"  tests {'passed' if c.tests.get('passed') else 'FAILED'}: {c.tests.get('command')}")
         if c.review:
