@@ -26,6 +26,9 @@ from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
+from moot.context import encoding
+from moot.context.encoding import as_utf8
+
 from . import files as files_mod
 from . import outline as outline_mod
 from . import summaries, tags
@@ -49,7 +52,7 @@ def extractor_version() -> str:
     """A hash of everything that decides what a row holds: the queries and the code that runs them."""
     h = hashlib.blake2b(f"{SCHEMA_VERSION}:{sys.version_info[:2]}:{marshal.version}".encode(), digest_size=12)
     h.update("".join(query_source(lang) for lang in sorted(GRAMMARS)).encode())
-    for module in (tags, outline_mod, summaries, files_mod):
+    for module in (tags, outline_mod, summaries, files_mod, encoding):
         h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()
 
@@ -240,7 +243,7 @@ def read_file(job: Job, encode: bool = False) -> Read:
     digest = hashlib.blake2b(data, digest_size=16).digest()
     if digest == known:
         return rel, st.st_size, st.st_mtime_ns, digest, None
-    outcome = files_mod.sniff_head(data) or parse(rel, data)
+    outcome = files_mod.sniff_head(data) or parse(rel, as_utf8(data))
     payload = _encode(outcome) if encode and isinstance(outcome, FileInfo) else outcome
     return rel, st.st_size, st.st_mtime_ns, digest, payload
 

@@ -29,6 +29,8 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from moot.context.encoding import bom_encoding
+
 from .index import Listing, RepoFile
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,7 @@ def skipped_by_path(rel: str) -> bool:
 def sniff_head(head: bytes) -> str | None:
     """``"binary"`` or ``"minified"`` judged from a file's first bytes (up to :data:`HEAD_BYTES`), else None."""
     head = head[:HEAD_BYTES]
-    if b"\0" in head:
+    if b"\0" in head and bom_encoding(head) is None:  # UTF-16 and UTF-32 text has NULs, and says so first
         return "binary"
     if len(head) > MAX_AVERAGE_LINE and len(head) / (head.count(b"\n") + 1) > MAX_AVERAGE_LINE:
         return "minified"

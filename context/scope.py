@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from moot.context.budget import Counter, Fitted, fit_input, fit_outline, fit_text, fit_tree
+from moot.context.encoding import decode_source
 from moot.context.index import RepoIndex
 from moot.context.rank import rank_files
 from moot.context.render import render_full, render_tree
@@ -118,7 +119,7 @@ class _Builder:
         try:
             if info is None and not path.resolve().is_relative_to(self.index.root.resolve()):
                 return False  # a pinned path outside the index must still lie inside the repository
-            content = path.read_text(encoding="utf-8", errors="replace")
+            content = decode_source(path.read_bytes())  # its mark or coding declaration, else UTF-8
         except (OSError, ValueError):
             return False
         fitted = fit_text(render_full(rel, content), limit, self.count)

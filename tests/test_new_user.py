@@ -339,3 +339,25 @@ def test_undo_outside_a_repository_says_it_as_run_does(tmp_path: Path, monkeypat
     assert cli(["undo"]) == 2
     err = capsys.readouterr().err
     assert "is not inside a git repository (run `git init` and commit first)" in err and "fatal" not in err
+
+
+def test_a_files_byte_order_mark_and_coding_declaration_are_honoured(tmp_path: Path) -> None:
+    """A Latin-1 `.py` with a coding declaration was shown with replacement characters; a UTF-16 file was left
+    out as binary."""
+    from moot.context.cache import build_index
+    from moot.context.files import list_files
+    from moot.context.scope import scope
+
+    latin = "# -*- coding: latin-1 -*-\ndef café():\n    return 'déjà vu'\n"
+    wide = "def wide_greeting():\n    return 'grüß dich'\n"
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    (repo / "latin.py").write_bytes(latin.encode("latin-1"))
+    (repo / "wide.py").write_bytes(wide.encode("utf-16"))  # with its mark
+    (repo / "blob.bin.py").write_bytes(b"\0\1\2 not text")
+    index = build_index(repo, files=list_files(repo, sniff=False))
+    assert "wide.py" in index.files and "blob.bin.py" not in index.files
+    assert "wide_greeting" in {t.name for t in index.files["wide.py"].tags}
+    assert "café" in {t.name for t in index.files["latin.py"].tags}
+    result = scope(index, "fix wide_greeting and café", 4000, pinned=["latin.py", "wide.py"])
+    assert "return 'déjà vu'" in result.text and "return 'grüß dich'" in result.text
+    assert "\ufffd" not in result.text
