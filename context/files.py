@@ -127,6 +127,32 @@ def sniff_head(head: bytes) -> str | None:
     return None
 
 
+def why_left_out(root: Path, rel: str, max_bytes: int = 1_000_000) -> str:
+    """Why ``rel`` (relative to ``root``) is not among the files a model may read, in a few words."""
+    path = Path(root) / rel
+    if not safe_name(rel):
+        return "its name is not UTF-8 or holds control characters"
+    if not path.exists() and not path.is_symlink():
+        return "there is no such file"
+    if path.is_symlink():
+        return "it is a symbolic link"
+    if path.is_dir():
+        return "it is a folder"
+    if skipped_by_path(rel):
+        return "its name or folder is one moot skips (a lock file, minified, a binary type, or a build folder)"
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return f"it cannot be read ({e.strerror})"
+    if size > max_bytes:
+        return f"it is larger than {max_bytes // 1_000_000} MB"
+    if (verdict := _sniff_file(path)) is not None:
+        return f"it looks {verdict}"
+    if (rels := _git_paths(Path(root))) is not None and rel not in rels:
+        return "git ignores it"
+    return "it is not in the repository's file list"
+
+
 def list_files(root: Path, *, max_bytes: int = 1_000_000, sniff: bool = True) -> Listing:
     """The files of the repository (or plain folder) at ``root`` a model may read, sorted by ``rel``; the
     list's ``skipped_names`` counts those left out for their names (see :func:`safe_name`).

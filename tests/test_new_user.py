@@ -361,3 +361,17 @@ def test_a_files_byte_order_mark_and_coding_declaration_are_honoured(tmp_path: P
     result = scope(index, "fix wide_greeting and café", 4000, pinned=["latin.py", "wide.py"])
     assert "return 'déjà vu'" in result.text and "return 'grüß dich'" in result.text
     assert "\ufffd" not in result.text
+
+
+def test_pinning_a_file_left_out_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from moot.core.cli.main import main as cli
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n", ".gitignore": "build.log\n"})
+    (repo / "blob.dat").write_bytes(b"\0\1\2")
+    (repo / "build.log").write_text("noise\n")
+    monkeypatch.chdir(repo)
+    for name, why in [("blob.dat", "it looks binary"), ("build.log", "git ignores it"),
+                      ("nothere.py", "there is no such file")]:
+        assert cli(["context", "x", "--files", name]) == 2
+        assert f"moot: {name} is not a file moot can show: {why}" in capsys.readouterr().err

@@ -120,7 +120,10 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     pinned = [normalise_path(root, f) for f in (getattr(args, "files", None) or [])]
     unknown = [p for p in pinned if p not in index.files]
     if unknown:
-        err(f"moot: not a file moot can show in {root}: {', '.join(unknown)}")
+        from moot.context.files import why_left_out
+
+        for p in unknown:
+            err(f"moot: {p} is not a file moot can show: {why_left_out(root, p)}")
         return EXIT_USAGE
     choice = project_choice(loaded)  # pinned and dropped in the workbench: the project's, here too
     pinned += [p for p in choice.pinned if p not in pinned and p in index.files]
