@@ -375,3 +375,11 @@ def test_pinning_a_file_left_out_says_why(tmp_path: Path, monkeypatch: pytest.Mo
                       ("nothere.py", "there is no such file")]:
         assert cli(["context", "x", "--files", name]) == 2
         assert f"moot: {name} is not a file moot can show: {why}" in capsys.readouterr().err
+
+
+def test_counts_are_said_in_the_singular_when_there_is_one() -> None:
+    """"1 tasks", "indexed 1 files", "1 tokens": every count goes through one rule."""
+    from moot.core.words import plural
+
+    assert [plural(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
+    assert plural(1, "file") == "1 file" and plural(3, "index", "indices") == "3 indices"

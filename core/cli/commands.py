@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import ConfigError, LoadedConfig, load_config
 from ..text import clean, clean_data, guarded_output, one_line
+from ..words import plural
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -186,10 +187,6 @@ async def _fit(ensemble: Any, loaded: LoadedConfig) -> int | None:
     return int(shape.context_tokens)
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def _planning_context(loaded: LoadedConfig, task: str, models: list[Any], budget: int | None = None) -> str | None:
     """The scoped repository context for the proposers (within ``budget`` when given), reported on stderr."""
     from moot.context.planning import context_budget, planning_context
@@ -203,7 +200,7 @@ def _planning_context(loaded: LoadedConfig, task: str, models: list[Any], budget
     if result is None:
         err("moot: no repository context (not a git repository, or context_budget = 0)")
         return None
-    err(f"moot: context: {len(result.items)} items, {result.total_tokens}/{budget} tokens")
+    err(f"moot: context: {plural(len(result.items), 'item')}, {result.total_tokens}/{budget} tokens")
     return result.text
 
 

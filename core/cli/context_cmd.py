@@ -77,7 +77,7 @@ def render_table(result: ContextResult) -> str:
     width = max([len(str(i.tokens)) for i in result.items] + [6])
     lines = [f"{'KIND':<8}  {'TOKENS':>{width}}  PATH"]
     for item in result.items:
-        where = f"{item.path} ({len(item.covers)} files)" if item.kind == "tree" else item.path
+        where = f"{item.path} ({plural(len(item.covers), 'file')})" if item.kind == "tree" else item.path
         lines.append(f"{item.kind:<8}  {item.tokens:>{width}}  {where}")
     left = len(result.left_out)
     lines.append(f"total {result.total_tokens} / {result.budget} tokens ({result.strategy}); "

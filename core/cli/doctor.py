@@ -8,6 +8,7 @@ import sys
 from ..config import LoadedConfig, data_dir
 from ..config.loader import user_config_path
 from ..config.models import PROVIDER_KEY_ENV
+from ..words import plural
 from .main import EXIT_FAILED, EXIT_OK
 
 OK, BAD, INFO = "✓", "✗", "·"
@@ -32,7 +33,7 @@ async def _ollama(loaded: LoadedConfig) -> None:
         _line(INFO, f"Ollama: not reachable at {host}",
               "install and start Ollama (ollama serve), or set [ollama] host / OLLAMA_HOST")
         return
-    _line(OK if tags else INFO, f"Ollama {version} at {host}: {len(tags)} models pulled",
+    _line(OK if tags else INFO, f"Ollama {version} at {host}: {plural(len(tags), 'model')} pulled",
           "" if tags else "ollama pull qwen2.5-coder:7b")
 
 
@@ -74,5 +75,5 @@ def run_doctor(loaded: LoadedConfig) -> int:
         print(f"\nNo models are configured, so moot uses the defaults above. To add your own, write {user}:\n"
               '  [[models]]\n  name = "gpt"\n  model = "openai/gpt-4o"\n  api_key_env = "OPENAI_API_KEY"\n'
               '  [[models]]\n  name = "qwen"\n  model = "ollama/qwen2.5-coder:7b"')
-    print(f"\n{len(usable)} of {len(statuses)} models usable.")
+    print(f"\n{len(usable)} of {plural(len(statuses), 'model')} usable.")
     return EXIT_OK if usable else EXIT_FAILED

@@ -11,6 +11,7 @@ from typing import TextIO
 from ..ensemble import Progress
 from ..events import Done, Error, Queued, Started, TextDelta, ThinkingDelta
 from ..text import control, terminal_safe
+from ..words import plural
 
 
 class ProgressPrinter:
@@ -31,7 +32,7 @@ class ProgressPrinter:
         seconds = time.monotonic() - self.since[i]
         if self.state[i] == "queued":
             return f"  {self.names[i]:<28} queued     {self.ahead[i]} ahead, {seconds:.0f} s"
-        return f"  {self.names[i]:<28} {self.state[i]:<10} {self.tokens[i]:>6} tokens  {seconds:5.1f} s"
+        return f"  {self.names[i]:<28} {self.state[i]:<10} {self.tokens[i]:>6} tok  {seconds:5.1f} s"
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -64,7 +65,7 @@ class ProgressPrinter:
             elif isinstance(p.event, Error):
                 self.say(f"  judge failed: {p.event.message}")
             elif isinstance(p.event, Done):
-                self.say(f"  judge done, {self.judge_tokens} tokens")
+                self.say(f"  judge done, {plural(self.judge_tokens, 'token')}")
             return
         if p.phase != "propose" or p.index is None:
             return

@@ -158,7 +158,7 @@ class ExecPrinter:
             if self.several:
                 tests = {True: "tests passed", False: "tests failed", None: "no tests"}[ev.tests_passed]
                 self.say(f"moot: candidate {ev.candidate}: {'ok' if ev.ok else 'failed'}, {tests}, "
-                         f"{ev.diff_lines} lines changed")
+                         f"{plural(ev.diff_lines, 'line')} changed")
         elif isinstance(ev, x.Note):
             self.say(f"moot: {self._who(ev.candidate)}{ev.text}")
         elif isinstance(ev, x.RunDone):
@@ -326,7 +326,7 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
             async with ticking(printer):
                 tasks, note = await split_plan(config, store, loaded.project_dir, run_id, plan,
                                                on_event=meter.on_event)
-            err(f"moot: split in {meter.seconds:.0f} s ({meter.tokens} tokens)")
+            err(f"moot: split in {meter.seconds:.0f} s ({plural(meter.tokens, 'token')})")
             if note:
                 err(f"moot: {note}")
             routed = route(tasks, config)
@@ -416,7 +416,7 @@ def _report(args: argparse.Namespace, run: Any) -> int:
         head = f"{'winner: ' if chosen and len(run.candidates) > 1 else ''}branch {c.branch}"
         if c.model_alias and len(run.candidates) > 1:
             head += f" ({c.model_alias})"
-        out.append(f"{head}: {c.diff_lines or 0} lines changed")
+        out.append(f"{head}: {plural(c.diff_lines or 0, 'line')} changed")
         for t in c.tasks:
             line = f"  {t.status:<8} {t.task_id}  {t.title}  [{t.model_alias}]"
             if t.commit:
@@ -594,7 +594,6 @@ def undo(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents import runs
     from moot.agents.accept import UndoError
     from moot.agents.accept import undo as undo_accept
-
     from moot.agents.worktree import WorktreeError, open_repo
 
     try:
