@@ -42,6 +42,8 @@ class CallResult:
     queued_s: float = 0.0
     """How long the call waited for its engine (calls to the embedded engine run one at a time)."""
     cost_usd: float = 0.0
+    call_id: int | None = None
+    """The call's row in the log, when it was logged."""
 
     @property
     def ok(self) -> bool:
@@ -126,7 +128,7 @@ async def run_call(
             except Exception:
                 result.cost_usd = 0.0
         if ctx.store is not None:
-            call_id = _log(ctx, model, messages, result, started_wall)
+            call_id = result.call_id = _log(ctx, model, messages, result, started_wall)
     if local and ctx.store is not None and result.perf is not None:
         n = (params.num_ctx if params else None) or await perf_num_ctx.learn(model, ctx.store)
         record_call(

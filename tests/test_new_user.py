@@ -383,3 +383,54 @@ def test_counts_are_said_in_the_singular_when_there_is_one() -> None:
 
     assert [plural(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
     assert plural(1, "file") == "1 file" and plural(3, "index", "indices") == "3 indices"
+
+
+async def test_i_on_a_proposal_shows_the_exact_messages_it_was_sent(workbench, scripted) -> None:
+    """The messages were stored but could not be seen: `i` on a proposal opens them, as text."""
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, f"plan by {name}")
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n")
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a [b]flag[/b]", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        from moot.tui.screens.prompts import PromptsScreen
+        from moot.tui.widgets.proposals import ProposalsArea
+
+        app.screen.query_one(ProposalsArea).panes[1].focus()
+        await pilot.press("i")
+        await pilot.pause()
+        shown = app.screen
+        assert isinstance(shown, PromptsScreen)
+        sent = [m for _, m, _ in scripted.calls if m][1]
+        assert shown.messages == sent and "add a [b]flag[/b]" in sent[-1]["content"]
+        texts = [str(w.render()) for w in shown.query(".prompts-content")]
+        assert any("add a [b]flag[/b]" in t for t in texts)  # as typed, not markup
+        assert "beta · default" in str(shown.query_one("#prompts-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptsScreen)
+
+
+async def test_i_on_a_past_proposal_shows_what_it_was_sent(workbench, scripted) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        scripted.enqueue(name, f"plan by {name}")
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n")
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        await app.workers.wait_for_complete()
+        run_id = app.screen.result.run_id
+        from moot.tui.screens.prompts import PromptsScreen
+        from moot.tui.screens.run_view import RunViewScreen
+
+        await app.push_screen(RunViewScreen(run_id))
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        await pilot.press("i")  # the first pane has the focus
+        await pilot.pause()
+        assert isinstance(app.screen, PromptsScreen)
+        assert any("add a flag" in str(m["content"]) for m in app.screen.messages)

@@ -58,6 +58,7 @@ class Proposal:
             "latency_s": round(r.latency_s, 3) if r else 0.0,
             "ttft_s": round(r.ttft_s, 3) if r and r.ttft_s is not None else None,
             "perf": r.perf.summary() if r and r.perf else None,
+            "call_id": r.call_id if r else None,
         }
 
 

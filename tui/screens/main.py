@@ -394,6 +394,21 @@ class MainScreen(Screen[None]):
             self.action_retry(i)
         elif event.action == "compare":
             self.action_compare(i)
+        elif event.action == "prompts":
+            self.show_prompts(i)
+
+    def show_prompts(self, index: int) -> None:
+        """The exact messages proposal ``index`` was sent (from the call log, as stored)."""
+        from .prompts import PromptsScreen
+
+        p = self.result.proposals[index] if self.result is not None else None
+        call_id = p.result.call_id if p is not None and p.result is not None else None
+        if p is None or call_id is None:
+            self.notify("This model has not been called yet.", severity="warning")
+            return
+        found = [c for c in self.moot.store.calls(self.result.run_id) if c["id"] == call_id]
+        who = f"{p.proposer.model.name} · {p.proposer.variant}"
+        self.app.push_screen(PromptsScreen(f"What {who} was sent", found[0]["messages"] if found else []))
 
     def choose(self, index: int) -> None:
         if self.result is None:

@@ -149,12 +149,30 @@ class RunViewScreen(Screen[None]):
     @on(ProposalPane.Action)
     def _pane_action(self, event: ProposalPane.Action) -> None:
         event.stop()
+        if event.action == "prompts":
+            self.show_prompts(event.index)
+            return
         if event.action != "maximise":
             return
         if self.maximized is not None:
             self.minimize()
         else:
             self.maximize(self.query_one(f"#run-proposal-{event.index}", ProposalPane), container=False)
+
+    def show_prompts(self, index: int) -> None:
+        """The exact messages proposal ``index`` of this run was sent, from the call log."""
+        from .prompts import PromptsScreen
+
+        proposals = (self.doc or {}).get("proposals") or []
+        if index >= len(proposals):
+            return
+        p = proposals[index]
+        calls = self.app.store.calls(self.run_id)  # type: ignore[attr-defined]
+        found = [c for c in calls if p.get("call_id") is not None and c["id"] == p["call_id"]] or [
+            c for c in calls if c["phase"] == "propose" and c["model_alias"] == p.get("model")
+            and (c["variant"] or "default") == p.get("variant")]  # a run logged before calls were numbered
+        who = f"{p.get('model', '?')} · {p.get('variant', '?')}"
+        self.app.push_screen(PromptsScreen(f"What {who} was sent", found[0]["messages"] if found else []))
 
     def action_back(self) -> None:
         if self.maximized is not None:

@@ -81,6 +81,8 @@ class ProposalPane(Vertical, can_focus=True):
         Binding("k", "cancel", "Cancel", id="proposal.cancel", tooltip="Stop this model"),
         Binding("r", "retry", "Retry", id="proposal.retry", tooltip="Run this failed or cancelled model again"),
         Binding("c", "compare", "Compare", id="proposal.compare", tooltip="Compare with another proposal"),
+        Binding("i", "prompts", "Prompt", id="proposal.prompts", show=False,
+                tooltip="The exact messages this model was sent"),
     ]
 
     state: reactive[str] = reactive("waiting")
@@ -232,3 +234,6 @@ class ProposalPane(Vertical, can_focus=True):
 
     def action_compare(self) -> None:
         self.post_message(self.Action(self.index, "compare"))
+
+    def action_prompts(self) -> None:
+        self.post_message(self.Action(self.index, "prompts"))
