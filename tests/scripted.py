@@ -33,6 +33,9 @@ class Script:
     perf: Perf | None = None
     finish: str = "stop"
     """The finish reason (``length``: cut by the token cap)."""
+    reported: int | None = None
+    """The completion tokens the provider reports at the end, when not one per piece sent (a real engine's
+    pieces are not its tokens)."""
 
 
 @dataclass
@@ -92,7 +95,7 @@ class ScriptedBackend(Backend):
             self.cancelled.append(name)
             raise
         prompt = sum(len(str(m["content"]).split()) for m in messages)
-        yield Usage(prompt_tokens=prompt, completion_tokens=sent)
+        yield Usage(prompt_tokens=prompt, completion_tokens=sent if script.reported is None else script.reported)
         if script.perf:
             yield script.perf
         yield Done(script.finish)

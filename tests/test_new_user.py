@@ -434,3 +434,26 @@ async def test_i_on_a_past_proposal_shows_what_it_was_sent(workbench, scripted) 
         await pilot.pause()
         assert isinstance(app.screen, PromptsScreen)
         assert any("add a flag" in str(m["content"]) for m in app.screen.messages)
+
+
+async def test_panes_end_on_the_providers_own_token_counts(workbench, scripted) -> None:
+    """A pane said "done · 8 tok" where `moot show` said 41: the live count is of pieces, the provider's is of
+    tokens; once a call ends, every figure is the provider's."""
+    scripted.enqueue("alpha", "one two three", reported=41)
+    scripted.enqueue("beta", "four five", reported=17)
+    scripted.enqueue("gamma", "six", reported=9)
+    scripted.enqueue("alpha", "## Plan\n1. Do it.\n", reported=68)
+    app = workbench()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        from moot.tui.widgets.proposals import ProposalsArea
+        from moot.tui.widgets.synthesis import SynthesisPane
+
+        panes = app.screen.query_one(ProposalsArea).panes
+        assert [p.tokens for p in panes] == [41, 17, 9]
+        assert "41 tok" in str(panes[0].query_one(".pane-title").render())
+        synthesis = app.screen.query_one(SynthesisPane)
+        assert synthesis.tokens == 68 and "68 tok" in str(synthesis.border_title)
