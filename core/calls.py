@@ -173,6 +173,11 @@ class _WordByWord:
             self.tokens = 0
 
 
+def _error_text(error: Error) -> str:
+    """What the log keeps of an error: the line shown, then the whole error as the provider reported it."""
+    return f"{error.message}\n{error.detail}" if error.detail else error.message
+
+
 def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallResult, started: float) -> int:
     assert ctx.store is not None
     perf: dict[str, Any] | None = None
@@ -197,7 +202,7 @@ def _log(ctx: CallContext, model: ModelConfig, messages: list[Message], r: CallR
             ttft_s=r.ttft_s,
             queued_s=r.queued_s or None,
             error_kind=r.error.kind if r.error else ("cancelled" if r.cancelled else None),
-            error_message=r.error.message if r.error else None,
+            error_message=_error_text(r.error) if r.error else None,
             variant=ctx.variant,
             label=ctx.label,
             started_at=started,

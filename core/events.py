@@ -126,6 +126,9 @@ class Error:
     message: str
     retryable: bool = False
     status: int | None = field(default=None)
+    detail: str = field(default="", compare=False)
+    """The whole error as the server and the client library reported it, for the call log (``message`` is the
+    one line shown); empty when ``message`` says it all."""
 
 
 Event = Queued | Started | TextDelta | ThinkingDelta | Usage | Perf | Done | Error
@@ -134,15 +137,18 @@ Event = Queued | Started | TextDelta | ThinkingDelta | Usage | Perf | Done | Err
 class ProviderError(Exception):
     """Raised inside a backend; the provider layer turns it into an ``Error`` event."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retryable: bool = False, status: int | None = None):
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retryable: bool = False, status: int | None = None, detail: str = ""
+    ):
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
         self.retryable = retryable
         self.status = status
+        self.detail = detail
 
     def to_event(self) -> Error:
-        return Error(self.kind, self.message, self.retryable, self.status)
+        return Error(self.kind, self.message, self.retryable, self.status, self.detail)
 
 
 def error_for_status(status: int, message: str) -> ProviderError:

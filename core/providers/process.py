@@ -218,7 +218,8 @@ def _event(reply: dict[str, Any]) -> Event | None:
     if ev == "done":
         return Done(reply["finish_reason"])
     if ev == "error":
-        return Error(reply["kind"], reply["message"], reply.get("retryable", False), reply.get("status"))
+        return Error(reply["kind"], reply["message"], reply.get("retryable", False), reply.get("status"),
+                     reply.get("detail") or "")
     return None
 
 
