@@ -73,6 +73,10 @@ class Failure:
     """Seconds to wait before answering at all (longer than the client's timeout to provoke one)."""
     model: str | None = None
     """Only for requests to this model; None means any model."""
+    body: str | None = None
+    """A raw response body sent instead of OpenAI's JSON error object (an HTML page, broken JSON…)."""
+    content_type: str = "application/json"
+    """The ``Content-Type`` of a raw ``body``."""
 
 
 @dataclass
@@ -205,8 +209,11 @@ class OpenAIStandIn:
         message: str | None = None,
         retry_after: float | None = None,
         model: str | None = None,
+        body: str | None = None,
+        content_type: str = "application/json",
     ) -> None:
-        """Queue ``times`` one-shot HTTP errors (e.g. ``fail(429)``: 429 once, then success)."""
+        """Queue ``times`` one-shot HTTP errors (e.g. ``fail(429)``: 429 once, then success). ``body``: send
+        this text as it is instead of OpenAI's JSON error object (a proxy's HTML page, a broken JSON body)."""
         if message is None:
             message = {
                 429: "Rate limit reached for requests. Please try again in 1s.",
@@ -216,7 +223,9 @@ class OpenAIStandIn:
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._cond:
-            self._failures.extend(Failure(status, message, retry_after, 0.0, model) for _ in range(times))
+            self._failures.extend(
+                Failure(status, message, retry_after, 0.0, model, body, content_type) for _ in range(times)
+            )
 
     def stall(self, seconds: float, *, times: int = 1, model: str | None = None) -> None:
         """Queue ``times`` requests that get no response for ``seconds`` (then a normal one, if anyone listens)."""
@@ -346,6 +355,10 @@ class _Handler(BaseHTTPRequestHandler):
             if failure is not None:
                 if failure.stall_s:
                     self._wait(failure.stall_s)
+                if failure.status and failure.body is not None:
+                    headers = {"retry-after": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+                    self._raw(req, failure.status, failure.body.encode(), failure.content_type, headers)
+                    return
                 if failure.status:
                     self._error(req, failure.status, failure.message, failure.retry_after)
                     return
@@ -484,9 +497,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(
         self, req: RecordedRequest, status: int, payload: Any, headers: dict[str, str] | None = None
     ) -> None:
-        data = json.dumps(payload).encode()
+        self._raw(req, status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _raw(
+        self, req: RecordedRequest, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
