@@ -6,20 +6,23 @@ Retrying is moot's job (``stream.stream``), so litellm and the OpenAI SDK under 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import os
-import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..config.models import ModelConfig
 from ..events import Done, Event, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
 from .base import Availability, Backend, Message, Params
+from .http_errors import describe
 
 _litellm: Any = None
 _NO_KEY = "no-key"
 """Sent to a self-hosted ``api_base`` that needs no key, so that the SDK never falls back to OPENAI_API_KEY."""
-_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|(?:\w+(?:Error|Exception)|Timeout Error)\s*(?:-|:)\s*)+")
 
 
 def _lite() -> Any:
@@ -49,79 +52,60 @@ def _api_key(model: ModelConfig) -> str | None:
     return _NO_KEY if model.api_base else None
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from, outermost first."""
-    links: list[BaseException] = []
-    link: BaseException | None = exc
-    while link is not None and link not in links and len(links) < 12:
-        links.append(link)
-        link = link.__cause__ or link.__context__
-    return links
+def _where(model: ModelConfig | None) -> str:
+    """How a model's server is named in an error when its exceptions do not say: ``host:port`` of its
+    ``api_base``, else its provider (``anthropic``)."""
+    if model is None:
+        return ""
+    if model.api_base:
+        netloc = urlsplit(model.api_base if "://" in model.api_base else f"//{model.api_base}").netloc
+        if netloc:
+            return netloc.rsplit("@", 1)[-1]
+    return model.model.split("/", 1)[0] if "/" in model.model else ""
 
 
-def _http_status(links: list[BaseException]) -> tuple[int | None, str | None]:
-    """The status and message of a real HTTP error response in the chain (litellm's own codes are guesses)."""
-    import httpx
-    import openai
-
-    for link in links:
-        if isinstance(link, openai.APIStatusError) and type(link).__module__.startswith("openai"):
-            body = link.body
-            message = body.get("message") if isinstance(body, dict) else None
-            return link.status_code, message if isinstance(message, str) else None
-        if isinstance(link, httpx.HTTPStatusError):
-            return link.response.status_code, None
-    return None, None
-
-
-def _short(text: str, secret: str | None) -> str:
-    """First line of a provider message, without litellm's prefixes, the key redacted."""
-    if secret and secret != _NO_KEY:
-        text = text.replace(secret, "***")
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _PREFIX.sub("", line).split(" Error_str:", 1)[0].strip()
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-def map_error(exc: BaseException, secret: str | None = None) -> ProviderError:
+def map_error(exc: BaseException, secret: str | None = None, model: ModelConfig | None = None) -> ProviderError:
     """Classify a litellm / OpenAI SDK / httpx exception as a ``ProviderError`` (kind, retryable, status).
 
-    The HTTP status of the provider's response decides when there is one, because litellm's exception class
-    sometimes guesses from the message text (a 403 can arrive as ``BadRequestError``, a refused connection as
-    ``InternalServerError``). ``secret`` is redacted from the message.
+    The message is one printable line with the server's status and its own words (``HTTP 500 from
+    127.0.0.1:8080: the server's message``) or what broke the connection; never the library's class names,
+    handling hints or object reprs. The whole story goes in ``detail``, for the call log. The HTTP status of
+    the provider's response decides the kind when there is one, because litellm's exception class sometimes
+    guesses from the message text (a 403 can arrive as ``BadRequestError``, a refused connection as
+    ``InternalServerError``). ``secret`` is masked in both.
     """
-    import httpx
-    import openai
-
     lt = _lite()
-    links = _chain(exc)
-    status, provider_message = _http_status(links)
-    text = provider_message or str(getattr(exc, "message", None) or exc)
-    message = _short(text, secret) or type(exc).__name__
-    if status is not None and status >= 400:
-        error = error_for_status(status, message)
-        if status == 429 and "quota" in message.lower():  # out of credit: waiting will not help
+    what = describe(exc, where=_where(model), secret=secret if secret != _NO_KEY else None)
+    if what.kind == "http" and what.status is not None and what.status >= 400:
+        error = error_for_status(what.status, what.line)
+        error.detail = what.detail
+        if what.status == 429 and "quota" in what.line.lower():  # out of credit: waiting will not help
             error.retryable = False
         return error
-    if any(isinstance(x, openai.APITimeoutError | httpx.TimeoutException | TimeoutError) for x in links):
-        return ProviderError("timeout", message, retryable=True)
-    if any(isinstance(x, openai.APIConnectionError | httpx.TransportError | ConnectionError) for x in links):
-        return ProviderError("connection", message, retryable=True)
+    if what.kind == "timeout":
+        return ProviderError("timeout", what.line, retryable=True, detail=what.detail)
+    if what.kind in ("connect", "broken"):
+        return ProviderError("connection", what.line, retryable=True, detail=what.detail)
     code = getattr(exc, "status_code", None)
     code = code if isinstance(code, int) else None
+    message = what.line or "the provider gave no reason"
+    if isinstance(exc, lt.Timeout):
+        return ProviderError("timeout", message, retryable=True, detail=what.detail)
     if isinstance(exc, lt.RateLimitError):
-        return ProviderError("rate_limit", message, retryable=True, status=code)
+        return ProviderError("rate_limit", message, retryable=True, status=code, detail=what.detail)
     if isinstance(exc, lt.AuthenticationError | lt.PermissionDeniedError):
-        return ProviderError("auth", message, status=code)
+        return ProviderError("auth", message, status=code, detail=what.detail)
     if isinstance(exc, lt.NotFoundError):
-        return ProviderError("not_found", message, status=code)
+        return ProviderError("not_found", message, status=code, detail=what.detail)
     if isinstance(exc, lt.BadRequestError | lt.UnprocessableEntityError):  # incl. ContextWindowExceededError
-        return ProviderError("bad_request", message, status=code)
+        return ProviderError("bad_request", message, status=code, detail=what.detail)
     if isinstance(exc, lt.InternalServerError | lt.ServiceUnavailableError | lt.BadGatewayError):
-        return ProviderError("server", message, retryable=True, status=code)
+        return ProviderError("server", message, retryable=True, status=code, detail=what.detail)
     if isinstance(exc, lt.APIError) and code is not None and code >= 400:
-        return error_for_status(code, message)
-    return ProviderError("internal", f"{type(exc).__name__}: {message}")
+        error = error_for_status(code, message)
+        error.detail = what.detail
+        return error
+    return ProviderError("internal", message, detail=what.detail)
 
 
 def _response_format(lt: Any, model: ModelConfig, params: Params) -> dict[str, Any]:
@@ -136,6 +120,72 @@ def _response_format(lt: Any, model: ModelConfig, params: Params) -> dict[str, A
         return {}
     return {"response_format": {"type": "json_schema",
                                 "json_schema": {"name": "answer", "schema": params.schema, "strict": False}}}
+
+
+_STOP_GRACE_S = 5.0
+"""How long a cancelled call may wait for litellm's worker thread to hand its request back (it takes
+milliseconds; a hung thread is left behind after this)."""
+
+
+def _preparing(lt: Any, task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` (running ``acompletion``) waits for litellm's worker thread. That thread prepares the
+    request and hands it back as a coroutine, which ``acompletion`` then awaits: a cancellation delivered in
+    between drops the coroutine unawaited ("coroutine ... was never awaited")."""
+    code = inspect.unwrap(lt.acompletion).__code__
+    coro: Any = task.get_coro()
+    while inspect.iscoroutine(inner := getattr(coro, "cr_await", None)):
+        coro = inner
+    return getattr(coro, "cr_code", None) is code
+
+
+async def _open(lt: Any, call: Any) -> Any:
+    """Await litellm's ``acompletion`` so that cancelling it (moot's deadline, the user) closes it cleanly.
+
+    The call runs in a task of its own. When the caller is cancelled, that task is cancelled too, but never
+    while litellm's worker thread is preparing the request (see ``_preparing``): it is given the moment it
+    needs, then cancelled, and waited for, so the request is closed before the caller goes on. A response that
+    arrived meanwhile is closed; an error that ended the call meanwhile is collected (no "never retrieved")."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await _stop(lt, task)
+        raise
+
+
+async def _stop(lt: Any, task: asyncio.Task[Any]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _STOP_GRACE_S
+    try:
+        while not task.done() and _preparing(lt, task) and loop.time() < deadline:
+            await asyncio.wait({task}, timeout=0.005)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    except asyncio.CancelledError:  # cancelled again while waiting: what the task ends with is dealt with then
+        task.add_done_callback(_settled)
+        raise
+    if not task.cancelled() and task.exception() is None:
+        aclose = getattr(task.result(), "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+def _settled(task: asyncio.Task[Any]) -> None:
+    """An abandoned ``acompletion`` ended: collect its error, close a response it still got."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    aclose = getattr(task.result(), "aclose", None)
+    if aclose is not None:
+        closing = asyncio.ensure_future(aclose())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+        closing.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+_closing: set[asyncio.Future[Any]] = set()
+"""Responses being closed after their call was abandoned (held so they are not collected half-way)."""
 
 
 class HostedBackend(Backend):
@@ -158,7 +208,7 @@ class HostedBackend(Backend):
         finish: str | None = None
         usage: Usage | None = None
         try:
-            response = await lt.acompletion(
+            response = await _open(lt, lt.acompletion(
                 model=model.model,
                 messages=messages,
                 stream=True,
@@ -173,7 +223,7 @@ class HostedBackend(Backend):
                 max_retries=0,  # the OpenAI SDK client underneath (it retries twice by default)
                 drop_params=True,  # e.g. temperature for models that only accept the default
                 **_response_format(lt, model, params),
-            )
+            ))
             async for chunk in response:
                 for choice in getattr(chunk, "choices", None) or ():
                     delta = getattr(choice, "delta", None)
@@ -194,7 +244,7 @@ class HostedBackend(Backend):
         except ProviderError:
             raise
         except Exception as e:  # CancelledError and GeneratorExit are BaseException: they pass through
-            raise map_error(e, key) from e
+            raise map_error(e, key, model) from e
         finally:
             if response is not None and hasattr(response, "aclose"):
                 await response.aclose()  # closes the HTTP response, so the server sees the disconnect
