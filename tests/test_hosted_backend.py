@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -182,7 +184,9 @@ async def test_http_errors_are_classified(
 ) -> None:
     server.fail(status, message="Something specific went wrong.\nTraceback (most recent call last): ...")
     events = await collect(gpt(server))
-    assert events[-1] == Error(kind, "Something specific went wrong.", retryable, status)  # type: ignore[arg-type]
+    host = server.url.removeprefix("http://").removesuffix("/v1")
+    message = f"HTTP {status} from {host}: Something specific went wrong."
+    assert events[-1] == Error(kind, message, retryable, status)  # type: ignore[arg-type]
 
 
 async def test_quota_429_is_not_retried(server: OpenAIStandIn, key: str) -> None:
@@ -320,3 +324,72 @@ async def test_a_schema_goes_as_response_format_where_the_model_supports_it(serv
     assert "response_format" not in server.completions[-1].body
     await collect(gpt(server, "openai/gpt-4o"), Params(retries=0))
     assert "response_format" not in server.completions[-1].body
+
+
+# -- cancelled and timed-out calls are closed cleanly --------------------------------------------------------
+
+
+async def test_timeouts_and_cancellations_at_any_moment_leave_no_warning_and_no_open_request(
+    server: OpenAIStandIn, key: str
+) -> None:
+    """A deadline or a cancellation may land while litellm's worker thread prepares the request: the request
+    it hands back is still closed ("coroutine ... was never awaited" on stderr before), and every request the
+    server saw ends, answered or abandoned."""
+    server.script("gpt-4o-mini", " word" * 60, token_delay_s=0.01)
+    model = gpt(server)
+    await collect(model)  # litellm imported and its client made: what is left is the per-call work
+    gc.collect()  # what earlier tests left behind is not this test's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for limit in (0.0005, 0.002, 0.005, 0.01, 0.03, 0.1):
+            events = await collect(model, Params(retries=0, timeout_s=limit))
+            assert events[-1] == Error("timeout", f"no answer within {limit:g} s")
+        for delay in (0.0, 0.001, 0.003, 0.01, 0.05):
+            async def consume() -> None:
+                async for _ in stream(model, MESSAGES, Params(retries=0)):
+                    pass
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await HostedBackend().aclose()
+        await asyncio.sleep(0.05)
+        gc.collect()
+    problems = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning | ResourceWarning)]
+    assert problems == []
+    ended = lambda: all(r.completed or r.aborted for r in server.completions)  # noqa: E731
+    assert await asyncio.to_thread(server.wait_for, ended, 3.0), server.completions
+
+
+async def test_a_call_timed_out_while_litellm_prepares_it_is_not_sent_half_way(
+    server: OpenAIStandIn, key: str
+) -> None:
+    """The first call pays for litellm's import inside its deadline: its request is dropped cleanly."""
+    code = f"""
+import asyncio, gc, sys, warnings
+sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
+warnings.simplefilter("error", RuntimeWarning)
+from moot.core.config.models import ModelConfig
+from moot.core.providers.base import Params
+from moot.core.providers.hosted import HostedBackend
+from moot.core.providers.stream import stream
+
+async def main():
+    model = ModelConfig(name="g", model="openai/gpt-4o-mini", api_base={server.url!r}, api_key_env="MOOT_TEST_KEY")
+    for limit in (0.01, 0.01):
+        events = [e async for e in stream(model, [{{"role": "user", "content": "hi"}}], Params(retries=0, timeout_s=limit))]
+        print(events[-1].kind)
+        gc.collect()
+    await HostedBackend().aclose()
+
+asyncio.run(main())
+gc.collect()
+"""
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-X", "dev", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["timeout", "timeout"]
+    assert "never awaited" not in out.stderr and "ResourceWarning" not in out.stderr, out.stderr
