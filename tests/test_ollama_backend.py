@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
+import warnings
 
 import httpx
 import pytest
@@ -402,3 +404,52 @@ async def test_standin_generate_and_non_streaming(server: OllamaStandIn) -> None
         r = await http.post("/api/chat", json={"model": "ghost", "messages": MESSAGES})
         assert r.status_code == 404
         assert r.json() == {"error": 'model "ghost" not found, try pulling it first'}
+
+
+# -- cancelled and timed-out calls are closed cleanly, errors read as one line -------------------------------
+
+
+async def test_timeouts_and_cancellations_at_any_moment_leave_no_warning_and_no_open_request(
+    server: OllamaStandIn,
+) -> None:
+    server.add_model("slow:1b", pieces=[f"t{i} " for i in range(40)], delay_s=0.02)
+    model = cfg(server.url, "ollama/slow:1b")
+    gc.collect()  # what earlier tests left behind is not this test's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for limit in (0.0005, 0.002, 0.01, 0.03, 0.1):
+            events = await collect(model, Params(retries=0, timeout_s=limit))
+            assert events[-1] == Error("timeout", f"no answer within {limit:g} s")
+        for delay in (0.0, 0.001, 0.005, 0.02, 0.1):
+            async def consume() -> None:
+                async for _ in stream(model, MESSAGES, Params(retries=0)):
+                    pass
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await close_backends()
+        await asyncio.sleep(0.05)
+        gc.collect()
+    problems = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning | ResourceWarning)]
+    assert problems == []
+
+    def ended() -> bool:
+        return all(r.finished or r.aborted for r in server.streams)
+
+    for _ in range(60):  # every request the server saw ends: answered or abandoned
+        if ended():
+            break
+        await asyncio.sleep(0.05)
+    assert ended(), server.streams
+
+
+async def test_a_server_error_with_escapes_and_newlines_is_one_printable_line(server: OllamaStandIn) -> None:
+    server.add_model("odd:1b", fail="bad_request", error="bad \x1b]0;PWNED\x07 options\nsecond line")
+    events = await collect(cfg(server.url, "ollama/odd:1b"))
+    err = events[-1]
+    assert isinstance(err, Error) and err.kind == "bad_request"
+    assert err.message == 'Ollama rejected the request for "odd:1b": bad \\x1b]0;PWNED\\x07 options'
+    assert err.message.isprintable() and "second line" in err.detail

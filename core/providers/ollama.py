@@ -21,6 +21,7 @@ from ..config.models import ModelConfig
 from ..events import Done, Event, Perf, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
 from ..perf.num_ctx import remembered as remembered_num_ctx
 from .base import Availability, Backend, Message, Params
+from .http_errors import describe, one_line
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _CONNECT_TIMEOUT_S = 10.0
@@ -67,26 +68,33 @@ def _unreachable(host: str) -> ProviderError:
 
 
 def _translate(exc: BaseException, host: str, tag: str) -> ProviderError:
-    """Turn an ollama/httpx exception into a ``ProviderError`` with a message a user can act on."""
+    """Turn an ollama/httpx exception into a ``ProviderError`` with a message a user can act on: one printable
+    line (the server's text cut to one line, no class names); the whole text goes in ``detail``."""
     if isinstance(exc, ResponseError):
-        status, text = exc.status_code, str(exc.error)
+        status, full = exc.status_code, str(exc.error)
+        text = one_line(full)
+        detail = full if text != full else ""
         if status == 404 and tag:
             msg = f'model "{tag}" is not pulled on {host} (run: ollama pull {tag})'
-            return ProviderError("not_found", msg, status=404)
+            return ProviderError("not_found", msg, status=404, detail=detail)
         if status == -1:  # an {"error": ...} line after the stream began
-            return ProviderError("server", f"Ollama failed while answering: {text}", retryable=True)
+            return ProviderError("server", f"Ollama failed while answering: {text}", retryable=True, detail=detail)
         if status == 400:
             return ProviderError(
-                "bad_request", f'Ollama rejected the request for "{tag}": {text}', status=400
+                "bad_request", f'Ollama rejected the request for "{tag}": {text}', status=400, detail=detail
             )
-        return error_for_status(status, f"Ollama at {host} answered {status}: {text}")
+        error = error_for_status(status, f"Ollama at {host} answered {status}: {text}")
+        error.detail = detail
+        return error
     if isinstance(exc, ConnectionError | httpx.ConnectError | httpx.ConnectTimeout):
         return _unreachable(host)
     if isinstance(exc, httpx.TransportError):
+        what = describe(exc, where=host)
+        reason = what.line.split(": ", 1)[-1] if what.kind != "timeout" else "timed out"
         return ProviderError(
-            "connection", f"connection to Ollama at {host} broke: {type(exc).__name__}: {exc}", retryable=True
+            "connection", f"connection to Ollama at {host} broke: {reason}", retryable=True, detail=what.detail
         )
-    return ProviderError("internal", f"{type(exc).__name__}: {exc}")
+    return ProviderError("internal", one_line(f"{type(exc).__name__}: {exc}"), detail=str(exc))
 
 
 _ERRORS = (ResponseError, ConnectionError, httpx.TransportError)
