@@ -308,5 +308,6 @@ def call_line(c: dict[str, Any]) -> str:
         figures += f", ${c['cost_usd']:.4f}"
     extra = ""
     if c["error_kind"]:
-        extra = f" — {c['error_kind']}" + (f": {c['error_message']}" if c.get("error_message") else "")
+        shown = (c.get("error_message") or "").split("\n", 1)[0]  # the line shown; the log keeps the rest
+        extra = f" — {c['error_kind']}" + (f": {shown}" if shown else "")
     return f"- {c['phase']:<9} {who}: {c['status']}, {figures}{extra}"
