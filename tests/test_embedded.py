@@ -69,7 +69,8 @@ def test_moot_plan_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["strategy"] == "role-based"
-    assert [p["variant"] for p in doc["proposals"]] == ["architect", "security-engineer", "test-engineer"]
+    assert sorted(p["variant"] for p in doc["proposals"]) == ["architect", "security-engineer", "test-engineer"]
+    assert [p["label"] for p in doc["proposals"]] == ["A", "B", "C"]  # by letter, as the synthesis names them
     assert all(p["status"] == "done" and p["perf"]["eval_rate"] > 0 for p in doc["proposals"])
     assert doc["judge"]["model"] == "smollm2" and doc["judge"]["text"]
     assert doc["plan"].strip()
