@@ -91,15 +91,17 @@ def test_task_list_mid_run(snap_compare, workbench, scripted, repo: Path, fixed_
     scripted.enqueue("alpha", edit_reply('    return "hello " + name\n', '    return f"hello, {name}!"\n'))
     scripted.enqueue("beta", "I think the tests are fine as they are.")
     scripted.enqueue("beta", STREAMING, hang_after=STALL_AFTER)
-    # the last word sent waits for the space after it (answers are redacted word by word): it is not shown yet
-    shown = " ".join(STREAMING.split(" ")[:STALL_AFTER - 1])
+    # what follows the last space or line break sent waits for the next one (answers are redacted word by
+    # word): it is not shown yet
+    sent = " ".join(STREAMING.split(" ")[:STALL_AFTER])
+    shown = sent[: max(sent.rfind(" "), sent.rfind("\n"))].rstrip()
 
     async def run_before(pilot: Any) -> None:
         screen = await split(pilot)
         await pilot.press("enter")
         tasks = screen.query_one(TaskList)
         await until(pilot, lambda: tasks.items.get((0, "t2")) is not None
-                    and tasks.items[(0, "t2")].output.endswith(shown))
+                    and tasks.items[(0, "t2")].output.rstrip().endswith(shown))
         await pilot.pause(0.2)
 
     assert snap_compare(workbench(config(scripted)), terminal_size=SIZE, run_before=run_before)
