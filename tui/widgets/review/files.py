@@ -20,13 +20,16 @@ def file_prompt(choice: FileChoice, widths: tuple[int, int]) -> Content:
     state = choice.state
     added, removed = f"+{d.added}", f"−{d.removed}"
     warning = d.warning
-    return Content.assemble(
+    path = d.path + ("" if d.status == "modified" else STATUS_NOTES.get(d.status, "")) + (" (binary)" if d.binary else "")
+    parts: list[str | tuple[str, str]] = [
         (FILE_ICONS[state], STATE_STYLES[state]), " ",
         (added.rjust(widths[0]), "$text-success"), " ", (removed.rjust(widths[1]), "$text-error"), " ",
-        ("⚠ " if warning else "", "$text-warning"),
-        d.path + ("" if d.status == "modified" else STATUS_NOTES.get(d.status, "")) + (" (binary)" if d.binary else ""),
-        (f"\n  ⚠ {warning}" if warning else "", "$text-warning"),
-    )
+    ]
+    if warning:  # (an empty styled piece would swallow the space before the path)
+        parts += [("⚠ ", "$text-warning"), path, (f"\n  ⚠ {warning}", "$text-warning")]
+    else:
+        parts.append(path)
+    return Content.assemble(*parts)
 
 
 class FileList(OptionList):
