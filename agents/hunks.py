@@ -100,6 +100,8 @@ class FileDiff:
     hunks: list[Hunk] = field(default_factory=list)
     header_lines: list[str] = field(default_factory=list)
     """Every line from ``diff --git`` up to the first hunk (for a binary file, also git's binary patch)."""
+    outside_tasks: bool = False
+    """The run's tasks listed files, and this is none of them (allowed, but the user is told)."""
 
     @property
     def added(self) -> int:
@@ -114,6 +116,8 @@ class FileDiff:
         if any(line.startswith(("new file mode 120000", "new mode 120000")) for line in self.header_lines):
             target = next((line[1:] for h in self.hunks for line in h.lines if line.startswith("+")), "")
             return f"a symbolic link (to {target or 'somewhere'}): what is written through it lands there"
+        if self.outside_tasks:
+            return "changed outside the files its tasks listed"
         return None
 
     @property
@@ -157,6 +161,15 @@ def path_warning(path: str) -> str | None:
     if name.startswith(".git"):
         return "git reads this file: it can change how git treats files, fetches or runs filters"
     return None
+
+
+def mark_outside(files: list[FileDiff], listed: set[str]) -> list[FileDiff]:
+    """``files`` with those none of the tasks listed (``listed``: every task's files) marked; nothing is marked
+    when no task listed any file."""
+    if listed:
+        for f in files:
+            f.outside_tasks = f.path not in listed and f.old_path not in listed
+    return files
 
 
 def flagged_changes(repo: Path, base: str, head: str) -> list[tuple[str, str]]:

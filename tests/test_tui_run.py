@@ -144,7 +144,8 @@ async def until(pilot: Any, check: Any, timeout: float = 10.0) -> None:
 
 
 def fake_run(store: Any, repo: Path, run_id: str = "20260101-000000-f001", *, candidates: int = 1,
-             review: dict[str, Any] | None = None, state: str = "ready") -> runs.ExecRun:
+             review: dict[str, Any] | None = None, state: str = "ready",
+             task_files: list[str] | None = None) -> runs.ExecRun:
     """A finished run recorded the way the engine records it, with a real branch and worktree per candidate:
     ``src/app.py`` changed in two far-apart hunks, ``README.md`` changed, ``src/extra.py`` added."""
     run_id = x.begin(store, repo, "make the greeting friendlier", PLAN, run_id=run_id)
@@ -157,7 +158,8 @@ def fake_run(store: Any, repo: Path, run_id: str = "20260101-000000-f001", *, ca
         sha = wtree.commit(wt, "moot: greet", "alpha", task_id="t1")
         alias = ("alpha", "beta")[n] if candidates > 1 else None
         runs.add_candidate(store, run_id, n, alias, wt.branch, str(wt.path))
-        runs.add_tasks(store, run_id, n, [runs.TaskRow("t1", 0, "Greet with a comma", "backend", alias or "alpha")])
+        runs.add_tasks(store, run_id, n, [runs.TaskRow("t1", 0, "Greet with a comma", "backend", alias or "alpha",
+                                                       files=list(task_files or []))])
         runs.set_task(store, run_id, n, "t1", "done", commit=sha)
         tests = {"command": "python check.py", "passed": n == 0, "exit_code": 0 if n == 0 else 1,
                  "output_tail": "greet: hello, bob!", "duration_s": 0.1}
@@ -528,6 +530,19 @@ async def test_history_rejects_an_interrupted_run(workbench, repo: Path) -> None
     assert branches(repo) == ""
     record = stored(run.run_id)
     assert record.state == "rejected"
+
+
+async def test_the_review_marks_a_file_no_task_listed(workbench, repo: Path) -> None:
+    """The task listed src/app.py; the run also changed README.md and added src/extra.py: allowed, and marked."""
+    app = workbench(config_text())
+    run = fake_run(app.store, repo, task_files=["src/app.py"])
+    async with app.run_test(size=(120, 34)) as pilot:
+        screen = await open_review(pilot, run.run_id)
+        files = screen.query_one(FileList)
+        prompts = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+        assert prompts[1] == "· +2 −2 src/app.py"
+        for i in (0, 2):
+            assert "⚠" in prompts[i] and "changed outside the files its tasks listed" in prompts[i]
 
 
 async def test_two_candidates_carry_out_the_plan_and_the_review_offers_both(workbench, scripted, repo: Path) -> None:

@@ -118,7 +118,7 @@ class ReviewScreen(Screen[str | None]):
     def load(self, candidate: int | None = None, winner: bool = False) -> None:
         """Read the run and the candidate's diff against the run's base (sqlite and git: a thread). With
         ``winner``, the candidate is recorded as the run's winner first."""
-        from moot.agents.hunks import GitError, diff_between
+        from moot.agents.hunks import GitError, diff_between, mark_outside
 
         store = self.moot.store
         if winner and candidate is not None:
@@ -137,7 +137,8 @@ class ReviewScreen(Screen[str | None]):
             self.app.call_from_thread(self._unavailable, gone)
             return
         try:
-            files = diff_between(Path(run.repo_dir), run.base_sha, c.branch)
+            files = mark_outside(diff_between(Path(run.repo_dir), run.base_sha, c.branch),
+                                 {f for t in c.tasks for f in t.files})
         except GitError as e:
             self.app.call_from_thread(self._unavailable, f"Cannot read the changes of {c.branch}: {e}")
             return
