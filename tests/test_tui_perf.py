@@ -248,3 +248,44 @@ def test_embedded_models_are_the_ones_used_this_session_or_lately(monkeypatch) -
         monkeypatch.setattr(hosts, "embedded_installed", lambda: False)
         status = hosts.embedded_status(cfg, perf=perf, since=now - 600, clock=lambda: now)
         assert not status.reachable and status.error and "moot[local]" in status.error
+
+
+EMBEDDED_CONFIG = """
+[[models]]
+name = "alpha"
+model = "scripted/alpha"
+
+[[models]]
+name = "smol"
+model = "local/smollm2"
+
+[roles]
+judge = "alpha"
+"""
+
+
+async def test_the_embedded_engine_shows_the_model_serving_its_first_call(workbench, scripted) -> None:
+    """While the embedded model streams its first answer the panel said "nothing loaded" and "no calls yet": the
+    engine shows the model serving the call, and the model's block says its first call is under way."""
+    from moot.core.perf.hosts import EMBEDDED_HOST, embedded_installed
+
+    if not embedded_installed():
+        pytest.skip("the embedded engine is not installed (pip install 'moot[local]')")
+    scripted.enqueue("smollm2", " ".join(f"w{i}" for i in range(40)), delay=0.05)
+    scripted.enqueue("alpha", "alpha plan")
+    scripted.enqueue("alpha", JUDGE)
+    app = workbench(EMBEDDED_CONFIG)
+    app.save_plan_prefs({"models": ["smol", "alpha"]})
+    async with app.run_test(size=(160, 40)) as pilot:
+        register_backend("local", lambda: scripted)  # after start-up: the proposal runs in this process
+        panel = await shown_panel(pilot)
+        await pilot.click("#prompt")
+        await pilot.press(*"add a flag", "enter")
+        await until(lambda: 0 in panel.requests and panel.requests[0].tokens >= 3)
+        await until(lambda: "serving a call" in panel.text())
+        text = panel.text()
+        assert "local/smollm2 · serving a call" in text and "first call under way" in text
+        engine = text.split("embedded engine", 1)[1].split("local/smollm2 · serving a call")[0]
+        assert "nothing loaded" not in engine and EMBEDDED_HOST
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)

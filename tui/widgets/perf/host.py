@@ -3,6 +3,8 @@ runs (CPU, GPU or the split), its context length and the time until it is unload
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.content import Content
 
 from moot.core.perf.hosts import HostStatus, LoadedModel
@@ -27,8 +29,9 @@ def _loaded_lines(m: LoadedModel, age_s: float, width: int) -> list[Content]:
     return lines
 
 
-def host_content(status: HostStatus, *, age_s: float, width: int) -> Content:
-    """The lines of one host, ``age_s`` seconds after its snapshot was taken, at most ``width`` columns."""
+def host_content(status: HostStatus, *, age_s: float, width: int, busy: Sequence[str] = ()) -> Content:
+    """The lines of one host, ``age_s`` seconds after its snapshot was taken, at most ``width`` columns; ``busy``:
+    the models a request in flight is using there (a model is loaded by its first call, before the host says so)."""
     embedded = status.host == EMBEDDED_HOST
     label = "embedded engine" if embedded else fmt.host_label(status.host)
     if not status.reachable:
@@ -44,7 +47,11 @@ def host_content(status: HostStatus, *, age_s: float, width: int) -> Content:
         lines.append(Content.assemble(("  " + status.error, "$warning")))
     for m in status.loaded:
         lines += _loaded_lines(m, age_s, width)
-    if not status.loaded and not status.error:
+    known = {m.model for m in status.loaded}  # an Ollama host names a model by its tag alone
+    serving = [name for name in dict.fromkeys(busy) if name not in known and name.split("/", 1)[-1] not in known]
+    for name in serving:
+        lines.append(Content.assemble(("  " + name, "bold"), (" · serving a call", MUTED)))
+    if not status.loaded and not serving and not status.error:
         lines.append(Content.assemble(("  nothing loaded", MUTED)))
     return Content("\n").join(lines)
 

@@ -93,7 +93,7 @@ def reload_lines(s: Sample, now_wall: float, width: int) -> list[Content]:
 
 def foot_content(f: ModelFigures, now_wall: float, width: int) -> Content:
     if not f.history:
-        return Content.assemble(("  no calls yet", MUTED))
+        return Content.assemble(("  first call under way" if f.requests else "  no calls yet", MUTED))
     last = f.history[0]
     parts = [f"load {fmt.seconds(last.load_s)}"]
     if last.ttft_s is not None:

@@ -276,7 +276,8 @@ class PerfPanel(VerticalScroll):
                    lambda host: HostView())
         age = now_wall - snap.taken_at
         for status in statuses:
-            self._hosts[status.host].show(host_content(status, age_s=age, width=TEXT_W))
+            busy = [r.key[1] for r in self.requests.values() if r.key[0] == status.host]
+            self._hosts[status.host].show(host_content(status, age_s=age, width=TEXT_W, busy=busy))
 
     def _model_keys(self) -> list[tuple[str, str]]:
         keys = [(host_of(m), m.model) for m in self.config.models if is_local(m)]
