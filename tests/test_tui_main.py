@@ -273,9 +273,9 @@ async def test_streamed_lines_do_not_depend_on_how_the_text_arrived() -> None:
         assert "Approach" in rendered[0][0] and any("y = 2" in line for line in rendered[0])
 
 
-async def test_a_followed_stream_moves_in_half_pages_and_ends_at_the_bottom() -> None:
-    """While following, the view moves only when the text reaches its bottom, then by half a page, so the last
-    line is always in view; once the text is complete it ends on the bottom line."""
+async def test_a_followed_stream_keeps_its_last_line_at_the_bottom() -> None:
+    """While following, the view keeps the text's last line on its bottom row: no blank rows below the text
+    (half-page moves left nine of them while the beginning scrolled away); once complete it ends there too."""
     from textual.app import App
 
     from moot.tui.widgets.proposals.streamed import StreamedMarkdown
@@ -288,15 +288,15 @@ async def test_a_followed_stream_moves_in_half_pages_and_ends_at_the_bottom() ->
         view = pilot.app.query_one(StreamedMarkdown)
         await pilot.pause()
         page = view.size.height
-        moves, last = 0, 0.0
         for i in range(60):
             view.append(f"Line {i}.\n\n")
             await _rendered(pilot, view)
             content = view._content_height()
-            assert view.scroll_y <= content - 2 < view.scroll_y + page  # the last text line is in view
-            if view.scroll_y != last:
-                moves, last = moves + 1, view.scroll_y
-        assert 0 < moves <= 2 * 120 // page  # 120 lines: a move every half page, not every line
+            assert view.virtual_size.height == max(content, 0)  # no blank room below the text
+            assert view.scroll_y == max(0, content - page)  # as much of the text in view as fits, the end last
+            shown = [view.render_line(y).text for y in range(page)]
+            if content > page:
+                assert shown[-2].strip() == f"Line {i}."  # the last line, then the paragraph's blank line
         view.finish()
         await _rendered(pilot, view)
         assert view.virtual_size.height == view._content_height()

@@ -239,9 +239,9 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         """Lines from ``changed_from`` on are new or different: repaint them, and follow if the reader was at
         the bottom.
 
-        Following moves in half pages: when the text reaches the bottom of the view, the view moves so its last
-        line is half-way up, with blank room below that the next lines fill without moving it again. Moving the
-        view repaints all of it, so this repaints a whole pane a few times a page instead of with every piece."""
+        Following keeps the last line at the bottom of the view, with no blank room below it, so as much of the
+        text as fits stays in sight (moving in half pages left nine blank rows under the text while its beginning
+        scrolled away). The view moves only when a new line arrives, not with every piece of a line."""
         following = self._following()
         old_height = self.virtual_size.height
         old_content, content = self._shown_height, self._content_height()
@@ -249,10 +249,8 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         page = self.size.height
         height = content
         top = round(self.scroll_y)
-        if following and content > page:
-            if content > top + page:
-                top = content - 1 - page // 2
-            height = max(content, top + page)
+        if following and content > page and content > top + page:
+            top = content - page
         if height != old_height:
             self._resize(height)
         if top != round(self.scroll_y):
