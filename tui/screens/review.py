@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -97,7 +97,14 @@ class ReviewScreen(Screen[str | None]):
         yield Static("", id="review-message", markup=False)
         yield Footer(compact=True)
 
+    NARROW = 100
+    """Columns at and below which the file list and the reviewer's panel narrow to leave the diff its room."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width <= self.NARROW, "-narrow")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.width <= self.NARROW, "-narrow")
         self.query_one("#review-candidates").display = False
         self.query_one("#review-message").display = False
         self.query_one("#review-files").border_title = "Files"

@@ -1,0 +1,239 @@
+"""Every screen at 80x24, the smallest terminal moot promises to work in: nothing that matters is cut off, every
+button is in reach, and the review's diff keeps most of the width.
+
+Each screen is reached as in its own snapshot file (at 120x34); run with ``--snapshot-update`` after an intended
+change, then look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from gitrepo import hermetic_git  # noqa: F401  (an autouse fixture)
+from test_snapshots_history import seed, settle, utc  # noqa: F401  (utc: a fixture)
+from test_snapshots_main import PLAN_A, PLAN_B, PLAN_C, _type_task
+from test_snapshots_perf import CONFIG as PERF_CONFIG
+from test_snapshots_perf import fill_store, fixed_hosts  # noqa: F401  (a fixture)
+from test_snapshots_run import TASKS, config, fixed_git_dates, open_review, repo, review_app, split  # noqa: F401
+from test_snapshots_screens import ALPHA, BETA, GAMMA
+from test_snapshots_screens import JUDGE as SCREENS_JUDGE
+from test_snapshots_trust import HOSTILE
+from test_tui_context import make_project
+
+from moot.core.discovery import ModelStatus
+from moot.core.perf.store import PerfStore
+from moot.core.providers.base import Availability
+from moot.tui.screens.context import ContextChoice
+from moot.tui.screens.edit_plan import EditPlanScreen
+from moot.tui.screens.run_view import RunViewScreen
+from moot.tui.widgets.perf import PerfPanel
+
+SIZE = (80, 24)
+JUDGE = "## Plan\n1. Add the flag.\n\n## Consensus\n- a flag\n"
+
+
+def test_main_idle(workbench, snap_compare) -> None:
+    """The empty workbench: the header on one line (project, models usable, strategy), the prompt, the hint
+    where proposals will appear, the synthesis pane waiting, and a footer whose keys fit the width."""
+    assert snap_compare(workbench(), terminal_size=SIZE)
+
+
+def test_main_done_as_tabs(workbench, scripted, snap_compare) -> None:
+    """A finished run at 80 columns: the proposals are tabs (1 alpha·default, 2 beta·default, 3 gamma·default),
+    one plan shown in full width with its lettered title, the synthesis below with the task in its border."""
+    scripted.enqueue("alpha", PLAN_A)
+    scripted.enqueue("beta", PLAN_B)
+    scripted.enqueue("gamma", PLAN_C)
+    scripted.enqueue("alpha", JUDGE)
+
+    async def run_before(pilot) -> None:
+        await _type_task(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_strategy_modal(workbench, scripted, snap_compare) -> None:
+    """F2 at 80 columns: the dialog takes the whole width; strategy, judge and the rank box on their rows, the
+    model and variant lists side by side, and the Cancel and Save buttons in view at the bottom right."""
+    app = workbench()
+    app.statuses = [ModelStatus(s.model, Availability(s.model.name != "gamma", "unavailable (set GAMMA_KEY)"))
+                    for s in app.statuses]
+    app.save_plan_prefs({"strategy": "consensus", "models": ["beta", "gamma"], "variants": ["architect"],
+                         "judge": "beta", "rank": True})
+
+    async def run_before(pilot) -> None:
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_compare_view(workbench, scripted, snap_compare) -> None:
+    """F4 after a run: the two selects at the top, the counts line, and the two plans side by side, each half
+    about 38 columns, the differing words marked."""
+    scripted.enqueue("alpha", ALPHA)
+    scripted.enqueue("beta", BETA)
+    scripted.enqueue("gamma", GAMMA)
+    scripted.enqueue("alpha", SCREENS_JUDGE)
+
+    async def run_before(pilot) -> None:
+        await pilot.click("#prompt")
+        await pilot.press(*"add a --verbose flag", "enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("f4")
+        await pilot.pause()
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_edit_plan_modal(workbench, snap_compare) -> None:
+    """The plan editor at 80 columns: titled "Edit the plan", line-numbered, the text wrapped to the width."""
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(EditPlanScreen(BETA))
+        await pilot.pause()
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_context_inspector(workbench, snap_compare) -> None:
+    """F11 with a task typed: the task and total on top, the table of items with kind, tokens and bars (the bars
+    shortened to fit), pinned src/cli.py first and dropped src/billing/tax.py last."""
+    app = workbench('[[models]]\nname = "alpha"\nmodel = "scripted/alpha"\n[ensemble]\ncontext_budget = 1000\n')
+    make_project(Path.cwd())
+
+    async def run_before(pilot) -> None:
+        ContextChoice(pinned=["src/cli.py"], dropped=["src/billing/tax.py"]).save(pilot.app)
+        await pilot.click("#prompt")
+        await pilot.press(*"change total_amount in invoice.py to round", "f11")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_list(workbench, utc, snap_compare) -> None:  # noqa: F811
+    """F3: the search box and the table of two runs, each row's task cut to fit with the date, status, strategy,
+    proposals and cost still in view."""
+    app = workbench()
+    seed(app)
+
+    async def run_before(pilot) -> None:
+        await pilot.press("f3")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_run_view(workbench, utc, snap_compare) -> None:  # noqa: F811
+    """A past run: its task and figures on top, the three proposals (as columns too narrow to read well, each
+    still titled with its letter and model), the synthesis below."""
+    app = workbench()
+    seed(app)
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(RunViewScreen("run-0001"))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(workbench, snap_compare) -> None:
+    """F1 over the main screen: the keys dialog fits the width (key, name, what it does, the binding id wrapped
+    where needed) and says at the bottom that Esc, F1 or ? closes it."""
+
+    async def run_before(pilot) -> None:
+        await pilot.press("f1")
+        for _ in range(3):
+            await settle(pilot)
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_perf_panel(workbench, fixed_hosts, snap_compare) -> None:  # noqa: F811
+    """The perf panel at 80 columns: docked right at its fixed width, the proposals' hint narrower beside it, the
+    first local model's rates and sparklines readable."""
+    app = workbench(PERF_CONFIG)
+    app.store.set_pref("user", "perf_panel", True)
+    fill_store(PerfStore(app.store))
+
+    async def run_before(pilot) -> None:
+        panel = pilot.app.screen.query_one(PerfPanel)
+        for _ in range(250):
+            if panel.snapshot is not None:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_task_list(snap_compare, workbench, scripted, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """The run screen after the split: the status line, the three tasks with role, model and state in view, the
+    Output box with t1's title and description, and the footer's keys."""
+    scripted.enqueue("alpha", json.dumps(TASKS))
+
+    async def run_before(pilot: Any) -> None:
+        await split(pilot)
+
+    assert snap_compare(workbench(config(scripted)), terminal_size=SIZE, run_before=run_before)
+
+
+def test_review_unified(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """The diff review at 80 columns: the file list and the reviewer's panel narrow (20 and 18 columns), the diff
+    between them about 40 columns wide, its first hunk accepted."""
+
+    async def run_before(pilot: Any) -> None:
+        await open_review(pilot)
+        await pilot.press("right_square_bracket", "y")
+        await pilot.pause()
+
+    assert snap_compare(review_app(workbench, repo), terminal_size=SIZE, run_before=run_before)
+
+
+def test_review_side_by_side(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """The same review side by side (u): each half of the diff about 20 columns, long lines folded, not cut."""
+
+    async def run_before(pilot: Any) -> None:
+        await open_review(pilot)
+        await pilot.press("u")
+        await pilot.pause()
+
+    assert snap_compare(review_app(workbench, repo), terminal_size=SIZE, run_before=run_before)
+
+
+def test_trust_modal(snap_compare, workbench, tmp_path: Path) -> None:
+    """The question whether to trust a repository's config, at 80 columns: each ignored key and its value on its
+    lines (escapes written out), the note, and the Trust and Leave out buttons in view."""
+    (tmp_path / "project" / ".moot").mkdir(parents=True)
+    (tmp_path / "project" / ".moot" / "config.toml").write_text(HOSTILE)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_prompts_view(workbench, scripted, snap_compare) -> None:
+    """`i` on a proposal: the exact messages beta was sent, under "system" and "user", in a dialog that fits."""
+    for name, text in (("alpha", PLAN_A), ("beta", PLAN_B), ("gamma", PLAN_C)):
+        scripted.enqueue(name, text)
+    scripted.enqueue("alpha", JUDGE)
+
+    async def run_before(pilot) -> None:
+        await _type_task(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        from moot.tui.widgets.proposals import ProposalsArea
+
+        pilot.app.screen.query_one(ProposalsArea).panes[1].focus()
+        await pilot.press("i")
+        await pilot.pause()
+
+    assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
