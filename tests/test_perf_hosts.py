@@ -107,6 +107,8 @@ async def test_one_host_down_does_not_hide_the_other(server: OllamaStandIn) -> N
     assert [(h.host, h.reachable) for h in snap.hosts] == [("http://127.0.0.1:9", False), (server.url, True)]
 
 
+@pytest.mark.skipif(not hosts.embedded_installed(),
+                    reason="the embedded engine is not installed (pip install 'moot[local]')")
 async def test_embedded_engine_is_a_host(monkeypatch) -> None:
     cfg = Config.model_validate({"models": [{"name": "smol", "model": "local/smollm2"}]})
     monkeypatch.setattr(hosts, "_engine_version", lambda: "0.3.36")
