@@ -8,6 +8,7 @@ cancellation propagates.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from .perf.store import record_call
 from .providers.base import Message, Params, backend_for
 from .providers.stream import stream
 from .storage import CallRecord, Store, redact
+from .storage.redact import secret_values
 
 EventSink = Callable[[Event], None]
 
@@ -145,13 +147,28 @@ def _redacted(message: Message) -> Message:
 
 
 class _WordByWord:
-    """Passes events on, the answer's text redacted: a piece's last word waits for the whitespace after it (or
-    the end), so that a key, which has none, is whole when it is redacted, however the engine cut it up."""
+    """Passes events on, the answer's text redacted as it streams. Text that could still grow into a secret (the
+    start of a key's value, of an ``sk-`` key, or a word after "Bearer") waits for the next piece, the whitespace
+    after it or the end; everything else goes on at once. A key, which has no whitespace, is then whole when it
+    is redacted, however the engine cut it up."""
 
     def __init__(self, sink: EventSink) -> None:
         self.sink = sink
         self.held = ""
         self.tokens = 0
+        self.secrets = secret_values()  # once per call: the environment does not change under a stream
+
+    def _could_grow(self, tail: str) -> bool:
+        """Whether ``tail`` (text with no whitespace, as far as it has come) could be the start of a secret."""
+        return (any(v.startswith(tail) for v in self.secrets)
+                or tail.startswith(KEY_PREFIX) or KEY_PREFIX.startswith(tail))
+
+    def _redact(self, text: str) -> str:
+        """``redact(text)``, skipped when nothing in ``text`` can be a secret: a stream's pieces come thousands a
+        second, and the full pass reads the environment each time."""
+        if any(v in text for v in self.secrets) or KEY_PREFIX in text or "bearer" in text.lower():
+            return redact(text)
+        return text
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, TextDelta):
@@ -160,17 +177,32 @@ class _WordByWord:
             self.sink(event)
             return
         text, self.tokens = self.held + event.text, self.tokens + event.tokens
-        cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
-        self.held = text[cut:]
-        if cut:
-            self.sink(TextDelta(redact(text[:cut]), self.tokens))
+        word = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
+        tail = text[word:]
+        keep = len(text)  # where the held text starts
+        if (bearer := BEARER_TAIL.search(text)) is not None:  # "Bearer <token…": the pattern needs both words
+            keep = bearer.start()
+        else:
+            for i in range(len(tail)):  # a value may start after punctuation too ("KEY=…", "'…")
+                if (i == 0 or not tail[i - 1].isalnum()) and self._could_grow(tail[i:]):
+                    keep = word + i
+                    break
+        self.held = text[keep:]
+        if keep:
+            self.sink(TextDelta(self._redact(text[:keep]), self.tokens))
             self.tokens = 0
 
     def flush(self) -> None:
         if self.held or self.tokens:
             held, self.held = self.held, ""
-            self.sink(TextDelta(redact(held), self.tokens))
+            self.sink(TextDelta(self._redact(held), self.tokens))
             self.tokens = 0
+
+
+KEY_PREFIX = "sk-"
+"""How the commonest API keys begin (see ``storage.redact``)."""
+BEARER_TAIL = re.compile(r"(?i)\bb(?:e(?:a(?:r(?:e(?:r(?:\s+[A-Za-z0-9._\-]*)?)?)?)?)?)?$")
+"""The end of a text that is, or could still become, "Bearer <token>" (see ``storage.redact``)."""
 
 
 def _error_text(error: Error) -> str:

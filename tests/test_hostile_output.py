@@ -378,3 +378,27 @@ async def test_a_key_in_a_prompt_is_not_sent_and_an_echoed_one_not_kept(scripted
     sent = scripted.calls[-1][1]
     assert key not in str(sent) and "[redacted]" in sent[0]["content"]
     assert key not in result.text and key not in "".join(e.text for e in seen if isinstance(e, TextDelta))
+
+
+def test_words_that_cannot_grow_into_a_key_are_not_held(monkeypatch) -> None:
+    """Only text that could still become a secret waits: an ordinary word goes on at once (holding every last
+    word made the last one of each answer wait ~1 s for the hosted client's end of stream)."""
+    from moot.core.calls import _WordByWord
+    from moot.core.events import TextDelta
+
+    monkeypatch.setenv("MY_LLM_CRED", "k3y-" + "q" * 24)
+    from moot.core.storage import register_secret_env
+
+    register_secret_env("MY_LLM_CRED")
+    seen: list = []
+    sink = _WordByWord(seen.append)
+    sink(TextDelta("hello wor"))
+    assert "".join(e.text for e in seen) == "hello wor"
+    sink(TextDelta("ld k3"))  # could be the key's start: held
+    assert "".join(e.text for e in seen) == "hello world "
+    sink(TextDelta("x"))  # "k3x" cannot: out it goes
+    assert "".join(e.text for e in seen) == "hello world k3x"
+    sink(TextDelta(" Bearer abc"))  # "Bearer" and what follows it: held together until the token ends
+    assert "".join(e.text for e in seen) == "hello world k3x "
+    sink(TextDelta("defghijklmnopqrstuvwxyz0 done"))
+    assert "".join(e.text for e in seen).endswith("Bearer [redacted] done")

@@ -34,9 +34,8 @@ def test_idle(workbench, snap_compare) -> None:
 
 
 def test_three_streaming(workbench, scripted, snap_compare) -> None:
-    """Three columns mid-stream, each titled with its model and variant, 'streaming' and its token count; the
-    last word each model sent waits for the space after it (an answer is redacted word by word), so alpha's
-    column ends "parser" and beta's "logging"; the synthesis pane says it is waiting for proposals."""
+    """Three columns mid-stream, each titled with its model and variant, 'streaming' and its token count;
+    the synthesis pane says it is waiting for proposals."""
     scripted.enqueue("alpha", PLAN_A, hang_after=8)
     scripted.enqueue("beta", PLAN_B, hang_after=6)
     scripted.enqueue("gamma", PLAN_C, hang_after=10)
