@@ -71,7 +71,7 @@ class SpeedRouter:
         if self.config.roles.get(role) != alias:
             return False
         model = self.config.model(alias)
-        local = model is not None and model.backend in ("ollama", "local")
+        local = model is not None and model.is_local
         return local or self.config.model(self.config.router.hosted.get(role, "")) is not None
 
     async def _local_up(self, model: ModelConfig) -> bool:
@@ -98,7 +98,7 @@ class SpeedRouter:
             run_id: the run, for the stored decision.
             task_id: the task, for the stored decision.
         """
-        local = model if model.backend in ("ollama", "local") else None
+        local = model if model.is_local else None
         up = await self._local_up(local) if local is not None else None
         asked = prompt_tokens(messages, model.model)
         decision = choose(role, self.config, self.analyser, prompt_tokens=asked,

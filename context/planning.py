@@ -13,7 +13,7 @@ from .scope import ContextResult, scope
 def context_budget(budget: int, models: Sequence[ModelConfig]) -> int:
     """The configured budget, capped at a quarter of the smallest local context window among ``models``
     (a small local model must keep room for the task, its answer and the judge's prompt)."""
-    windows = [m.num_ctx for m in models if m.backend != "hosted" and m.num_ctx]
+    windows = [m.num_ctx for m in models if m.is_local and m.num_ctx]
     return min([budget, *(w // 4 for w in windows)])
 
 

@@ -85,7 +85,7 @@ async def run_call(
     on_event = _WordByWord(on_event) if on_event is not None else None
     if ctx.phase and not (params and params.role):  # the reply's size cap follows the call's role
         params = replace(params or Params(), role=ctx.phase)
-    local = model.backend in ("ollama", "local")
+    local = model.is_local
     if local:
         params = await perf_num_ctx.stable_params(model, params or Params(), ctx.store)
     result = CallResult(model=model)

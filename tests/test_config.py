@@ -158,3 +158,15 @@ def test_new_sections_name_the_bad_key(tmp_path: Path, user_config, section: str
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path)
     assert (e.value.file, e.value.line, e.value.key) == (str(path), 6, key)
+
+
+def test_which_models_are_local_is_said_in_one_place() -> None:
+    from moot.core.config.models import LOCAL_BACKENDS, ModelConfig
+
+    kinds = {m: ModelConfig(name="x", model=m) for m in ("ollama/qwen", "ollama_chat/qwen", "local/smollm2",
+                                                         "openai/gpt-4o", "anthropic/claude-x")}
+    assert {m: c.is_local for m, c in kinds.items()} == {
+        "ollama/qwen": True, "ollama_chat/qwen": True, "local/smollm2": True,
+        "openai/gpt-4o": False, "anthropic/claude-x": False}
+    assert all((c.backend in LOCAL_BACKENDS) == c.is_local for c in kinds.values())
+    assert all(c.key_env is None for c in kinds.values() if c.is_local)

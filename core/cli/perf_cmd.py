@@ -153,7 +153,7 @@ async def _bench(args: argparse.Namespace, loaded: LoadedConfig, store: Store) -
     if model is None:
         err(f"moot: unknown model {args.model!r} (known: {', '.join(loaded.config.aliases) or 'none'})")
         return EXIT_USAGE
-    if model.backend not in ("ollama", "local"):
+    if not model.is_local:
         err(f"moot: {args.model} is {model.model}, not a local model: only ollama/ and local/ models are benchmarked")
         return EXIT_USAGE
 

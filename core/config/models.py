@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 Backend = Literal["hosted", "ollama", "local"]
+LOCAL_BACKENDS: frozenset[str] = frozenset({"ollama", "local"})
+"""The provider kinds that run on the user's own engines (see ``ModelConfig.is_local``)."""
 
 #: Environment variable that conventionally holds each hosted provider's key.
 PROVIDER_KEY_ENV = {
@@ -73,6 +75,12 @@ class ModelConfig(_Strict):
         return "hosted"
 
     @property
+    def is_local(self) -> bool:
+        """Whether the model runs on a local engine (Ollama or the embedded one): no key, no cost, measured speed.
+        The one place that says which provider kinds are local."""
+        return self.backend in LOCAL_BACKENDS
+
+    @property
     def provider(self) -> str:
         """The part before the first slash (``openai``, ``ollama``, ``local``…)."""
         return self.model.split("/", 1)[0] if "/" in self.model else "openai"
@@ -80,7 +88,7 @@ class ModelConfig(_Strict):
     @property
     def key_env(self) -> str | None:
         """The variable that should hold this model's key, or None when it needs none."""
-        if self.backend != "hosted":
+        if self.is_local:
             return None
         if self.api_key_env:
             return self.api_key_env

@@ -87,7 +87,7 @@ def resolve(
     if not usable:
         raise StrategyError("no usable model: moot doctor says what is missing")
     if name == "consensus":
-        hosted = [a for a in usable if _lookup(config, a).backend == "hosted"]
+        hosted = [a for a in usable if not _lookup(config, a).is_local]
         pool = hosted if len(hosted) > 1 else list(usable)
         if len(pool) == 1:  # one model: several samples of it are the closest thing to a panel
             return [Proposer(_lookup(config, pool[0]), "default", t) for t in _spread(3, 0.3, 0.9)]
@@ -114,7 +114,7 @@ def judge_model(config: Config, usable: Sequence[str], strategy: str, override: 
     for alias in (override, own.judge if own else None, config.roles.get("judge"), config.roles.get("planner")):
         if alias:
             return _lookup(config, alias)
-    hosted = [a for a in usable if _lookup(config, a).backend == "hosted"]
+    hosted = [a for a in usable if not _lookup(config, a).is_local]
     for alias in (*hosted, *usable):
         return _lookup(config, alias)
     raise StrategyError("no usable model for the judge: moot doctor says what is missing")

@@ -307,7 +307,7 @@ class PerfSnapshot:
 
 
 def local_models(config: Config) -> list[ModelConfig]:
-    return [m for m in config.models if m.backend in ("ollama", "local")]
+    return [m for m in config.models if m.is_local]
 
 
 class PerfMonitor:

@@ -118,7 +118,7 @@ class NumCtxBook:
 
 async def stable_params(model: ModelConfig, params: Params, store: Store | None) -> Params:
     """``params`` with moot's stable context size for ``model`` (local models only). Never raises."""
-    if model.backend not in ("ollama", "local"):
+    if not model.is_local:
         return params
     try:
         n = await NumCtxBook(store).resolve(model, params.num_ctx)

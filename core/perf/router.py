@@ -172,7 +172,7 @@ def choose(
             prompt_tokens=prompt_tokens, output_tokens=output_tokens, **kw,
         )
 
-    local = role_model if role_model is not None and role_model.backend in ("ollama", "local") else None
+    local = role_model if role_model is not None and role_model.is_local else None
     if local is None:
         chosen = role_model or hosted
         if chosen is None:

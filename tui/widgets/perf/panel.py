@@ -53,7 +53,7 @@ MUTED = "$foreground-muted"
 
 
 def is_local(model: ModelConfig) -> bool:
-    return model.backend in ("ollama", "local")
+    return model.is_local
 
 
 class PerfPanel(VerticalScroll):
