@@ -58,8 +58,10 @@ def test_main_done_as_tabs(workbench, scripted, snap_compare) -> None:
 
 
 def test_strategy_modal(workbench, scripted, snap_compare) -> None:
-    """F2 at 80 columns: the dialog takes the whole width; strategy, judge and the rank box on their rows, the
-    model and variant lists side by side, and the Cancel and Save buttons in view at the bottom right."""
+    """F2 at 80 columns: the dialog takes the whole width; the strategy row, one caption line ("Models and
+    variants: none ticked means the strategy's own.") whole, the Models and Variants lists side by side with
+    their names in their top borders, the judge and peer-rank row, and the Save and Cancel buttons in view at the
+    bottom right."""
     app = workbench()
     app.statuses = [ModelStatus(s.model, Availability(s.model.name != "gamma", "unavailable (set GAMMA_KEY)"))
                     for s in app.statuses]
@@ -74,8 +76,8 @@ def test_strategy_modal(workbench, scripted, snap_compare) -> None:
 
 
 def test_compare_view(workbench, scripted, snap_compare) -> None:
-    """F4 after a run: the two selects at the top, the counts line, and the two plans side by side, each half
-    about 38 columns, the differing words marked."""
+    """F4 after a run: the two selects at the top, the counts line wrapped whole ("… (side by side; u" then
+    "switches)"), and the two plans side by side, each half about 38 columns, the differing words marked."""
     scripted.enqueue("alpha", ALPHA)
     scripted.enqueue("beta", BETA)
     scripted.enqueue("gamma", GAMMA)
@@ -132,8 +134,9 @@ def test_history_list(workbench, utc, snap_compare) -> None:  # noqa: F811
 
 
 def test_run_view(workbench, utc, snap_compare) -> None:  # noqa: F811
-    """A past run: its task and figures on top, the three proposals (as columns too narrow to read well, each
-    still titled with its letter and model), the synthesis below."""
+    """A past run at 80 columns: its task and figures on top, the proposals as tabs (1 alpha·default, 2
+    beta·terse, 3 gamma·default) with the first, "Plan A · alpha · default", shown in the full width, the
+    synthesis below."""
     app = workbench()
     seed(app)
 
@@ -145,8 +148,9 @@ def test_run_view(workbench, utc, snap_compare) -> None:  # noqa: F811
 
 
 def test_help(workbench, snap_compare) -> None:
-    """F1 over the main screen: the keys dialog fits the width (key, name, what it does, the binding id wrapped
-    where needed) and says at the bottom that Esc, F1 or ? closes it."""
+    """F1 over the main screen: the keys dialog fits the width in three columns (Keys, Description, and
+    "Tooltip · binding id": each tooltip wrapped whole with its binding id, e.g. run.strategy, on its last line),
+    and the hint at the bottom, wrapped, says Esc, F1 or ? closes it and that [keys] remaps keys by binding id."""
 
     async def run_before(pilot) -> None:
         await pilot.press("f1")
@@ -186,8 +190,10 @@ def test_task_list(snap_compare, workbench, scripted, repo: Path, fixed_git_date
 
 
 def test_review_unified(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
-    """The diff review at 80 columns: the file list and the reviewer's panel narrow (20 and 18 columns), the diff
-    between them about 40 columns wide, its first hunk accepted."""
+    """The diff review at 80 columns: the summary line wrapped whole (… F5 commits them to main), the file list
+    (one line per file: README.md, src/app.py half decided, src/extra.py (new)) and the reviewer's panel
+    (CONCERN, its summary, the first finding) share a strip on top, and the diff below takes the whole width:
+    src/app.py's lines unfolded, its first hunk accepted, the second undecided."""
 
     async def run_before(pilot: Any) -> None:
         await open_review(pilot)
@@ -198,7 +204,8 @@ def test_review_unified(snap_compare, workbench, repo: Path, fixed_git_dates) ->
 
 
 def test_review_side_by_side(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
-    """The same review side by side (u): each half of the diff about 20 columns, long lines folded, not cut."""
+    """The same review side by side (u): the files and reviewer strip on top, README.md's hunk below in the whole
+    width, each half about 37 columns ("Says hello." | "Says hello, politely.")."""
 
     async def run_before(pilot: Any) -> None:
         await open_review(pilot)

@@ -25,6 +25,20 @@ KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "space": "Space", 
              "insert": "Insert"}
 COLUMNS = (("Keys", 14), ("Description", 24), ("Tooltip", 42), ("Binding id", 22))
 """The table's columns and their widths; longer text wraps."""
+NARROW_COLUMNS = (("Keys", 12), ("Description", 16))
+"""The first columns when the four do not fit: the tooltip takes the rest, the binding id on its last line."""
+FRAME = 2 * 2 + 2 + 2 + 2
+"""Columns the dialog spends around its tables: its margin, border and padding, and the scrollbar."""
+
+
+def columns_for(width: int) -> tuple[tuple[str, int], ...]:
+    """The columns for a terminal ``width`` wide: all four when they fit (each cell is padded by one on each
+    side), else keys, description, and the tooltip with the binding id under it in what is left."""
+    room = min(width, 120) - FRAME
+    if sum(w + 2 for _, w in COLUMNS) <= room:
+        return COLUMNS
+    rest = room - sum(w + 2 for _, w in NARROW_COLUMNS) - 2
+    return (*NARROW_COLUMNS, ("Tooltip · binding id", max(rest, 16)))
 
 
 class KeyRow(NamedTuple):
@@ -109,24 +123,35 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         name = self.described.__class__.__name__
+        self.columns = columns_for(self.app.size.width)
         with Vertical(id="help-dialog"):
             yield Static(f"Keys · {name}", id="help-title", markup=False)
             with VerticalScroll(id="help-sections"):
                 for i, (title, rows) in enumerate(describe(self.described)):
                     yield Static(title, classes="help-section", markup=False)
-                    yield self._table(rows, f"help-table-{i}")
+                    yield self._table(rows, f"help-table-{i}", self.columns)
             yield Static("Esc, F1 or ? closes this. The config's [keys] table remaps keys by binding id.",
                          id="help-hint", markup=False)
 
     @staticmethod
-    def _table(rows: list[KeyRow], table_id: str) -> Widget:
+    def _table(rows: list[KeyRow], table_id: str, columns: tuple[tuple[str, int], ...] = COLUMNS) -> Widget:
         table: DataTable[Text] = DataTable(id=table_id, classes="help-table", cursor_type="row",
                                            zebra_stripes=True)
-        for label, width in COLUMNS:
+        for label, width in columns:
             table.add_column(label, width=width)
         for row in rows:
-            table.add_row(*(Text(cell) for cell in row), height=None)
+            if len(columns) == len(COLUMNS):
+                table.add_row(*(Text(cell) for cell in row), height=None)
+            else:  # the binding id on the tooltip's last line
+                tip = Text(row.tooltip)
+                if row.id:
+                    tip.append(("\n" if row.tooltip else "") + row.id, style="dim")
+                table.add_row(Text(row.keys), Text(row.description), tip, height=None)
         return table
+
+    def on_resize(self) -> None:
+        if columns_for(self.app.size.width) != self.columns:
+            self.refresh(recompose=True)
 
     def action_close(self) -> None:
         self.dismiss()

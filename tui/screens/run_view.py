@@ -1,4 +1,5 @@
-"""One past run, read-only: its header figures, the proposals side by side, and the judge's synthesis."""
+"""One past run, read-only: its header figures, the proposals side by side (tabs when the terminal is narrow), and
+the judge's synthesis."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, Static
+from textual.events import Resize
+from textual.widgets import Footer, Markdown, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..commands import BindingCommands
 from ..messages import ReuseTask
 from ..widgets.proposals import ProposalPane
+from ..widgets.proposals.area import NARROW
 from ..widgets.synthesis import synthesis_from_json
 
 if TYPE_CHECKING:
@@ -78,6 +81,7 @@ class RunViewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="run-task", markup=False)
         yield Static("loading…", id="run-figures", markup=False)
+        yield Tabs(id="run-tabs")
         yield Horizontal(id="run-proposals")
         with VerticalScroll(id="run-synthesis"):
             yield Markdown("", id="run-synthesis-markdown")
@@ -86,7 +90,28 @@ class RunViewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#run-empty").display = False
+        self._layout()
         self.load()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout()
+
+    @property
+    def narrow(self) -> bool:
+        """Below ``NARROW`` columns the proposals are tabs, one shown at a time (as on the main screen)."""
+        return self.size.width < NARROW
+
+    def _layout(self) -> None:
+        tabs = self.query_one("#run-tabs", Tabs)
+        panes = list(self.query(PastProposalPane))
+        tabs.display = self.narrow and bool(panes) and self.query_one("#run-proposals").display
+        for pane in panes:
+            pane.display = not self.narrow or tabs.active == f"run-tab-{pane.index}"
+
+    @on(Tabs.TabActivated, "#run-tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        self._layout()
 
     @work(exclusive=True, group="run-view", exit_on_error=False, thread=True)
     def load(self) -> None:
@@ -113,8 +138,12 @@ class RunViewScreen(Screen[None]):
                                   id=f"run-proposal-{i}")
                  for i, p in enumerate(doc.get("proposals") or [])]
         await self.query_one("#run-proposals", Horizontal).mount_all(panes)
+        tabs = self.query_one("#run-tabs", Tabs)
         for pane, p in zip(panes, doc.get("proposals") or [], strict=True):
             await self._fill(pane, p)
+            await tabs.add_tab(Tab(f"{pane.index + 1} {p.get('model', '?')}·{p.get('variant', '?')}",
+                                   id=f"run-tab-{pane.index}"))
+        self._layout()
         judge = (doc.get("judge") or {}).get("model")
         self.query_one("#run-synthesis").border_title = f"Synthesis · {judge}" if judge else "Synthesis"
         await self.query_one("#run-synthesis-markdown", Markdown).update(synthesis_from_json(doc))
@@ -135,6 +164,7 @@ class RunViewScreen(Screen[None]):
 
     async def _empty(self, text: str) -> None:
         self.query_one("#run-proposals").display = False
+        self.query_one("#run-tabs").display = False
         self.query_one("#run-synthesis").display = False
         empty = self.query_one("#run-empty", Static)
         empty.update(text)

@@ -72,16 +72,16 @@ class StrategyScreen(ModalScreen[dict[str, Any] | None]):
                 yield Label("Strategy", classes="strategy-label")
                 yield Select([(auto, AUTO), *((n, n) for n in names)], value=strategy, allow_blank=False,
                              id="strategy-name")
+            yield Static("Models and variants: none ticked means the strategy's own.", classes="strategy-caption")
             with Horizontal(id="strategy-lists"):
-                with Vertical():
-                    yield Label("Models (none ticked: the strategy's)", classes="strategy-caption")
-                    yield SelectionList[str](
-                        *((self._model_prompt(a, unusable), a, a in models) for a in config.aliases),
-                        id="strategy-models")
-                with Vertical():
-                    yield Label("Variants (none ticked: the strategy's)", classes="strategy-caption")
-                    yield SelectionList[str](*((v, v, v in variants) for v in variant_names(config)),
-                                             id="strategy-variants")
+                models_list = SelectionList[str](
+                    *((self._model_prompt(a, unusable), a, a in models) for a in config.aliases), id="strategy-models")
+                models_list.border_title = "Models"
+                yield models_list
+                variants_list = SelectionList[str](*((v, v, v in variants) for v in variant_names(config)),
+                                                   id="strategy-variants")
+                variants_list.border_title = "Variants"
+                yield variants_list
             with Horizontal(classes="strategy-row"):
                 yield Label("Judge", classes="strategy-label")
                 yield Select([("auto", AUTO), *((self._model_prompt(a, unusable), a) for a in config.aliases)],
