@@ -134,7 +134,7 @@ def test_history_list(workbench, utc, snap_compare) -> None:  # noqa: F811
 
 
 def test_run_view(workbench, utc, snap_compare) -> None:  # noqa: F811
-    """A past run at 80 columns: its task and figures on top, the proposals as tabs (1 alpha·default, 2
+    """A past run at 80 columns: its task and figures on top (the figures wrap when long), the proposals as tabs (1 alpha·default, 2
     beta·terse, 3 gamma·default) with the first, "Plan A · alpha · default", shown in the full width, the
     synthesis below."""
     app = workbench()
@@ -192,7 +192,7 @@ def test_task_list(snap_compare, workbench, scripted, repo: Path, fixed_git_date
 def test_review_unified(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
     """The diff review at 80 columns: the summary line wrapped whole (… F5 commits them to main), the file list
     (one line per file: README.md, src/app.py half decided, src/extra.py (new)) and the reviewer's panel
-    (CONCERN, its summary, the first finding) share a strip on top, and the diff below takes the whole width:
+    (CONCERN, its summary, then the findings from src/app.py:18, scrollable) share a strip on top, and the diff below takes the whole width:
     src/app.py's lines unfolded, its first hunk accepted, the second undecided."""
 
     async def run_before(pilot: Any) -> None:
@@ -244,3 +244,59 @@ def test_prompts_view(workbench, scripted, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(workbench(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_model_picker(snap_compare, workbench, scripted, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """`m` on t1 in the task list: the model picker over the run screen, its title naming t1 and every model
+    (alpha, beta, gamma) in a dialog narrower than the screen, nothing cut."""
+    scripted.enqueue("alpha", json.dumps(TASKS))
+
+    async def run_before(pilot: Any) -> None:
+        await split(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+
+    assert snap_compare(workbench(config(scripted)), terminal_size=SIZE, run_before=run_before)
+
+
+def test_reject_confirm(snap_compare, workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """`x` in the diff review: the question whether to reject the whole run, its text wrapped whole in the
+    dialog, and both buttons in view at the bottom right."""
+
+    async def run_before(pilot: Any) -> None:
+        await open_review(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+
+    assert snap_compare(review_app(workbench, repo), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_review_diff_takes_the_width(workbench, repo: Path, fixed_git_dates) -> None:  # noqa: F811
+    """Not a snapshot: at 80 columns the diff pane is at least 76 columns wide, unified and side by side, and
+    back at 120 columns the file list, diff and reviewer's panel stand side by side again."""
+    from moot.tui.widgets.review import HunkView
+
+    app = review_app(workbench, repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot)
+        diff = pilot.app.screen.query_one(HunkView)
+        assert diff.outer_size.width >= 76
+        await pilot.press("u")
+        await pilot.pause()
+        assert diff.outer_size.width >= 76
+        await pilot.resize_terminal(120, 34)
+        await pilot.pause()
+        files, reviewer = pilot.app.screen.query_one("#review-files"), pilot.app.screen.query_one("#review-reviewer")
+        assert files.region.right <= diff.region.x and diff.region.right <= reviewer.region.x
+
+
+async def test_strategy_buttons_in_reach(workbench) -> None:
+    """Not a snapshot: at 80x24 the strategy dialog's Save and Cancel buttons lie wholly on the screen."""
+    from textual.widgets import Button
+
+    async with workbench().run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        screen = pilot.app.screen.region
+        for button in pilot.app.screen.query(Button):
+            assert screen.contains_region(button.region), button.id

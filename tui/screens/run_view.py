@@ -10,8 +10,8 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.events import Resize
+from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
