@@ -23,7 +23,7 @@ def main() -> None:
         subprocess.run([exe, "--help"], capture_output=True, check=True)
         times.append(time.perf_counter() - t0)
     probe = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from moot.core.cli.main import main\ntry: main(['--help'])\nexcept SystemExit: pass"],
+        [sys.executable, "-X", "importtime", "-c", "from moot.cli.main import main\ntry: main(['--help'])\nexcept SystemExit: pass"],
         capture_output=True, text=True,
     )
     heavy = sorted({line.split("|")[-1].strip().split(".")[0] for line in probe.stderr.splitlines()

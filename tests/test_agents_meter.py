@@ -9,7 +9,7 @@ import pytest
 from moot.agents import execute as x
 from moot.agents import meter
 from moot.agents.meter import Meter
-from moot.core.cli.run_cmd import ExecPrinter
+from moot.cli.run_cmd import ExecPrinter
 from moot.core.events import Queued, Started, TextDelta
 
 

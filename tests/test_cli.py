@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SCRIPTED_CONFIG
-from moot.core.cli.main import main
+from moot.cli.main import main
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_models_shows_missing_key(tmp_path, monkeypatch, capsys, user_config) ->
 
 
 def _moot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "moot.core.cli.main", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "moot.cli.main", *args], cwd=cwd, capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, timeout=60)
 
 
@@ -123,7 +123,7 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 
 
 def test_help_does_not_import_heavy_modules(tmp_path: Path) -> None:
-    code = ("import sys\nfrom moot.core.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom moot.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('litellm', 'pydantic', 'textual', 'ollama', 'llama_cpp') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)

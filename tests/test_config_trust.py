@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
-from moot.core.cli.main import main
+from moot.cli.main import main
 from moot.core.config import load_config, trust
 from moot.core.storage.redact import redact
 from standins.openai_server import OpenAIStandIn
@@ -226,7 +226,7 @@ def test_trust_flag_applies_it_for_this_command_only(servers, capsys) -> None:
 
 @pytest.mark.hostile
 def test_a_terminal_is_asked_once(servers, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moot.core.cli import trust_cmd
+    from moot.cli import trust_cmd
 
     mine, theirs = servers
     answers = iter(["n"])
@@ -247,7 +247,7 @@ def test_a_terminal_is_asked_once(servers, capsys, monkeypatch: pytest.MonkeyPat
 
 def test_not_on_a_terminal_nothing_is_asked(servers, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    from moot.core.cli import trust_cmd
+    from moot.cli import trust_cmd
 
     monkeypatch.setattr(trust_cmd, "ask", lambda prompt: pytest.fail("asked without a terminal"))
     assert main(["models"]) == 0

@@ -240,7 +240,7 @@ def cli(repo: RepoIndex, monkeypatch: pytest.MonkeyPatch) -> LoadedConfig:
 
 
 def test_cli_json_and_table(cli: LoadedConfig, capsys: pytest.CaptureFixture[str]) -> None:
-    from moot.core.cli.context_cmd import run_context
+    from moot.cli.context_cmd import run_context
 
     assert run_context(_args(json=True, budget=1200), cli) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -253,7 +253,7 @@ def test_cli_json_and_table(cli: LoadedConfig, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_usage_errors(cli: LoadedConfig, capsys: pytest.CaptureFixture[str]) -> None:
-    from moot.core.cli.context_cmd import run_context
+    from moot.cli.context_cmd import run_context
 
     assert run_context(_args(files=["nope.py"]), cli) == 2
     assert "nope.py" in capsys.readouterr().err

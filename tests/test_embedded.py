@@ -64,7 +64,7 @@ def test_moot_plan_end_to_end(tmp_path: Path) -> None:
     cfg.write_text('[[models]]\nname = "smollm2"\nmodel = "local/smollm2"\nmax_tokens = 48\nnum_ctx = 4096\n'
                    "[ensemble]\nembedded_target_s = 100000\n")  # room for all three, however busy the machine
     env = {**os.environ, "MOOT_CONFIG": str(cfg)}
-    r = subprocess.run([sys.executable, "-m", "moot.core.cli.main", "plan", "Add a --verbose flag", "--json"],
+    r = subprocess.run([sys.executable, "-m", "moot.cli.main", "plan", "Add a --verbose flag", "--json"],
                        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)

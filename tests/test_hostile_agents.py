@@ -354,7 +354,7 @@ def test_moot_run_and_review_print_the_flag(scripted, tmp_path: Path, monkeypatc
                                             user_config, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from moot.core.cli.main import main
+    from moot.cli.main import main
 
     user_config(CLI_CONFIG)
     repo = make_repo(tmp_path / "repo", {"x.txt": "no\n"})

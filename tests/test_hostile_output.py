@@ -14,7 +14,7 @@ import pytest
 from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
 from conftest import SCRIPTED_CONFIG
-from moot.core.cli.main import main
+from moot.cli.main import main
 from moot.core.text import clean, control, guarded_output, terminal_safe
 from standins.ollama_server import OllamaStandIn
 from standins.openai_server import OpenAIStandIn

@@ -22,7 +22,7 @@ from moot.context.cache import TagCache, build_index
 from moot.context.files import list_files, safe_name, shown_name
 from moot.context.index import RepoFile
 from moot.context.planning import planning_context
-from moot.core.cli.main import main
+from moot.cli.main import main
 
 pytestmark = pytest.mark.hostile
 

@@ -174,7 +174,7 @@ members = [{{ model = "flood", variant = "default" }}, {{ model = "calm", varian
 def test_a_plan_with_a_flooding_model_cuts_it_and_the_others_finish(
         openai: OpenAIStandIn, key: str, user_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from moot.core.cli.main import main
+    from moot.cli.main import main
 
     user_config(PLAN_CONFIG.format(url=openai.url, max_tokens=MAX_TOKENS))
     work = tmp_path / "work"

@@ -14,7 +14,7 @@ from gitrepo import make_repo
 from moot.core import tokens
 from moot.tui import entry
 
-MOOT = [sys.executable, "-c", "import sys; from moot.tui.entry import main; sys.exit(main())"]
+MOOT = [sys.executable, "-c", "import sys; from moot.cli.entry import main; sys.exit(main())"]
 
 
 def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_a_config_file_named_outright_and_missing_is_an_error(tmp_path: Path, mo
 
 
 def _plan_in(folder: Path, scripted, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
-    from moot.core.cli.main import main as cli
+    from moot.cli.main import main as cli
 
     folder.mkdir()
     monkeypatch.chdir(folder)
@@ -263,7 +263,7 @@ def test_history_shows_this_projects_runs_and_show_lays_out_its_calls(
     import json
 
     from conftest import SCRIPTED_CONFIG
-    from moot.core.cli.main import main as cli
+    from moot.cli.main import main as cli
 
     user_config(SCRIPTED_CONFIG)
     _plan_in(tmp_path / "one", scripted, monkeypatch, "task of project one")
@@ -304,7 +304,7 @@ def test_the_projects_pins_and_drops_apply_to_every_entry_point(
     import json
 
     from moot.context.choice import ContextChoice
-    from moot.core.cli.main import main as cli
+    from moot.cli.main import main as cli
     from moot.core.storage import Store
 
     repo = make_repo(tmp_path / "repo", {
@@ -323,7 +323,7 @@ def test_the_projects_pins_and_drops_apply_to_every_entry_point(
     assert "secret_notes.py" not in paths and paths[0] == "util.py"
     assert "the project's choice: 1 file pinned, 1 file dropped" in captured.err
     assert doc["budget"] == 2048  # the embedded default's 8192-token window, a quarter of it
-    from moot.core.cli.commands import _planning_context
+    from moot.cli.commands import _planning_context
     from moot.core.config import load_config
 
     loaded = load_config(repo)
@@ -333,7 +333,7 @@ def test_the_projects_pins_and_drops_apply_to_every_entry_point(
 
 def test_undo_outside_a_repository_says_it_as_run_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from moot.core.cli.main import main as cli
+    from moot.cli.main import main as cli
 
     monkeypatch.chdir(tmp_path)
     assert cli(["undo"]) == 2
@@ -365,7 +365,7 @@ def test_a_files_byte_order_mark_and_coding_declaration_are_honoured(tmp_path: P
 
 def test_pinning_a_file_left_out_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from moot.core.cli.main import main as cli
+    from moot.cli.main import main as cli
 
     repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n", ".gitignore": "build.log\n"})
     (repo / "blob.dat").write_bytes(b"\0\1\2")

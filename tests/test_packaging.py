@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"core": "moot.core", "context": "moot.context", "agents": "moot.agents", "tui": "moot.tui",
+FOLDERS = {"core": "moot.core", "context": "moot.context", "agents": "moot.agents", "tui": "moot.tui", "cli": "moot.cli",
            "themes": "moot.themes"}
 
 

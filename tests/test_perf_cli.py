@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from moot.core.cli import perf_cmd
-from moot.core.cli.main import main
+from moot.cli import perf_cmd
+from moot.cli.main import main
 from moot.core.perf.bench import CASES, bench_messages
 from moot.core.perf.store import PerfStore, Sample
 from moot.core.storage import Store

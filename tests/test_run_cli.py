@@ -14,7 +14,7 @@ import pytest
 from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
 
 from conftest import ROOT
-from moot.core.cli.main import main
+from moot.cli.main import main
 
 TEST_CMD = (
     f'"{sys.executable}" -c "import sys; t = open(\'x.txt\').read(); print(\'x.txt holds\', repr(t)); '
@@ -261,7 +261,7 @@ backend = ScriptedBackend.install()
 backend.enqueue("alpha", {tasks!r})
 backend.enqueue("alpha", {first!r})
 backend.enqueue("alpha", "x", hang=True)
-from moot.core.cli.main import main
+from moot.cli.main import main
 sys.exit(main(["run", "--plan", {plan!r}, "--yes"]))
 """
 

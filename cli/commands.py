@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, LoadedConfig, load_config
-from ..text import clean, clean_data, guarded_output, one_line
-from ..words import plural
+from moot.core.config import ConfigError, LoadedConfig, load_config
+from moot.core.text import clean, clean_data, guarded_output, one_line
+from moot.core.words import plural
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -89,7 +89,7 @@ def _emit(args: argparse.Namespace, text: str) -> None:
 
 
 def _open_store() -> Any:
-    from ..storage import Store
+    from moot.core.storage import Store
 
     store = Store()
     store.mark_interrupted()
@@ -117,10 +117,10 @@ def plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> int:
-    from ..discovery import model_statuses
-    from ..ensemble import Ensemble, PlanOptions, StrategyError
-    from ..ensemble.prompts import UnknownVariant
-    from ..providers.base import close_backends
+    from moot.core.discovery import model_statuses
+    from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
+    from moot.core.ensemble.prompts import UnknownVariant
+    from moot.core.providers.base import close_backends
     from .progress import ProgressPrinter
 
     statuses = await model_statuses(loaded)
@@ -208,7 +208,7 @@ def _planning_context(loaded: LoadedConfig, task: str, models: list[Any], budget
 
 
 def models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    from ..discovery import model_statuses
+    from moot.core.discovery import model_statuses
 
     statuses = asyncio.run(model_statuses(loaded))
     if args.json:
@@ -260,7 +260,7 @@ def history(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    from ..ensemble.result import markdown_from_json
+    from moot.core.ensemble.result import markdown_from_json
 
     store = _open_store()
     try:

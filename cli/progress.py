@@ -8,10 +8,10 @@ import sys
 import time
 from typing import TextIO
 
-from ..ensemble import Progress
-from ..events import Done, Error, Queued, Started, TextDelta, ThinkingDelta
-from ..text import control, terminal_safe
-from ..words import plural
+from moot.core.ensemble import Progress
+from moot.core.events import Done, Error, Queued, Started, TextDelta, ThinkingDelta
+from moot.core.text import control, terminal_safe
+from moot.core.words import plural
 
 
 class ProgressPrinter:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from ..config import LoadedConfig, data_dir
-from ..config.loader import user_config_path
-from ..config.models import PROVIDER_KEY_ENV
-from ..words import plural
+from moot.core.config import LoadedConfig, data_dir
+from moot.core.config.loader import user_config_path
+from moot.core.config.models import PROVIDER_KEY_ENV
+from moot.core.words import plural
 from .main import EXIT_FAILED, EXIT_OK
 
 OK, BAD, INFO = "✓", "✗", "·"
@@ -21,9 +21,9 @@ def _line(mark: str, text: str, fix: str = "") -> None:
 
 
 async def _ollama(loaded: LoadedConfig) -> None:
-    from ..discovery import ollama_host
-    from ..events import ProviderError
-    from ..providers.ollama import list_models, server_version
+    from moot.core.discovery import ollama_host
+    from moot.core.events import ProviderError
+    from moot.core.providers.ollama import list_models, server_version
 
     host = ollama_host(loaded)
     try:
@@ -38,8 +38,8 @@ async def _ollama(loaded: LoadedConfig) -> None:
 
 
 def run_doctor(loaded: LoadedConfig) -> int:
-    from ..discovery import model_statuses
-    from ..providers.embedded import engine_installed, shipped_model_path
+    from moot.core.discovery import model_statuses
+    from moot.core.providers.embedded import engine_installed, shipped_model_path
 
     print(f"moot doctor (Python {sys.version.split()[0]})\n")
     user = user_config_path()

@@ -10,16 +10,16 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ..config import LoadedConfig
-from ..text import control
+from moot.core.config import LoadedConfig
+from moot.core.text import control
 from .commands import dump_json
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from ..perf.analyse import Spread
-    from ..perf.bench import BenchResult, BenchRow
-    from ..perf.hosts import PerfMonitor, PerfSnapshot
-    from ..storage import Store
+    from moot.core.perf.analyse import Spread
+    from moot.core.perf.bench import BenchResult, BenchRow
+    from moot.core.perf.hosts import PerfMonitor, PerfSnapshot
+    from moot.core.storage import Store
 
 WATCH_INTERVAL_S = 2.0
 _CLEAR = "\x1b[H\x1b[2J"
@@ -32,8 +32,8 @@ def err(text: str) -> None:
 def perf(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if getattr(args, "perf_command", None) == "bench":
         return bench(args, loaded)
-    from ..perf.hosts import PerfMonitor
-    from ..storage import Store
+    from moot.core.perf.hosts import PerfMonitor
+    from moot.core.storage import Store
 
     store = Store()
     monitor = PerfMonitor(loaded.config, store)
@@ -132,7 +132,7 @@ def render(snap: PerfSnapshot) -> str:
 
 
 def bench(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    from ..storage import Store
+    from moot.core.storage import Store
 
     store = Store()
     try:
@@ -142,9 +142,9 @@ def bench(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 async def _bench(args: argparse.Namespace, loaded: LoadedConfig, store: Store) -> int:
-    from ..discovery import add_ollama_defaults
-    from ..perf.bench import CASES, run_bench
-    from ..providers.base import close_backends
+    from moot.core.discovery import add_ollama_defaults
+    from moot.core.perf.bench import CASES, run_bench
+    from moot.core.providers.base import close_backends
 
     model = loaded.config.model(args.model)
     if model is None and loaded.defaulted_models:

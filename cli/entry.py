@@ -1,6 +1,6 @@
 """The ``moot`` console script: the workbench with no command, the headless commands otherwise.
 
-It lives in ``moot.tui`` because ``moot.core`` may not import the UI; it imports Textual only when the
+It lives in ``moot.cli``, the command-line interface; it imports Textual only when the
 workbench is actually opened, so ``moot --help`` stays fast.
 """
 
@@ -16,13 +16,13 @@ from typing import NoReturn
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        from . import use_workbench_frame_rate
+        from moot.tui import use_workbench_frame_rate
 
         use_workbench_frame_rate()
-        from .app import run_workbench
+        from moot.tui.app import run_workbench
 
         end_process(run_workbench())
-    from moot.core.cli.main import main as cli
+    from .main import main as cli
 
     try:
         code = cli(args)

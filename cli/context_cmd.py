@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..words import plural
+from moot.core.words import plural
 from .main import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from moot.context.scope import ContextResult
 
-    from ..config import LoadedConfig
+    from moot.core.config import LoadedConfig
 
 
 def err(text: str) -> None:
@@ -51,7 +51,7 @@ def project_choice(loaded: LoadedConfig) -> Any:
     """The files pinned and dropped for this project (``moot.context.choice``)."""
     from moot.context.choice import ContextChoice
 
-    from ..storage import Store
+    from moot.core.storage import Store
 
     store = Store()
     try:

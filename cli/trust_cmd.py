@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import ConfigError, LoadedConfig, load_config, project_root
-from ..config import trust as trusting
-from ..config.loader import PROJECT_FILE
+from moot.core.config import ConfigError, LoadedConfig, load_config, project_root
+from moot.core.config import trust as trusting
+from moot.core.config.loader import PROJECT_FILE
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 

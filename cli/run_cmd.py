@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import LoadedConfig
-from ..text import control
+from moot.core.config import LoadedConfig
+from moot.core.text import control
 from .commands import _fit, _open_store, _planning_context, dump_json, err, plural, read_task
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
@@ -241,9 +241,9 @@ def _title(plan: str) -> str:
 
 async def _make_plan(loaded: LoadedConfig, store: Any, task: str) -> tuple[str, str] | None:
     """Plan ``task`` with the ensemble, exactly as ``moot plan`` does; the plan and its run id."""
-    from ..discovery import model_statuses
-    from ..ensemble import Ensemble, PlanOptions, StrategyError
-    from ..ensemble.prompts import UnknownVariant
+    from moot.core.discovery import model_statuses
+    from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
+    from moot.core.ensemble.prompts import UnknownVariant
     from .progress import ProgressPrinter
 
     statuses = await model_statuses(loaded)
@@ -301,7 +301,7 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
     from moot.agents.routing import RoutingError, route
     from moot.agents.tasks import DecomposeError
 
-    from ..providers.base import close_backends
+    from moot.core.providers.base import close_backends
 
     config = loaded.config
     store = _open_store()
@@ -372,7 +372,7 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents import runs
     from moot.agents.worktree import WorktreeError
 
-    from ..providers.base import close_backends
+    from moot.core.providers.base import close_backends
 
     store = _open_store()
     runs.mark_stale(store)
