@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from moot.core.storage import Store
+from moot.core.storage import Store, Tables
+
+from .tables import SCHEMA
 
 #: States in which a process is carrying the run out.
 ACTIVE = ("decomposing", "executing", "testing", "reviewing")
@@ -171,6 +173,11 @@ def _review_json(review: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def _sql(store: Store) -> Tables:
+    """This module's tables (``agents.tables``): the only way SQL reaches them."""
+    return store.tables(SCHEMA)
+
+
 def _alive(run_id: str, pid: int | None) -> bool:
     if run_id in _LOCAL:
         return True
@@ -194,7 +201,7 @@ def create(store: Store, run_id: str, task: str, plan: str, repo_dir: str, base_
            base_branch: str | None, *, plan_run_id: str | None = None, state: str = "executing") -> None:
     """Record a new execution run (the ``runs`` row and its ``exec_runs`` row), owned by this process."""
     store.start_run(run_id, "exec", task, None, repo_dir)
-    store.execute(
+    _sql(store).execute(
         "INSERT INTO exec_runs (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, pid, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, os.getpid(), time.time()),
@@ -205,7 +212,7 @@ def create(store: Store, run_id: str, task: str, plan: str, repo_dir: str, base_
 def claim(store: Store, run_id: str) -> None:
     """This process carries the run out from now on (resuming it)."""
     _LOCAL.add(run_id)
-    store.execute("UPDATE exec_runs SET pid = ?, updated_at = ? WHERE run_id = ?", (os.getpid(), time.time(), run_id))
+    _sql(store).execute("UPDATE exec_runs SET pid = ?, updated_at = ? WHERE run_id = ?", (os.getpid(), time.time(), run_id))
 
 
 def release(run_id: str) -> None:
@@ -217,29 +224,28 @@ def set_state(store: Store, run_id: str, state: str, *, error: str | None = None
               result: dict[str, Any] | None = None) -> None:
     """Move the run to ``state``; ``runs.status`` follows (a run another process wrongly marked interrupted
     while this one carries it out is set back to running)."""
-    store.execute("UPDATE exec_runs SET state = ?, updated_at = ?, error = COALESCE(?, error) WHERE run_id = ?",
+    _sql(store).execute("UPDATE exec_runs SET state = ?, updated_at = ?, error = COALESCE(?, error) WHERE run_id = ?",
                   (state, time.time(), error, run_id))
     status = _STATUS.get(state, state)
     if state in ACTIVE:
-        store.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+        store.set_run_status(run_id, status)
     else:
         if result is None:
-            row = store.execute("SELECT result_json FROM runs WHERE id = ?", (run_id,))
-            result = json.loads(row[0][0]) if row and row[0][0] else None
+            result = store.run_result(run_id)
         store.finish_run(run_id, status, result)
 
 
 def set_winner(store: Store, run_id: str, candidate: int) -> None:
-    store.execute("UPDATE exec_runs SET winner = ? WHERE run_id = ?", (candidate, run_id))
+    _sql(store).execute("UPDATE exec_runs SET winner = ? WHERE run_id = ?", (candidate, run_id))
 
 
 def set_accepted(store: Store, run_id: str, sha: str | None) -> None:
-    store.execute("UPDATE exec_runs SET accepted_sha = ? WHERE run_id = ?", (sha, run_id))
+    _sql(store).execute("UPDATE exec_runs SET accepted_sha = ? WHERE run_id = ?", (sha, run_id))
 
 
 def add_candidate(store: Store, run_id: str, candidate: int, model_alias: str | None, branch: str,
                   worktree: str | None) -> None:
-    store.execute(
+    _sql(store).execute(
         "INSERT INTO exec_candidates (run_id, candidate, model_alias, branch, worktree) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id, candidate) DO UPDATE SET model_alias = excluded.model_alias, "
         "branch = excluded.branch, worktree = excluded.worktree",
@@ -265,14 +271,14 @@ def set_candidate(store: Store, run_id: str, candidate: int, **values: Any) -> N
             cols.append(f"{key} = ?")
             args.append(value)
     if cols:
-        store.execute(f"UPDATE exec_candidates SET {', '.join(cols)} WHERE run_id = ? AND candidate = ?",
+        _sql(store).execute(f"UPDATE exec_candidates SET {', '.join(cols)} WHERE run_id = ? AND candidate = ?",
                       (*args, run_id, candidate))
 
 
 def add_tasks(store: Store, run_id: str, candidate: int, tasks: Sequence[TaskRow]) -> None:
     """Record the candidate's tasks, queued, in order (a task already recorded is left as it is)."""
     for t in tasks:
-        store.execute(
+        _sql(store).execute(
             "INSERT OR IGNORE INTO exec_tasks (run_id, candidate, task_id, position, title, role, model_alias, "
             "reason, description, files_json, depends_json, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, candidate, t.task_id, t.position, t.title, t.role, t.model_alias, t.reason, t.description,
@@ -283,7 +289,7 @@ def add_tasks(store: Store, run_id: str, candidate: int, tasks: Sequence[TaskRow
 def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: str, *,
              commit: str | None = None, error: str | None = None) -> None:
     """A task's new status, with its commit or the reason it failed (both cleared otherwise)."""
-    store.execute(
+    _sql(store).execute(
         "UPDATE exec_tasks SET status = ?, commit_sha = ?, error = ? WHERE run_id = ? AND candidate = ? "
         "AND task_id = ?",
         (status, commit, error, run_id, candidate, task_id),
@@ -292,7 +298,7 @@ def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: st
 
 def set_task_attempts(store: Store, run_id: str, candidate: int, task_id: str, attempts: int) -> None:
     """How many times the task's model has been asked so far."""
-    store.execute(
+    _sql(store).execute(
         "UPDATE exec_tasks SET attempts = ? WHERE run_id = ? AND candidate = ? AND task_id = ?",
         (attempts, run_id, candidate, task_id),
     )
@@ -300,7 +306,7 @@ def set_task_attempts(store: Store, run_id: str, candidate: int, task_id: str, a
 
 def set_task_model(store: Store, run_id: str, candidate: int, task_id: str, model_alias: str) -> None:
     """The model that carries out a task, when the router chose another than ``[roles]`` gave it."""
-    store.execute(
+    _sql(store).execute(
         "UPDATE exec_tasks SET model_alias = ? WHERE run_id = ? AND candidate = ? AND task_id = ?",
         (model_alias, run_id, candidate, task_id),
     )
@@ -311,10 +317,10 @@ def set_task_model(store: Store, run_id: str, candidate: int, task_id: str, mode
 
 def resolve_id(store: Store, run_id: str) -> str | None:
     """The full id of the execution run ``run_id`` names (exactly, or as a unique prefix)."""
-    rows = store.execute("SELECT run_id FROM exec_runs WHERE run_id = ?", (run_id,))
+    rows = _sql(store).execute("SELECT run_id FROM exec_runs WHERE run_id = ?", (run_id,))
     if not rows:
         esc = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = store.execute("SELECT run_id FROM exec_runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (f"{esc}%",))
+        rows = _sql(store).execute("SELECT run_id FROM exec_runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (f"{esc}%",))
     return str(rows[0][0]) if len(rows) == 1 else None
 
 
@@ -323,28 +329,26 @@ def load(store: Store, run_id: str) -> ExecRun | None:
     full = resolve_id(store, run_id)
     if full is None:
         return None
-    rows = store.execute(
-        "SELECT e.*, r.task, r.status, r.created_at FROM exec_runs e JOIN runs r ON r.id = e.run_id "
-        "WHERE e.run_id = ?", (full,),
-    )
-    if not rows:
+    rows = _sql(store).execute("SELECT * FROM exec_runs WHERE run_id = ?", (full,))
+    head = store.run(full)  # the run's own row (the core's): its task, status and start
+    if not rows or head is None:
         return None
     r = dict(rows[0])
     run = ExecRun(
-        run_id=full, task=r["task"], status=r["status"], plan=r["plan"], plan_run_id=r["plan_run_id"],
+        run_id=full, task=head["task"], status=head["status"], plan=r["plan"], plan_run_id=r["plan_run_id"],
         repo_dir=r["repo_dir"], base_branch=r["base_branch"], base_sha=r["base_sha"], state=r["state"],
         winner=r["winner"], accepted_sha=r["accepted_sha"], pid=r["pid"], error=r["error"],
-        created_at=r["created_at"],
+        created_at=head["created_at"],
     )
     tasks: dict[int, list[TaskRow]] = {}
-    for t in store.execute("SELECT * FROM exec_tasks WHERE run_id = ? ORDER BY candidate, position", (full,)):
+    for t in _sql(store).execute("SELECT * FROM exec_tasks WHERE run_id = ? ORDER BY candidate, position", (full,)):
         tasks.setdefault(t["candidate"], []).append(TaskRow(
             task_id=t["task_id"], position=t["position"], title=t["title"], role=t["role"],
             model_alias=t["model_alias"], description=t["description"], files=json.loads(t["files_json"]),
             depends_on=json.loads(t["depends_json"]), status=t["status"], commit=t["commit_sha"], error=t["error"],
             reason=t["reason"], candidate=t["candidate"], attempts=t["attempts"],
         ))
-    for c in store.execute("SELECT * FROM exec_candidates WHERE run_id = ? ORDER BY candidate", (full,)):
+    for c in _sql(store).execute("SELECT * FROM exec_candidates WHERE run_id = ? ORDER BY candidate", (full,)):
         run.candidates.append(CandidateRow(
             candidate=c["candidate"], model_alias=c["model_alias"], branch=c["branch"], worktree=c["worktree"],
             status=c["status"], head_sha=c["head_sha"],
@@ -358,12 +362,9 @@ def load(store: Store, run_id: str) -> ExecRun | None:
 def recent(store: Store, limit: int = 20, states: Iterable[str] | None = None) -> list[ExecRun]:
     """Execution runs, newest first (only those in ``states`` when given)."""
     wanted = list(states) if states is not None else None
-    rows = store.execute(
-        "SELECT e.run_id FROM exec_runs e JOIN runs r ON r.id = e.run_id ORDER BY r.created_at DESC, r.rowid DESC"
-    )
     out: list[ExecRun] = []
-    for row in rows:
-        run = load(store, row[0])
+    for row in store.runs(limit=-1, kind="exec"):
+        run = load(store, row["id"])
         if run is not None and (wanted is None or run.state in wanted):
             out.append(run)
             if len(out) >= limit:
@@ -376,10 +377,10 @@ def mark_stale(store: Store) -> list[str]:
     another live process carries out is left alone, and set back to running if something else marked it
     interrupted. Returns the ids marked."""
     marked = []
-    for row in store.execute("SELECT run_id, state, pid FROM exec_runs WHERE state IN (?, ?, ?, ?)", ACTIVE):
+    for row in _sql(store).execute("SELECT run_id, state, pid FROM exec_runs WHERE state IN (?, ?, ?, ?)", ACTIVE):
         run_id, pid = row["run_id"], row["pid"]
         if _alive(run_id, pid):
-            store.execute("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'interrupted'", (run_id,))
+            store.set_run_status(run_id, "running", only_if="interrupted")
             continue
         interrupt(store, run_id)
         marked.append(run_id)
@@ -388,9 +389,9 @@ def mark_stale(store: Store) -> list[str]:
 
 def interrupt(store: Store, run_id: str) -> None:
     """Mark the run interrupted: its unfinished tasks and candidates too (their worktrees stay, to resume)."""
-    store.execute("UPDATE exec_tasks SET status = 'interrupted' WHERE run_id = ? AND status IN "
+    _sql(store).execute("UPDATE exec_tasks SET status = 'interrupted' WHERE run_id = ? AND status IN "
                   "('running', 'retrying')", (run_id,))
-    store.execute("UPDATE exec_candidates SET status = 'interrupted' WHERE run_id = ? AND status NOT IN "
+    _sql(store).execute("UPDATE exec_candidates SET status = 'interrupted' WHERE run_id = ? AND status NOT IN "
                   "('done', 'failed')", (run_id,))
     set_state(store, run_id, "interrupted")
     release(run_id)

@@ -16,9 +16,33 @@ from moot.core.calls import CallContext, run_call
 from moot.core.config.models import ModelConfig
 from moot.core.events import Event
 from moot.core.providers.base import Params
-from moot.core.storage import Store
+from moot.core.storage import Schema, Store
 from moot.core.storage.redact import redact
 from moot.core.tokens import count_tokens
+
+#: The distillations kept with their runs; this module alone reads and writes them.
+SCHEMA = Schema(
+    owner="moot.context.distill",
+    tables=("distillations",),
+    migrations=(
+        (
+            "m006_distillations",
+            """
+            -- model-written digests of an earlier phase (key decisions, constraints, risks), kept with the run
+            CREATE TABLE distillations (
+                run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                source      TEXT NOT NULL,            -- what was distilled: 'plan', 'proposals', ...
+                model_alias TEXT NOT NULL,
+                text        TEXT NOT NULL,
+                source_tokens INTEGER NOT NULL,
+                tokens      INTEGER NOT NULL,
+                created_at  REAL NOT NULL,
+                PRIMARY KEY (run_id, source)
+            );
+            """,
+        ),
+    ),
+)
 
 PROMPT = """\
 Condense the text below for the engineers who will carry it out. They will not see the original.
@@ -56,7 +80,7 @@ class Distillation:
 
 def stored(store: Store, run_id: str, source: str) -> Distillation | None:
     """The distillation of ``source`` kept with ``run_id``, if there is one."""
-    rows = store.execute("SELECT * FROM distillations WHERE run_id = ? AND source = ?", (run_id, source))
+    rows = store.tables(SCHEMA).execute("SELECT * FROM distillations WHERE run_id = ? AND source = ?", (run_id, source))
     if not rows:
         return None
     r = rows[0]
@@ -84,7 +108,7 @@ async def distill(text: str, model: ModelConfig, *, source: str = "plan", store:
     found = Distillation(run_id, source, model.name, digest, count_tokens(text, model.model),
                          count_tokens(digest, model.model))
     if store is not None and run_id is not None:
-        store.execute(
+        store.tables(SCHEMA).execute(
             "INSERT OR REPLACE INTO distillations (run_id, source, model_alias, text, source_tokens, tokens, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, source, model.name, digest, found.source_tokens, found.tokens, time.time()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,12 @@ _KEY_VARS = (
     "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "MISTRAL_API_KEY",
     "GROQ_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "OLLAMA_HOST", "OLLAMA_API_KEY",
 )
+
+
+def sql(store: Any, statement: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    """Raw SQL on a store's database, for a test that sets up or inspects rows itself (moot's own modules
+    reach only the tables they own, through ``Store.tables``)."""
+    return store._run_sql(statement, args)
 
 
 @pytest.fixture(autouse=True)
@@ -105,12 +112,12 @@ judge = "alpha"
 def workbench(tmp_path: Path, user_config, scripted, monkeypatch: pytest.MonkeyPatch):
     """A factory for the workbench app on the scripted models (alpha, beta, gamma; alpha judges), in a fresh
     project directory, with every model usable and a frozen pane clock (deterministic figures)."""
+    from moot.agents import meter
     from moot.core.config import load_config
     from moot.core.discovery import ModelStatus
     from moot.core.providers.base import Availability
     from moot.core.storage import Store
     from moot.tui.app import MootApp
-    from moot.agents import meter
     from moot.tui.widgets.proposals import pane
 
     user_config(SCRIPTED_CONFIG)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from conftest import sql
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.routing import route
@@ -361,8 +362,8 @@ async def test_resume_keeps_a_commit_made_just_before_the_process_died(scripted,
     scripted.enqueue("alpha", reply(block("y.txt", "", "y\n")))
     run = await carry_out(config, store, repo, tasks({"id": "t1", "title": "one"}, {"id": "t2", "title": "two"}))
     # as if killed between t2's commit and its record: t2 still running, the process gone
-    store.execute("UPDATE exec_tasks SET status = 'running', commit_sha = NULL WHERE task_id = 't2'")
-    store.execute("UPDATE exec_runs SET state = 'executing', pid = ?", (_dead_pid(),))
+    sql(store, "UPDATE exec_tasks SET status = 'running', commit_sha = NULL WHERE task_id = 't2'")
+    sql(store, "UPDATE exec_runs SET state = 'executing', pid = ?", (_dead_pid(),))
     assert runs.mark_stale(store) == [run.run_id]
     done = await x.execute(config, store, run.run_id)
     assert done.ok and len(scripted.calls) == 2
@@ -380,8 +381,8 @@ def test_mark_stale_leaves_a_run_another_live_process_carries_out(repo, store) -
     dead = x.begin(store, repo, "dead", "plan")
     runs.release(live)
     runs.release(dead)
-    store.execute("UPDATE exec_runs SET pid = ? WHERE run_id = ?", (os.getppid(), live))
-    store.execute("UPDATE exec_runs SET pid = ? WHERE run_id = ?", (_dead_pid(), dead))
+    sql(store, "UPDATE exec_runs SET pid = ? WHERE run_id = ?", (os.getppid(), live))
+    sql(store, "UPDATE exec_runs SET pid = ? WHERE run_id = ?", (_dead_pid(), dead))
     store.mark_interrupted()  # what every CLI start does to 'running' runs
     assert runs.mark_stale(store) == [dead]
     a, b = runs.load(store, live), runs.load(store, dead)

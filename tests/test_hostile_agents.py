@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from conftest import sql
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.accept import AcceptError, accept, undo
@@ -318,8 +319,8 @@ async def test_a_stale_index_lock_on_resume_is_named_and_the_run_stays_resumable
     run = await x.execute(config, store, x.begin(store, repo, "t", "p"), route(
         [Task(id="t1", title="one", role="backend"), Task(id="t2", title="two", role="backend")], config))
     # as if killed while git was writing t2's commit: t2 running, a lock left behind, the process gone
-    store.execute("UPDATE exec_tasks SET status = 'running', commit_sha = NULL WHERE task_id = 't2'")
-    store.execute("UPDATE exec_runs SET state = 'executing', pid = ?", (_dead_pid(),))
+    sql(store, "UPDATE exec_tasks SET status = 'running', commit_sha = NULL WHERE task_id = 't2'")
+    sql(store, "UPDATE exec_runs SET state = 'executing', pid = ?", (_dead_pid(),))
     git(repo, "-C", str(run.candidates[0].worktree), "reset", "-q", "--hard", "HEAD~1")
     lock = Path(git(Path(run.candidates[0].worktree or ""), "rev-parse", "--path-format=absolute",
                     "--git-path", "index.lock").strip())

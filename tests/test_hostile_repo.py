@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from moot.cli.main import main
 from moot.context import files as files_mod
 from moot.context.cache import TagCache, build_index
 from moot.context.files import list_files, safe_name, shown_name
 from moot.context.index import RepoFile
 from moot.context.planning import planning_context
-from moot.cli.main import main
 
 pytestmark = pytest.mark.hostile
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sql
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import ModelConfig
 from moot.core.events import TextDelta
@@ -65,7 +66,7 @@ async def gone(server: OpenAIStandIn) -> bool:
 
 
 def last_call(store: Store) -> dict[str, object]:
-    return dict(store.execute("SELECT status, error_kind, error_message, reply, completion_tokens FROM calls"
+    return dict(sql(store, "SELECT status, error_kind, error_message, reply, completion_tokens FROM calls"
                               " ORDER BY id DESC LIMIT 1")[0])
 
 

@@ -303,8 +303,8 @@ def test_the_projects_pins_and_drops_apply_to_every_entry_point(
     `moot context --model smollm2` counted against 4000 tokens where planning gives it 2048."""
     import json
 
-    from moot.context.choice import ContextChoice
     from moot.cli.main import main as cli
+    from moot.context.choice import ContextChoice
     from moot.core.storage import Store
 
     repo = make_repo(tmp_path / "repo", {

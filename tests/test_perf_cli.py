@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sql
 from moot.cli import perf_cmd
 from moot.cli.main import main
 from moot.core.perf.bench import CASES, bench_messages
@@ -130,7 +131,7 @@ def test_bench_runs_every_case_and_stores_a_profile(project: Path, server: Ollam
     with Store() as store:
         samples = PerfStore(store).samples(f"ollama/{TAG}", server.url)
         sources = {s.source for s in samples}
-        labels = [r["label"] for r in store.execute("SELECT label FROM calls WHERE phase = 'bench' ORDER BY id")]
+        labels = [r["label"] for r in sql(store, "SELECT label FROM calls WHERE phase = 'bench' ORDER BY id")]
     assert len(samples) == 6 and sources == {"bench"}
     assert labels == [c.name for c in CASES]
     # the stand-in's derived figures: 10 ms a piece, 1 ms a prompt word

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from conftest import sql
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import ModelConfig
 from moot.core.events import Perf
@@ -70,7 +71,7 @@ async def test_a_local_call_records_exact_rates_with_its_call_id(server: OllamaS
     result = await call(coder(server.url), store)
     assert result.ok
     [s] = PerfStore(store).samples()
-    [row] = store.execute("SELECT id FROM calls")
+    [row] = sql(store, "SELECT id FROM calls")
     assert (s.host, s.model, s.source, s.call_id) == (server.url, MODEL, "call", row["id"])
     assert (s.prompt_tokens, s.output_tokens) == (26, 10)
     assert (s.prompt_eval_ns, s.eval_ns, s.load_ns, s.total_ns) == (125_000_000, 250_000_000, 500_000_000,
@@ -101,7 +102,7 @@ async def test_failed_calls_record_nothing(server: OllamaStandIn, store: Store) 
     broken = await call(coder(server.url), store)
     assert broken.error is not None and broken.error.kind == "server"
     assert PerfStore(store).samples() == []
-    assert len(store.execute("SELECT id FROM calls")) == 2  # both calls are still logged
+    assert len(sql(store, "SELECT id FROM calls")) == 2  # both calls are still logged
 
 
 async def test_a_perf_store_failure_never_breaks_a_call(server: OllamaStandIn, store: Store, monkeypatch,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from conftest import sql
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import ModelConfig
 from moot.core.events import Error, Event
@@ -232,7 +233,7 @@ async def test_the_call_log_keeps_the_whole_error(server: OpenAIStandIn) -> None
                                 ctx=CallContext(store=store, phase="propose"))
         assert result.error is not None
         assert result.error.message == f"HTTP 500 from {where(server)}: The upstream says no."
-        (row,) = store.execute("SELECT error_kind, error_message FROM calls")
+        (row,) = sql(store, "SELECT error_kind, error_message FROM calls")
     finally:
         store.close()
     assert row["error_kind"] == "server"

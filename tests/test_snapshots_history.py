@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from conftest import sql
 from moot.tui.screens.run_view import RunViewScreen
 
 SIZE = (120, 34)
@@ -49,7 +50,7 @@ def seed(app: Any) -> None:
         run_id = f"run-000{i + 1}"
         store.start_run(run_id, "plan", task, "ensemble", None)
         store.finish_run(run_id, "done", document(run_id, task))
-        store.execute("UPDATE runs SET created_at = ?, finished_at = ? WHERE id = ?",
+        sql(store, "UPDATE runs SET created_at = ?, finished_at = ? WHERE id = ?",
                       (T0 + 3600 * i, T0 + 3600 * i + 8, run_id))
 
 

@@ -7,34 +7,33 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sql
 from moot.core.calls import CallContext, run_call
 from moot.core.config import ModelConfig
 from moot.core.providers.base import Params
 from moot.core.storage import CallRecord, Store, redact, register_secret_env
-from moot.core.storage.migrations import MIGRATIONS, migrate
+from moot.core.storage.migrations import CORE, Schema, migrate
 
 
 def test_database_lives_under_moot_home_in_wal_mode(moot_env: Path) -> None:
     with Store() as store:
         assert store.path == moot_env / "moot.db"
-        assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
+        assert sql(store, "PRAGMA journal_mode")[0][0] == "wal"
 
 
-def test_migrations_are_numbered_recorded_and_run_once(tmp_path: Path) -> None:
+def test_migrations_are_recorded_in_order_and_run_once(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
-    assert migrate(db) == [name for name, _ in MIGRATIONS]
+    assert migrate(db) == [name for name, _ in CORE.migrations]
     assert migrate(db) == []
     rows = db.execute("SELECT id, name FROM _migrations ORDER BY id").fetchall()
-    assert rows == [(i + 1, name) for i, (name, _) in enumerate(MIGRATIONS)]
+    assert rows == [(i + 1, name) for i, (name, _) in enumerate(CORE.migrations)]
 
 
 def test_failed_migration_leaves_nothing_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moot.core.storage import migrations
-
-    monkeypatch.setattr(migrations, "MIGRATIONS", [("m001_broken", "CREATE TABLE t (x); CREATE TABLE t (y);")])
+    broken = Schema("tests", ("t",), (("t001_broken", "CREATE TABLE t (x); CREATE TABLE t (y);"),))
     db = sqlite3.connect(tmp_path / "y.db", isolation_level=None)
     with pytest.raises(sqlite3.OperationalError):
-        migrate(db)
+        migrate(db, broken)
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchall() == []
     assert db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == 0
 
@@ -62,8 +61,8 @@ def test_a_run_another_live_process_carries_out_is_not_interrupted() -> None:
         with Store() as store:
             for run_id in ("live", "dead", "ours"):
                 store.start_run(run_id, "plan", "a task", None, None)
-            store.execute("UPDATE runs SET pid = ? WHERE id = 'live'", (other.pid,))
-            store.execute("UPDATE runs SET pid = ? WHERE id = 'dead'", (2**22 + 7,))  # above any pid in use
+            sql(store, "UPDATE runs SET pid = ? WHERE id = 'live'", (other.pid,))
+            sql(store, "UPDATE runs SET pid = ? WHERE id = 'dead'", (2**22 + 7,))  # above any pid in use
             assert store.mark_interrupted() == 2  # 'ours' was left by an earlier process with this pid
             assert [store.run(r)["status"] for r in ("live", "dead", "ours")] == [  # type: ignore[index]
                 "running", "interrupted", "interrupted"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import reload as reload_mod
+from .tables import SCHEMA
 
 if TYPE_CHECKING:
     from ..config.models import ModelConfig
@@ -155,7 +156,7 @@ class PerfStore:
             log.warning("%s", verdict.reason)
         values = tuple(getattr(sample, c) for c in _COLUMNS)
         marks = ", ".join("?" for _ in _COLUMNS)
-        rows = self.store.execute(
+        rows = self.store.tables(SCHEMA).execute(
             f"INSERT INTO perf_samples ({', '.join(_COLUMNS)}) VALUES ({marks}) RETURNING id", values
         )
         return replace(sample, id=int(rows[0][0]))
@@ -170,14 +171,14 @@ class PerfStore:
     ) -> list[Sample]:
         """Recent samples, newest first, optionally of one model, one host, one source."""
         where, args = self._where(model=model, host=host, source=source)
-        rows = self.store.execute(
+        rows = self.store.tables(SCHEMA).execute(
             f"SELECT * FROM perf_samples{where} ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit)
         )
         return [Sample.from_row(r) for r in rows]
 
     def series(self) -> list[tuple[str, str]]:
         """Every (host, model) with samples, the most recently used first."""
-        rows = self.store.execute(
+        rows = self.store.tables(SCHEMA).execute(
             "SELECT host, model, MAX(created_at) AS last FROM perf_samples GROUP BY host, model "
             "ORDER BY last DESC, host, model"
         )
@@ -189,7 +190,7 @@ class PerfStore:
         if since is not None:
             sql += " AND created_at >= ?"
             args.append(since)
-        rows = self.store.execute(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit))
+        rows = self.store.tables(SCHEMA).execute(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit))
         return [Sample.from_row(r) for r in rows]
 
     @staticmethod
@@ -207,7 +208,7 @@ class PerfStore:
         if isinstance(row.get("adjustments"), dict):
             row["adjustments"] = json.dumps(row["adjustments"])
         cols = list(row)
-        rows = self.store.execute(
+        rows = self.store.tables(SCHEMA).execute(
             f"INSERT INTO route_decisions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
             tuple(row[c] for c in cols),
         )
@@ -216,7 +217,7 @@ class PerfStore:
     def decisions(self, run_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
         """Stored routing decisions, newest first; ``adjustments`` decoded."""
         where, args = self._where(run_id=run_id)
-        rows = self.store.execute(
+        rows = self.store.tables(SCHEMA).execute(
             f"SELECT * FROM route_decisions{where} ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit)
         )
         out = []

@@ -5,6 +5,9 @@ another process holds the file, and migrations run in one write transaction (see
 
 Every model call is written here by the core (``CallRecord``); every run has a row in ``runs``.
 Text is passed through ``redact`` first, so no API key ever reaches the file.
+
+Each package owns its tables: the store reads and writes only its own (runs, calls, prefs); another module
+declares a ``Schema`` and gets a ``Tables`` handle for it (``Store.tables``), through which alone its SQL runs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.loader import data_dir
-from .migrations import migrate
+from .migrations import CORE, Schema, migrate
 from .redact import redact
 
 
@@ -95,7 +98,8 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
-            migrate(self._db)
+            migrate(self._db, CORE)
+        self._owned: dict[str, Tables] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -125,12 +129,16 @@ class Store:
                 (status, time.time(), body, run_id),
             )
 
-    def runs(self, limit: int = 50, search: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally only those whose task contains ``search`` and those of ``project``
-        (the directory they ran in)."""
+    def runs(self, limit: int = 50, search: str | None = None, project: str | None = None,
+             kind: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally only those whose task contains ``search``, those of ``project`` (the
+        directory they ran in) and those of one ``kind`` ('plan', 'exec'). A negative ``limit`` means all."""
         sql = "SELECT * FROM runs"
         where: list[str] = []
         args: list[Any] = []
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
         if search:
             where.append("task LIKE ? ESCAPE '\\'")
             esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -144,6 +152,20 @@ class Store:
         args.append(limit)
         with self._lock:
             return [dict(r) for r in self._db.execute(sql, args)]
+
+    def set_run_status(self, run_id: str, status: str, *, only_if: str | None = None) -> None:
+        """Change a run's status without finishing it (``only_if``: only when it is that status now)."""
+        sql, args = "UPDATE runs SET status = ? WHERE id = ?", (status, run_id)
+        if only_if is not None:
+            sql, args = sql + " AND status = ?", (*args, only_if)
+        with self._lock:
+            self._db.execute(sql, args)
+
+    def run_result(self, run_id: str) -> dict[str, Any] | None:
+        """The result a run was finished with, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT result_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run by id, or by a unique prefix of it."""
@@ -212,7 +234,29 @@ class Store:
                 (scope, key, json.dumps(value)),
             )
 
-    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Raw access, for tests and later modules that own their own tables."""
+    def tables(self, schema: Schema) -> Tables:
+        """The tables ``schema`` declares, made (migrated) the first time their owner asks for them."""
+        with self._lock:
+            found = self._owned.get(schema.owner)
+            if found is None:
+                migrate(self._db, schema)
+                found = self._owned[schema.owner] = Tables(self, schema)
+        if found.schema != schema:
+            raise ValueError(f"{schema.owner} declared two schemas")
+        return found
+
+    def _run_sql(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+
+class Tables:
+    """SQL access to the tables of one ``Schema``, for the module that owns them (tests check that no other
+    module names those tables in SQL)."""
+
+    def __init__(self, store: Store, schema: Schema):
+        self.store = store
+        self.schema = schema
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self.store._run_sql(sql, args)

@@ -1,0 +1,10 @@
+"""Every schema moot declares, in the order a database first meets them (the core's on open)."""
+
+from __future__ import annotations
+
+from moot.agents.tables import SCHEMA as AGENTS
+from moot.context.distill import SCHEMA as DISTILLATIONS
+from moot.core.perf.tables import SCHEMA as PERF
+from moot.core.storage.migrations import CORE
+
+SCHEMAS = (CORE, PERF, AGENTS, DISTILLATIONS)
