@@ -155,9 +155,10 @@ class Store:
 
     def set_run_status(self, run_id: str, status: str, *, only_if: str | None = None) -> None:
         """Change a run's status without finishing it (``only_if``: only when it is that status now)."""
-        sql, args = "UPDATE runs SET status = ? WHERE id = ?", (status, run_id)
+        sql, args = "UPDATE runs SET status = ? WHERE id = ?", [status, run_id]
         if only_if is not None:
-            sql, args = sql + " AND status = ?", (*args, only_if)
+            sql += " AND status = ?"
+            args.append(only_if)
         with self._lock:
             self._db.execute(sql, args)
 
