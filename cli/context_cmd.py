@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moot.core.words import plural
+
 from .main import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from moot.context.scope import ContextResult
-
     from moot.core.config import LoadedConfig
 
 
@@ -50,7 +50,6 @@ def _default_budget(loaded: LoadedConfig, args: argparse.Namespace) -> int:
 def project_choice(loaded: LoadedConfig) -> Any:
     """The files pinned and dropped for this project (``moot.context.choice``)."""
     from moot.context.choice import ContextChoice
-
     from moot.core.storage import Store
 
     store = Store()

@@ -15,6 +15,7 @@ from pathlib import Path
 from moot.core.config import ConfigError, LoadedConfig, load_config, project_root
 from moot.core.config import trust as trusting
 from moot.core.config.loader import PROJECT_FILE
+
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
