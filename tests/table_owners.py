@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from moot.agents.tables import SCHEMA as AGENTS
 from moot.context.distill import SCHEMA as DISTILLATIONS
+from moot.core.discussion.store import SCHEMA as DISCUSSIONS
 from moot.core.perf.tables import SCHEMA as PERF
 from moot.core.storage.migrations import CORE
 
-SCHEMAS = (CORE, PERF, AGENTS, DISTILLATIONS)
+SCHEMAS = (CORE, PERF, AGENTS, DISTILLATIONS, DISCUSSIONS)
