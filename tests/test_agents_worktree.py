@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
 from moot.agents import worktree
 from moot.agents.worktree import WorktreeError
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 from moot.cli.main import main
 from moot.core.config import load_config, trust
 from moot.core.storage.redact import redact

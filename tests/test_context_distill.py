@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitrepo import make_repo
 from test_agents_execute import block, carry_out, make_config, reply, tasks
 
+from gitrepo import make_repo
 from moot.context.distill import DistillError, distill, stored
 from moot.core.config.models import ModelConfig
 from moot.core.storage import Store

@@ -49,10 +49,11 @@ def store():
     s.close()
 
 
-def engine(config, store, *, sequential=False, context=None, limits=Limits(), events=None, did="d1"):
+def engine(config, store, *, sequential=False, context=None, limits=None, events=None, did="d1"):
     d = Discussion(id=did, topic="which parser?", participants=list(NAMES), sequential=sequential, context=context)
     sink = events.append if events is not None else None
-    return DiscussionEngine.start(config, store, d, judge=config.model("alpha"), on_event=sink, limits=limits)
+    return DiscussionEngine.start(config, store, d, judge=config.model("alpha"), on_event=sink,
+                                  limits=limits or Limits())
 
 
 def texts(r) -> dict[str, str]:

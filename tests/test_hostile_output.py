@@ -11,9 +11,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
 from conftest import SCRIPTED_CONFIG
+from gitrepo import hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 from moot.cli.main import main
 from moot.core.text import clean, control, guarded_output, terminal_safe
 from standins.ollama_server import OllamaStandIn

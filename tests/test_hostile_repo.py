@@ -15,8 +15,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 
+from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 from moot.cli.main import main
 from moot.context import files as files_mod
 from moot.context.cache import TagCache, build_index

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitrepo import make_repo
 
+from gitrepo import make_repo
 from moot.core import tokens
 from moot.tui import entry
 

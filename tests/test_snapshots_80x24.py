@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gitrepo import hermetic_git  # noqa: F401  (an autouse fixture)
 from test_snapshots_history import seed, settle, utc  # noqa: F401  (utc: a fixture)
 from test_snapshots_main import PLAN_A, PLAN_B, PLAN_C, _type_task
 from test_snapshots_perf import CONFIG as PERF_CONFIG
@@ -23,6 +22,7 @@ from test_snapshots_screens import JUDGE as SCREENS_JUDGE
 from test_snapshots_trust import HOSTILE
 from test_tui_context import make_project
 
+from gitrepo import hermetic_git  # noqa: F401  (an autouse fixture)
 from moot.core.discovery import ModelStatus
 from moot.core.perf.store import PerfStore
 from moot.core.providers.base import Availability

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import hermetic_git  # noqa: F401  (an autouse fixture)
 from test_tui_run import PLAN, REVIEW_DOC, config_text, edit_reply, fake_run, make_project, until
 
+from gitrepo import hermetic_git  # noqa: F401  (an autouse fixture)
 from moot.tui.screens.review import ReviewScreen
 from moot.tui.screens.run import RunScreen
 from moot.tui.widgets.tasks import TaskList

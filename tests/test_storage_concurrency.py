@@ -11,9 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from table_owners import SCHEMAS
-
 from conftest import ROOT
+from table_owners import SCHEMAS
 
 #: Each process waits for the same wall-clock moment, then opens the store and the tag cache.
 OPENER = textwrap.dedent("""

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from table_owners import SCHEMAS
 
 from conftest import ROOT
 from moot.core.storage import Store
+from table_owners import SCHEMAS
 
 FOLDERS = {"core": "moot.core", "context": "moot.context", "agents": "moot.agents", "cli": "moot.cli",
            "tui": "moot.tui", "themes": "moot.themes"}

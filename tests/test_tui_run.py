@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 from textual.widgets import DataTable, Log, Static
 
+from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents import worktree as wtree
