@@ -30,7 +30,8 @@ def dispatch(args: argparse.Namespace) -> int:
     handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show,
                 "context": context, "run": _lazy("run_cmd", "run"), "review": _lazy("run_cmd", "review"),
                 "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
-                "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf")}
+                "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf"),
+                "discuss": _lazy("discuss_cmd", "discuss")}
     try:
         with guarded_output():
             loaded = load_config(Path.cwd())
@@ -271,6 +272,10 @@ def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if run is None:
         err(f"moot: no run {args.run!r} (see `moot history`)")
         return EXIT_USAGE
+    if run["kind"] == "discussion":
+        from .discuss_cmd import show as show_discussion
+
+        return show_discussion(run["id"], args.json)
     doc = json.loads(run["result_json"]) if run["result_json"] else None
     if args.json:
         print(dump_json({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": by_label(doc),

@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("model", metavar="MODEL", help="a model alias")
     pb.add_argument("--json", action="store_true")
 
+    d = sub.add_parser("discuss", help="models answer each other in rounds; the judge concludes")
+    d.add_argument("question", metavar="QUESTION", nargs="?", help="the question, or - to read it from stdin")
+    d.add_argument("--continue", dest="resume", metavar="ID", help="go on with a stored discussion")
+    d.add_argument("--rounds", type=int, default=None,
+                   help="rounds of discussion after the first answers (default 1; with --continue, default 1 "
+                        "unless --to is given)")
+    d.add_argument("--models", type=_csv,
+                   help="comma-separated model aliases that take part (default: the strategy's models)")
+    d.add_argument("--to", type=_csv,
+                   help="with --continue: ask only these models, with --message")
+    d.add_argument("--message", help="with --to: what you say to them")
+    d.add_argument("--sequential", action="store_true", help="speakers answer one after another in a round")
+    d.add_argument("--conclude", action="store_true", help="have the judge write the outcome at the end")
+    d.add_argument("--judge", help="the model alias that concludes and condenses")
+    d.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
+
     t = sub.add_parser("trust", help="trust this repository's .moot/config.toml (its keys, hosts and commands)")
     t.add_argument("--status", action="store_true", help="only show what the file sets and whether it is trusted")
     t.add_argument("--revoke", action="store_true", help="forget the trust (or the no) given to this repository")
