@@ -79,7 +79,7 @@ class SpeedRouter:
         host = host_of(model)
         async with self._probing:
             if host not in self._hosts:
-                if model.backend == "local":  # what it holds is read from the perf store
+                if model.provider_kind.in_process:  # what it holds is read from the perf store
                     self._hosts[host] = embedded_status(self.config, perf=perf_store(self.store))
                 else:
                     self._hosts[host] = await ollama_status(host, timeout_s=PROBE_TIMEOUT_S)

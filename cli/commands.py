@@ -19,6 +19,7 @@ from typing import Any
 from moot.core.config import ConfigError, LoadedConfig, load_config
 from moot.core.text import clean, clean_data, guarded_output, one_line
 from moot.core.words import plural
+
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -122,6 +123,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
     from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
     from moot.core.ensemble.prompts import UnknownVariant
     from moot.core.providers.base import close_backends
+
     from .progress import ProgressPrinter
 
     statuses = await model_statuses(loaded)
@@ -213,7 +215,7 @@ def models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
     statuses = asyncio.run(model_statuses(loaded))
     if args.json:
-        print(dump_json([{"name": s.model.name, "model": s.model.model, "backend": s.model.backend,
+        print(dump_json([{"name": s.model.name, "model": s.model.model, "backend": s.model.kind,
                           "usable": s.usable, "reason": s.availability.reason} for s in statuses]))
         return EXIT_OK
     width = max([len(s.model.name) for s in statuses] + [5])
@@ -222,7 +224,7 @@ def models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         state = "usable" if s.usable else s.availability.reason
         if s.usable and s.availability.reason:
             state += f" ({s.availability.reason})"
-        print(f"{s.model.name:<{width}}  {s.model.backend:<7}  {s.model.model:<36}  {state}")
+        print(f"{s.model.name:<{width}}  {s.model.kind:<7}  {s.model.model:<36}  {state}")
     if loaded.defaulted_models:
         print("\n(no models configured: these are the defaults; `moot doctor` says how to add more)")
     return EXIT_OK

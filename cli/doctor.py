@@ -7,8 +7,9 @@ import sys
 
 from moot.core.config import LoadedConfig, data_dir
 from moot.core.config.loader import user_config_path
-from moot.core.config.models import PROVIDER_KEY_ENV
+from moot.core.providers.kinds import KEY_ENV
 from moot.core.words import plural
+
 from .main import EXIT_FAILED, EXIT_OK
 
 OK, BAD, INFO = "✓", "✗", "·"
@@ -58,7 +59,7 @@ def run_doctor(loaded: LoadedConfig) -> int:
 
     import os
 
-    present = [env for env in PROVIDER_KEY_ENV.values() if os.environ.get(env)]
+    present = [env for env in KEY_ENV.values() if os.environ.get(env)]
     if present:
         _line(OK, "provider keys in the environment: " + ", ".join(present))
     else:

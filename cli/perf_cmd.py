@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from moot.core.config import LoadedConfig
 from moot.core.text import control
+
 from .commands import dump_json
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 

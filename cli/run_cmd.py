@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from moot.core.config import LoadedConfig
 from moot.core.text import control
+
 from .commands import _fit, _open_store, _planning_context, dump_json, err, plural, read_task
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
@@ -244,6 +245,7 @@ async def _make_plan(loaded: LoadedConfig, store: Any, task: str) -> tuple[str, 
     from moot.core.discovery import model_statuses
     from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
     from moot.core.ensemble.prompts import UnknownVariant
+
     from .progress import ProgressPrinter
 
     statuses = await model_statuses(loaded)
@@ -300,7 +302,6 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
     from moot.agents.landing import planner_model, split_plan
     from moot.agents.routing import RoutingError, route
     from moot.agents.tasks import DecomposeError
-
     from moot.core.providers.base import close_backends
 
     config = loaded.config
@@ -371,7 +372,6 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents import execute as x
     from moot.agents import runs
     from moot.agents.worktree import WorktreeError
-
     from moot.core.providers.base import close_backends
 
     store = _open_store()

@@ -16,22 +16,19 @@ from typing import Any
 
 from .config.models import ModelConfig
 
-LOCAL_KINDS = ("ollama", "local")
-"""The backend kinds whose decoding moot constrains itself."""
-
 
 def decodes_schema(model: ModelConfig) -> bool:
     """Whether a call to ``model`` with ``Params.schema`` is sure to be decoded under it (a local engine).
 
     Hosted models may be too (``response_format``), but only their backend knows, so their prompts keep
     describing the format in words."""
-    return model.backend in LOCAL_KINDS
+    return model.provider_kind.decodes_schema
 
 
 def decodes_grammar(model: ModelConfig) -> bool:
     """Whether ``Params.grammar`` (GBNF) holds a call to ``model``: the embedded engine's. Ollama and hosted
     servers take a JSON schema at most."""
-    return model.backend == "local"
+    return model.provider_kind.decodes_grammar
 
 
 class IncompleteJson(ValueError):

@@ -161,12 +161,15 @@ def test_new_sections_name_the_bad_key(tmp_path: Path, user_config, section: str
 
 
 def test_which_models_are_local_is_said_in_one_place() -> None:
-    from moot.core.config.models import LOCAL_BACKENDS, ModelConfig
+    from moot.core.config.models import ModelConfig
+    from moot.core.providers.kinds import BY_NAME
 
     kinds = {m: ModelConfig(name="x", model=m) for m in ("ollama/qwen", "ollama_chat/qwen", "local/smollm2",
                                                          "openai/gpt-4o", "anthropic/claude-x")}
     assert {m: c.is_local for m, c in kinds.items()} == {
         "ollama/qwen": True, "ollama_chat/qwen": True, "local/smollm2": True,
         "openai/gpt-4o": False, "anthropic/claude-x": False}
-    assert all((c.backend in LOCAL_BACKENDS) == c.is_local for c in kinds.values())
+    assert all(BY_NAME[c.kind].local == c.is_local for c in kinds.values())
+    assert [c.kind for c in kinds.values()] == ["ollama", "ollama", "local", "hosted", "hosted"]
+    assert kinds["ollama_chat/qwen"].short_name == "qwen" and kinds["openai/gpt-4o"].short_name == "openai/gpt-4o"
     assert all(c.key_env is None for c in kinds.values() if c.is_local)

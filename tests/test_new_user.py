@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gitrepo import make_repo
+from moot.cli import entry
 from moot.core import tokens
-from moot.tui import entry
 
 MOOT = [sys.executable, "-c", "import sys; from moot.cli.entry import main; sys.exit(main())"]
 

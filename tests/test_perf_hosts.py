@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 
@@ -112,14 +111,15 @@ async def test_one_host_down_does_not_hide_the_other(server: OllamaStandIn) -> N
 async def test_embedded_engine_is_a_host(monkeypatch) -> None:
     cfg = Config.model_validate({"models": [{"name": "smol", "model": "local/smollm2"}]})
     monkeypatch.setattr(hosts, "_engine_version", lambda: "0.3.36")
-    monkeypatch.setitem(base._INSTANCES, "local", SimpleNamespace(_engines={}))
+    from moot.core.providers.embedded import EmbeddedBackend, model_path
+
+    engine_less = EmbeddedBackend()  # made, nothing loaded
+    monkeypatch.setattr(base, "instance", lambda key: engine_less if key == "local" else None)
     snap = await snapshot(cfg)
     assert snap.hosts[-1].to_json() == {"host": "embedded", "reachable": True, "version": "0.3.36", "loaded": []}
 
-    from moot.core.providers.embedded import model_path
-
     path = str(model_path(cfg.models[0]))
-    monkeypatch.setitem(base._INSTANCES, "local", SimpleNamespace(_engines={(path, 8192): object()}))
+    monkeypatch.setattr(engine_less, "loaded_engines", lambda: [(path, 8192)])
     [engine] = (await snapshot(cfg)).hosts[-1].loaded
     assert (engine.model, engine.processor, engine.context_length, engine.expires_in_s) == (
         "local/smollm2", "100% CPU", 8192, None)

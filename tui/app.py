@@ -178,7 +178,7 @@ class MootApp(App[None]):
             await self.config_ready()
             # what discovery imports, and the Ollama client (a quarter of a second) if it will ask an Ollama host
             modules = ["moot.core.discovery"]
-            if self.loaded.defaulted_models or any(m.backend == "ollama" for m in self.loaded.config.models):
+            if self.loaded.defaulted_models or any(m.provider_kind.has_host for m in self.loaded.config.models):
                 modules.append("moot.core.providers.ollama")
             await import_in_background(*modules)
             from moot.core.discovery import model_statuses
@@ -199,7 +199,7 @@ class MootApp(App[None]):
             from moot.core.providers.base import backend_for
             from moot.core.providers.process import ProcessBackend, warm
 
-            kinds = {m.backend for m in self.loaded.config.models if isinstance(backend_for(m), ProcessBackend)}
+            kinds = {m.kind for m in self.loaded.config.models if isinstance(backend_for(m), ProcessBackend)}
             await warm(kinds)
         finally:
             self.workers_warm.set()
@@ -211,7 +211,7 @@ class MootApp(App[None]):
         """When the embedded engine is the only usable model and has no figures yet, measure it now with a
         short probe (which also loads the model), so the first run is shaped to it without waiting."""
         models = [m for alias in self.usable if (m := self.loaded.config.model(alias)) is not None]
-        if models and all(m.backend == "local" for m in models):
+        if models and all(m.provider_kind.in_process for m in models):
             from moot.core.ensemble.shape import engine_rates
 
             await engine_rates(models[0], self.store)

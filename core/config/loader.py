@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..providers.kinds import OLLAMA
+
 if TYPE_CHECKING:
     from .models import Config, ModelConfig
     from .trust import ProjectTrust
@@ -28,22 +30,6 @@ PROJECT_FILE = Path(".moot") / "config.toml"
 """A repository's own config file, relative to its root (what it may set untrusted: see ``trust``)."""
 
 #: The hosted model offered by default for each provider whose key is in the environment.
-DEFAULT_HOSTED = {
-    "openai": "openai/gpt-4o-mini",
-    "anthropic": "anthropic/claude-3-5-haiku-latest",
-    "gemini": "gemini/gemini-2.0-flash",
-    "openrouter": "openrouter/openai/gpt-4o-mini",
-    "mistral": "mistral/mistral-small-latest",
-    "groq": "groq/llama-3.3-70b-versatile",
-    "deepseek": "deepseek/deepseek-chat",
-    "xai": "xai/grok-2-latest",
-}
-
-#: The embedded model everyone has: small and weak, but it always runs (its ``ModelConfig`` fields).
-EMBEDDED_DEFAULT: dict[str, Any] = {"name": "smollm2", "model": "local/smollm2", "max_tokens": 384,
-                                    "temperature": 0.7, "num_ctx": 8192}
-
-
 class ConfigError(Exception):
     """A config mistake, with where it is. ``str()`` is the message a user sees."""
 
@@ -281,13 +267,14 @@ def default_models(environ: Mapping[str, str] | None = None) -> list[ModelConfig
 
     Ollama's pulled models are added by discovery, which needs the network.
     """
-    from .models import PROVIDER_KEY_ENV, ModelConfig
+    from ..providers.kinds import HOSTED_PROVIDERS, KINDS
+    from .models import ModelConfig
 
     env = os.environ if environ is None else environ
-    models = [ModelConfig(**EMBEDDED_DEFAULT)]
-    for provider, var in PROVIDER_KEY_ENV.items():
-        if env.get(var) and provider in DEFAULT_HOSTED:
-            models.append(ModelConfig(name=provider, model=DEFAULT_HOSTED[provider]))
+    models = [ModelConfig(**kind.default_model) for kind in KINDS if kind.default_model]
+    for provider in HOSTED_PROVIDERS:
+        if env.get(provider.key_env) and provider.default_model:
+            models.append(ModelConfig(name=provider.prefix, model=provider.default_model))
     return models
 
 
@@ -354,7 +341,7 @@ def _checked(merged: dict[str, Any], layers: list[Layer], environ: Mapping[str, 
         if m.api_key_env:
             register_secret_env(m.api_key_env)
     for m in config.models:  # an Ollama model without a host of its own uses [ollama] host
-        if m.backend == "ollama" and not m.api_base and config.ollama.host:
+        if m.provider_kind is OLLAMA and not m.api_base and config.ollama.host:
             m.api_base = config.ollama.host
     _check_references(config, layers)
     return config

@@ -11,21 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-Backend = Literal["hosted", "ollama", "local"]
-LOCAL_BACKENDS: frozenset[str] = frozenset({"ollama", "local"})
-"""The provider kinds that run on the user's own engines (see ``ModelConfig.is_local``)."""
-
-#: Environment variable that conventionally holds each hosted provider's key.
-PROVIDER_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "xai": "XAI_API_KEY",
-}
+from ..providers.kinds import KEY_ENV, KindName, ProviderKind, kind_of, provider_of
 
 ROLE_NAMES = ("planner", "judge", "frontend", "backend", "tests", "docs", "reviewer")
 
@@ -67,23 +53,29 @@ class ModelConfig(_Strict):
         return v
 
     @property
-    def backend(self) -> Backend:
-        if self.model.startswith("ollama/") or self.model.startswith("ollama_chat/"):
-            return "ollama"
-        if self.model.startswith("local/"):
-            return "local"
-        return "hosted"
+    def provider_kind(self) -> ProviderKind:
+        """The kind of server that serves this model, with its facts (``providers.kinds``)."""
+        return kind_of(self.model)
+
+    @property
+    def kind(self) -> KindName:
+        """``hosted``, ``ollama`` or ``local`` (the embedded engine)."""
+        return kind_of(self.model).name
 
     @property
     def is_local(self) -> bool:
-        """Whether the model runs on a local engine (Ollama or the embedded one): no key, no cost, measured speed.
-        The one place that says which provider kinds are local."""
-        return self.backend in LOCAL_BACKENDS
+        """Whether the model runs on a local engine (Ollama or the embedded one): no key, no cost, measured speed."""
+        return kind_of(self.model).local
 
     @property
     def provider(self) -> str:
         """The part before the first slash (``openai``, ``ollama``, ``local``…)."""
-        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+        return provider_of(self.model)
+
+    @property
+    def short_name(self) -> str:
+        """The model string without its kind's prefix (``ollama/qwen2.5:7b`` -> ``qwen2.5:7b``)."""
+        return kind_of(self.model).strip(self.model)
 
     @property
     def key_env(self) -> str | None:
@@ -94,7 +86,7 @@ class ModelConfig(_Strict):
             return self.api_key_env
         if self.api_base:  # a self-hosted OpenAI-compatible server usually needs no key
             return None
-        return PROVIDER_KEY_ENV.get(self.provider)
+        return KEY_ENV.get(self.provider)
 
     def api_key(self) -> SecretStr | None:
         """The key, read from the environment at the moment of use; None when not set or not needed."""

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..providers.kinds import kind_of
 from .loader import data_dir
 
 State = Literal["trusted", "declined", "unknown"]
@@ -231,12 +232,6 @@ def trust_for_now(root: Path, sha: str) -> None:
 # ---------------------------------------------------------------------------------------- splitting
 
 
-def _model_backend(model: str) -> str:
-    if model.startswith(("ollama/", "ollama_chat/")):
-        return "ollama"
-    return "local" if model.startswith("local/") else "hosted"
-
-
 def split(data: Mapping[str, Any], earlier: Mapping[str, Any],
           default_aliases: Iterable[str] = ()) -> tuple[dict[str, Any], list[Ignored]]:
     """Split an untrusted project file's ``data`` into what applies and what waits for trust.
@@ -256,14 +251,14 @@ def split(data: Mapping[str, Any], earlier: Mapping[str, Any],
             ignored += [Ignored(f"models[{alias}].{k}", v, _WHY.get(k, "not known to be harmless"))
                         for k, v in m.items() if k not in MODEL_TUNING]
             continue
-        backend = _model_backend(str(m.get("model", "")))
+        kind = kind_of(str(m.get("model", "")))
         extra = set(m) - MODEL_TUNING - {"model"}
-        if "model" in m and backend in ("local", "ollama") and not extra:
+        if "model" in m and kind.local and not extra:
             models.append(dict(m))
         else:
             dropped.add(alias)
             why = ("a new model sending its requests to that host" if "api_base" in m else
-                   "a new model called with your provider key" if backend == "hosted" else
+                   "a new model called with your provider key" if not kind.local else
                    "a new model with a file of its own")
             ignored.append(Ignored(f"models[{alias}]", {k: v for k, v in m.items() if k != "name"}, why))
     if models:

@@ -24,7 +24,7 @@ def worst_case_usd(model: ModelConfig, messages: list[Message], max_tokens: int)
     """The most a call can cost: its backend's price for the whole prompt plus ``max_tokens`` of answer.
     Local backends cost nothing; a model whose price is unknown counts as free."""
     backend = backend_for(model)
-    if backend.local or model.is_local:  # (also when served by a worker process)
+    if backend.local:  # a worker process's proxy carries the facts of the kind it stands for
         return 0.0
     return backend.cost(model, Usage(count_messages(messages, model.model), max_tokens))
 

@@ -103,7 +103,7 @@ class Shape:
 
 def embedded_only(models: Sequence[ModelConfig]) -> bool:
     """Whether every one of ``models`` runs on the embedded engine."""
-    return bool(models) and all(m.backend == "local" for m in models)
+    return bool(models) and all(m.provider_kind.in_process for m in models)
 
 
 def judge_tokens(proposal_tokens: int) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..providers.kinds import kind_of
 from . import reload as reload_mod
 from .store import HISTORY, PerfStore, Sample, perf_store
 
@@ -142,10 +143,10 @@ def same_model(model: str, loaded_name: str) -> bool:
     model string) names the model string ``model`` (``llama3`` is ``llama3:latest``)."""
     if model == loaded_name:
         return True
-    if model.startswith("local/"):
+    kind = kind_of(model)
+    if kind.in_process:
         return False
-    tag = model.split("/", 1)[1] if model.split("/", 1)[0] in ("ollama", "ollama_chat") else model
-    return _full_tag(tag) == _full_tag(loaded_name)
+    return _full_tag(kind.strip(model)) == _full_tag(loaded_name)
 
 
 class Analyser:

@@ -136,7 +136,7 @@ def ollama_hosts(config: Config) -> list[str]:
 
     hosts = [resolve_host(config.ollama.host)]
     for m in config.models:
-        if m.backend == "ollama":
+        if m.provider_kind.has_host:
             hosts.append(host_of(m))
     return list(dict.fromkeys(hosts))
 
@@ -221,14 +221,15 @@ def embedded_status(
     process (a headless command) counts too. They run on the CPU and do not expire (``expires_in_s`` None).
     """
     from ..providers import base
-    from ..providers.embedded import DEFAULT_CTX, model_path
+    from ..providers.embedded import DEFAULT_CTX, EmbeddedBackend, model_path
+    from ..providers.kinds import EMBEDDED
 
     if not embedded_installed():
         return HostStatus(EMBEDDED_HOST, False, error="embedded engine not installed (pip install 'moot[local]')")
-    configured = {m.model: m for m in config.models if m.backend == "local"}
+    configured = {m.model: m for m in config.models if m.provider_kind.in_process}
     loaded: dict[str, LoadedModel] = {}
-    backend = getattr(base, "_INSTANCES", {}).get("local")
-    engines: dict[tuple[str, int], Any] = dict(getattr(backend, "_engines", {}) or {})
+    backend = base.instance(EMBEDDED.name)
+    engines = backend.loaded_engines() if isinstance(backend, EmbeddedBackend) else []
     if engines:
         by_path: dict[str, str] = {}
         for m in configured.values():
@@ -241,7 +242,7 @@ def embedded_status(
                 size: int | None = os.path.getsize(path)
             except OSError:
                 size = None
-            name = by_path.get(path) or "local/" + os.path.basename(path).removesuffix(".gguf")
+            name = by_path.get(path) or EMBEDDED.prefixes[0] + os.path.basename(path).removesuffix(".gguf")
             loaded.setdefault(name, LoadedModel(name, size, 0, processor(size, 0), n_ctx, None))
     if perf is not None:
         now = clock()

@@ -19,6 +19,7 @@ import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..providers import context_sizes
 from .analyse import same_model
 from .store import host_of
 
@@ -30,19 +31,18 @@ if TYPE_CHECKING:
 PREF_SCOPE = "num_ctx"
 PROBE_TIMEOUT_S = 2.0
 
-_memory: dict[tuple[str, str], int] = {}
 _unknowable: set[tuple[str, str]] = set()
 """Models whose server did not list them after a call (kept loaded for no time): not asked again."""
 
 
 def remembered(host: str, model: str) -> int | None:
     """The context size moot settled on for ``model`` (a model string) on ``host`` in this process."""
-    return _memory.get((host, model))
+    return context_sizes.remembered(host, model)
 
 
 def forget_all() -> None:
     """Forget what this process remembered (the prefs stay)."""
-    _memory.clear()
+    context_sizes.forget_all()
     _unknowable.clear()
 
 
@@ -68,15 +68,16 @@ class NumCtxBook:
         self.store = store
 
     def get(self, host: str, model: str) -> int | None:
-        n = _memory.get((host, model))
+        n = context_sizes.remembered(host, model)
         if n is None and self.store is not None:
             value = self.store.get_pref(PREF_SCOPE, f"{host} {model}")
             if isinstance(value, int) and value > 0:
-                n = _memory[(host, model)] = value
+                n = value
+                context_sizes.remember(host, model, n)
         return n
 
     def remember(self, host: str, model: str, n: int) -> None:
-        _memory[(host, model)] = n
+        context_sizes.remember(host, model, n)
         if self.store is not None:
             self.store.set_pref(PREF_SCOPE, f"{host} {model}", n)
 
@@ -89,11 +90,9 @@ class NumCtxBook:
         if known := self.get(host, model.model):
             return known
         n: int | None = requested
-        if n is None and model.backend == "local":
-            from ..providers.embedded import DEFAULT_CTX
-
-            n = DEFAULT_CTX
-        if n is None and model.backend == "ollama" and (host, model.model) not in _unknowable:
+        if n is None:
+            n = model.provider_kind.default_context
+        if n is None and model.provider_kind.has_host and (host, model.model) not in _unknowable:
             n = await loaded_context(host, model.model)
         if n:
             self.remember(host, model.model, n)
@@ -106,7 +105,7 @@ class NumCtxBook:
         host = host_of(model)
         if known := self.get(host, model.model):
             return known
-        if model.backend != "ollama" or (host, model.model) in _unknowable:
+        if not model.provider_kind.has_host or (host, model.model) in _unknowable:
             return None
         n = await loaded_context(host, model.model)
         if n:

@@ -230,7 +230,7 @@ class PerfStore:
 
 def host_of(model: ModelConfig) -> str:
     """Where ``model`` runs: its resolved Ollama base URL, or ``embedded``."""
-    if model.backend == "local":
+    if model.provider_kind.in_process:
         return EMBEDDED_HOST
     from ..providers.ollama import resolve_host
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Event, Usage
+from .kinds import ProviderKind
 
 if TYPE_CHECKING:
     from ..config.models import ModelConfig
@@ -82,10 +83,14 @@ class Backend(ABC):
     """
 
     name: ClassVar[str]
-    local: ClassVar[bool] = False
-    """True for backends that run on this machine (they report ``Perf`` figures and cost nothing)."""
-    grammar: ClassVar[bool] = False
-    """True for backends that decode under ``Params.grammar``."""
+    provider_kind: ProviderKind | None = None
+    """The kind of server it serves, with its facts (``kinds``); a proxy carries the facts of the kind it
+    stands for. None for a plugin serving a model prefix of its own."""
+
+    @property
+    def local(self) -> bool:
+        """Whether it runs on this machine (it reports ``Perf`` figures and costs nothing)."""
+        return self.provider_kind is not None and self.provider_kind.local
 
     @abstractmethod
     def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
@@ -136,9 +141,15 @@ def unregister_backend(key: str) -> None:
     _INSTANCES.pop(key, None)
 
 
+def instance(key: str) -> Backend | None:
+    """The backend already made for ``key`` (a provider kind or a registered prefix), or None: asks nothing
+    of a backend that was never used."""
+    return _INSTANCES.get(key)
+
+
 def backend_for(model: ModelConfig) -> Backend:
     """The backend that serves ``model``: a registered provider prefix first, then its backend kind."""
-    key = model.provider if model.provider in _FACTORIES else model.backend
+    key = model.provider if model.provider in _FACTORIES else model.kind
     if key not in _INSTANCES:
         if key not in _FACTORIES:
             from . import builtin  # noqa: F401  registers the built-in backends on first use

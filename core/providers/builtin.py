@@ -1,31 +1,25 @@
-"""Registers the three built-in backends. Each module is imported only when its backend is first used."""
+"""Registers the built-in backends, one per provider kind (``kinds.KINDS``). Each backend's module is imported
+only when its kind is first used."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from .base import Backend, register_default
+from .kinds import KINDS, ProviderKind
 
 
-def _hosted() -> Backend:
-    from .hosted import HostedBackend
+def _factory(kind: ProviderKind) -> Callable[[], Backend]:
+    def make() -> Backend:
+        module, _, name = kind.backend.partition(":")
+        backend: Backend = getattr(importlib.import_module(module), name)()
+        return backend
 
-    return HostedBackend()
-
-
-def _ollama() -> Backend:
-    from .ollama import OllamaBackend
-
-    return OllamaBackend()
+    return make
 
 
-def _local() -> Backend:
-    from .embedded import EmbeddedBackend
+FACTORIES: dict[str, Callable[[], Backend]] = {kind.name: _factory(kind) for kind in KINDS}
 
-    return EmbeddedBackend()
-
-
-FACTORIES: dict[str, Callable[[], Backend]] = {"hosted": _hosted, "ollama": _ollama, "local": _local}
-
-for _key, _factory in FACTORIES.items():
-    register_default(_key, _factory)  # a backend registered earlier for the same kind (a proxy) stays
+for _key, _factory_of_kind in FACTORIES.items():
+    register_default(_key, _factory_of_kind)  # a backend registered earlier for the same kind (a proxy) stays

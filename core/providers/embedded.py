@@ -27,8 +27,9 @@ from typing import Any
 from ..config.models import ModelConfig
 from ..events import Done, Event, Perf, ProviderError, Queued, Started, TextDelta, Usage
 from .base import Availability, Backend, Message, Params
+from .kinds import EMBEDDED
 
-DEFAULT_CTX = 4096
+DEFAULT_CTX: int = EMBEDDED.default_context or 4096
 GRAMMAR_CACHE = 16
 _END = object()
 
@@ -211,8 +212,7 @@ class EmbeddedBackend(Backend):
     """llama-cpp-python in a worker thread."""
 
     name = "local"
-    local = True
-    grammar = True
+    provider_kind = EMBEDDED
 
     def __init__(self) -> None:
         self._engines: dict[tuple[str, int], _Engine] = {}
@@ -223,6 +223,10 @@ class EmbeddedBackend(Backend):
         self._grammars: dict[str, Any] = {}
         # llama.cpp's own destructor fails once the interpreter is tearing down: free engines before that
         atexit.register(self._close_engines)
+
+    def loaded_engines(self) -> list[tuple[str, int]]:
+        """The (GGUF path, context size) of every engine loaded in this process."""
+        return list(self._engines)
 
     def _close_engines(self) -> None:
         with self._load_lock:

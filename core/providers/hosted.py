@@ -19,6 +19,7 @@ from ..config.models import ModelConfig
 from ..events import Done, Event, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
 from .base import Availability, Backend, Message, Params
 from .http_errors import describe
+from .kinds import HOSTED
 
 _litellm: Any = None
 _NO_KEY = "no-key"
@@ -192,7 +193,7 @@ class HostedBackend(Backend):
     """Every hosted provider litellm knows, and any OpenAI-compatible server (``api_base``)."""
 
     name = "hosted"
-    local = False
+    provider_kind = HOSTED
 
     async def stream(
         self, model: ModelConfig, messages: list[Message], params: Params

@@ -19,9 +19,10 @@ from ollama import AsyncClient, ResponseError
 
 from ..config.models import ModelConfig
 from ..events import Done, Event, Perf, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
-from ..perf.num_ctx import remembered as remembered_num_ctx
+from . import context_sizes
 from .base import Availability, Backend, Message, Params
 from .http_errors import describe, one_line
+from .kinds import OLLAMA
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _CONNECT_TIMEOUT_S = 10.0
@@ -116,7 +117,7 @@ class OllamaBackend(Backend):
     """Streams chat answers from an Ollama server, one cached ``AsyncClient`` per host."""
 
     name = "ollama"
-    local = True
+    provider_kind = OLLAMA
 
     def __init__(self) -> None:
         self._clients: dict[str, tuple[AsyncClient, asyncio.AbstractEventLoop]] = {}
@@ -138,7 +139,7 @@ class OllamaBackend(Backend):
         host, tag = resolve_host(model.api_base), model_tag(model.model)
         options: dict[str, Any] = {"num_predict": params.max_tokens, "temperature": params.temperature}
         # moot's stable context size: a different one than the model is loaded with makes the server reload it
-        num_ctx = params.num_ctx or remembered_num_ctx(host, model.model)
+        num_ctx = params.num_ctx or context_sizes.remembered(host, model.model)
         if num_ctx:
             options["num_ctx"] = num_ctx
         options = {k: v for k, v in options.items() if v is not None}

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import Done, Error, Event, Perf, ProviderError, Queued, Started, TextDelta, ThinkingDelta, Usage
 from .base import Availability, Backend, Message, Params, register_backend
+from .kinds import BY_NAME
 
 if TYPE_CHECKING:
     from ..config.models import ModelConfig
 
-KINDS = ("hosted", "ollama", "local")
+KINDS = tuple(BY_NAME)
 
 
 class _Worker:
@@ -154,7 +155,7 @@ async def _get_worker(kind: str) -> _Worker:
         live = [(i, w) for i, w in enumerate(_pool) if w is not None and w.alive]
         idle = [i for i, w in live if not w.queues]
         free = [i for i, w in enumerate(_pool) if w is None or not w.alive]
-        if kind == "local":
+        if BY_NAME[kind].in_process:  # one engine, one call at a time: always the first worker
             slot = 0
         elif idle:
             slot = idle[0]
@@ -232,6 +233,7 @@ class ProcessBackend(Backend):
         if kind not in KINDS:
             raise ValueError(f"not a built-in backend kind: {kind!r}")
         self.kind = kind
+        self.provider_kind = BY_NAME[kind]
         self._inner: Backend | None = None
 
     @property

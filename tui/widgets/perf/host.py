@@ -9,6 +9,7 @@ from textual.content import Content
 
 from moot.core.perf.hosts import HostStatus, LoadedModel
 from moot.core.perf.store import EMBEDDED_HOST
+from moot.core.providers.kinds import OLLAMA
 
 from . import fmt
 from .lines import Lines
@@ -19,7 +20,7 @@ WORKER_NOTE = "in the model worker · CPU"
 
 
 def _loaded_lines(m: LoadedModel, age_s: float, width: int) -> list[Content]:
-    name = m.model.removeprefix("ollama/")
+    name = OLLAMA.strip(m.model)
     lines = [Content.assemble("  ", fmt.spread(name, fmt.size(m.size), width - 2))]
     left = m.expires_in_s
     until = "stays loaded" if left is None else f"{fmt.duration(left - age_s)} left"

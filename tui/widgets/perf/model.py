@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import Sparkline
 
 from moot.core.perf.store import Sample
+from moot.core.providers.kinds import OLLAMA
 
 from . import fmt
 from .lines import Lines
@@ -44,7 +45,7 @@ def title_content(f: ModelFigures, now_wall: float, width: int) -> Content:
     """The alias in bold, the model (and host) muted, and how long ago it was last used, flush right."""
     right = fmt.ago(now_wall - f.history[0].created_at) if f.history else ""
     name = f.alias or f.model
-    rest = f.model.removeprefix("ollama/") if f.alias else ""
+    rest = OLLAMA.strip(f.model) if f.alias else ""
     if f.host:
         rest = f"{rest} @ {f.host}" if rest else f"@ {f.host}"
     room = width - (len(right) + 1 if right else 0)
