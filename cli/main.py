@@ -18,6 +18,8 @@ def _csv(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from moot.core.ensemble import strategies
+
     parser = argparse.ArgumentParser(
         prog="moot",
         description="Several language models plan one coding task together: proposals side by side, a judge "
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="ask several models for a plan and a judged synthesis")
     p.add_argument("task", metavar="TASK", help="the task, or - to read it from stdin")
-    p.add_argument("--strategy", help="diverse, role-based, consensus, self-moa, or one from config")
+    p.add_argument("--strategy", help=f"{', '.join(strategies.REGISTRY)}, or one from config")
     p.add_argument("--models", type=_csv, help="comma-separated model aliases to propose")
     p.add_argument("--variants", type=_csv, help="comma-separated prompt variants")
     p.add_argument("--judge", help="the model alias that judges")

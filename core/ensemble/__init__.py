@@ -1,8 +1,28 @@
-"""Ensemble planning: several proposers, optional peer ranking, one judge."""
+"""Ensemble planning: several proposers, optional peer ranking, one judge.
 
-from .engine import Ensemble, PlanOptions, Progress, new_run_id
-from .result import PlanResult, Proposal
-from .strategies import BUILTIN, Proposer, StrategyError
+The names below are imported on first use, so that ``moot.core.ensemble.strategies`` (what the command line's
+help lists) can be imported without the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Ensemble, PlanOptions, Progress, new_run_id
+    from .result import PlanResult, Proposal
+    from .strategies import BUILTIN, Proposer, StrategyError
+
+_WHERE = {"Ensemble": "engine", "PlanOptions": "engine", "Progress": "engine", "new_run_id": "engine",
+          "PlanResult": "result", "Proposal": "result",
+          "BUILTIN": "strategies", "Proposer": "strategies", "StrategyError": "strategies"}
 
 __all__ = ["BUILTIN", "Ensemble", "PlanOptions", "PlanResult", "Progress", "Proposal", "Proposer", "StrategyError",
            "new_run_id"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -1,13 +1,22 @@
-"""Who proposes: turning a strategy name (and command-line choices) into a list of proposers."""
+"""Who proposes: turning a strategy name (and command-line choices) into a list of proposers.
+
+The built-in strategies are a registry (``REGISTRY``): each has a name, a one-line description (the
+``--strategy`` help and the strategy dialog say it) and a function from what is usable to its proposers. To add
+one, write its function here and add a ``Strategy`` line to ``REGISTRY``. A strategy in the config either names
+its members, or borrows a built-in's shape (``samples``: self-moa, ``variants``: role-based, else diverse).
+
+This module imports the config schema only for its types, so the command line can list the strategies cheaply.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..config.models import Config, ModelConfig, StrategyConfig
+if TYPE_CHECKING:
+    from ..config.models import Config, ModelConfig, StrategyConfig
 
-BUILTIN = ("diverse", "role-based", "consensus", "self-moa")
 ROLE_BASED_VARIANTS = ("architect", "security-engineer", "test-engineer")
 SELF_MOA_SAMPLES = 4
 
@@ -23,8 +32,83 @@ class Proposer:
     temperature: float | None = None
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a strategy builds its proposers from."""
+
+    config: Config
+    usable: Sequence[str]
+    own: StrategyConfig | None
+    """The strategy's own section in the config, if it has one."""
+
+    @property
+    def limit(self) -> int:
+        return self.config.ensemble.max_proposers
+
+    def one(self) -> ModelConfig:
+        """The one model a single-model strategy uses: its own ``model``, else the planner, else the first usable."""
+        if self.own and self.own.model:
+            return _lookup(self.config, self.own.model)
+        return _primary(self.config, self.usable)
+
+    def usable_models(self) -> list[ModelConfig]:
+        if not self.usable:
+            raise StrategyError("no usable model: moot doctor says what is missing")
+        return [_lookup(self.config, a) for a in self.usable]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    description: str
+    proposers: Callable[[Choice], list[Proposer]]
+
+
 def _spread(n: int, lo: float = 0.2, hi: float = 1.0) -> list[float]:
     return [round(lo + (hi - lo) * i / max(1, n - 1), 2) for i in range(n)]
+
+
+def _diverse(c: Choice) -> list[Proposer]:
+    models = c.usable_models()
+    if len(models) == 1:
+        return _role_based(Choice(c.config, c.usable, c.config.strategies.get("role-based")))
+    return [Proposer(m) for m in models][:c.limit]
+
+
+def _role_based(c: Choice) -> list[Proposer]:
+    variants = c.own.variants if c.own and c.own.variants else list(ROLE_BASED_VARIANTS)
+    model = c.one()
+    return [Proposer(model, v) for v in variants][:c.limit]
+
+
+def _consensus(c: Choice) -> list[Proposer]:
+    models = c.usable_models()
+    hosted = [m for m in models if not m.is_local]
+    pool = hosted if len(hosted) > 1 else models
+    if len(pool) == 1:  # one model: several samples of it are the closest thing to a panel
+        return [Proposer(pool[0], "default", t) for t in _spread(3, 0.3, 0.9)]
+    return [Proposer(m) for m in pool][:c.limit]
+
+
+def _self_moa(c: Choice) -> list[Proposer]:
+    model = c.one()
+    n = min(c.limit, (c.own.samples if c.own and c.own.samples else SELF_MOA_SAMPLES))
+    return [Proposer(model, "default", t) for t in _spread(n)]
+
+
+#: The built-in strategies, in the order they are offered.
+REGISTRY: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("diverse", "every usable model once (one model: its prompt variants)", _diverse),
+    Strategy("role-based", "one model as an architect, a security engineer and a test engineer", _role_based),
+    Strategy("consensus", "the hosted models, or several samples of the one model there is", _consensus),
+    Strategy("self-moa", "several samples of one model at rising temperatures", _self_moa),
+)}
+BUILTIN = tuple(REGISTRY)
+
+
+def described() -> str:
+    """The built-in strategies for a help text: ``diverse (every usable model once ...), ...``."""
+    return "; ".join(f"{s.name}: {s.description}" for s in REGISTRY.values())
 
 
 def default_strategy(config: Config, usable: Sequence[str]) -> str:
@@ -68,34 +152,19 @@ def resolve(
         pairs = list(zip(chosen, vs, strict=True)) if len(chosen) == len(vs) else [(m, v) for m in chosen for v in vs]
         return [Proposer(m, v) for m, v in pairs][:limit]
 
-    own: StrategyConfig | None = config.strategies.get(name)
+    own = config.strategies.get(name)
     if own is not None and own.members:
         return [Proposer(_lookup(config, m.model), m.variant, m.temperature) for m in own.members][:limit]
-    if name not in BUILTIN and own is None:
-        known = ", ".join(sorted(set(BUILTIN) | set(config.strategies)))
+    if name not in REGISTRY and own is None:
+        known = ", ".join(sorted(set(REGISTRY) | set(config.strategies)))
         raise StrategyError(f"unknown strategy {name!r} (known: {known})")
-    one = _lookup(config, own.model) if own and own.model else None
-
-    if name == "self-moa" or (own and own.samples):
-        model = one or _primary(config, usable)
-        n = min(limit, (own.samples if own and own.samples else SELF_MOA_SAMPLES))
-        return [Proposer(model, "default", t) for t in _spread(n)]
-    if name == "role-based" or (own and own.variants):
-        model = one or _primary(config, usable)
-        vs = own.variants if own and own.variants else list(ROLE_BASED_VARIANTS)
-        return [Proposer(model, v) for v in vs][:limit]
-    if not usable:
-        raise StrategyError("no usable model: moot doctor says what is missing")
-    if name == "consensus":
-        hosted = [a for a in usable if not _lookup(config, a).is_local]
-        pool = hosted if len(hosted) > 1 else list(usable)
-        if len(pool) == 1:  # one model: several samples of it are the closest thing to a panel
-            return [Proposer(_lookup(config, pool[0]), "default", t) for t in _spread(3, 0.3, 0.9)]
-        return [Proposer(_lookup(config, a)) for a in pool][:limit]
-    # diverse
-    if len(usable) == 1:
-        return resolve("role-based", config, usable)
-    return [Proposer(_lookup(config, a)) for a in usable][:limit]
+    if name == "self-moa" or (own is not None and own.samples):  # a config strategy borrows a built-in's shape
+        shape = REGISTRY["self-moa"]
+    elif name == "role-based" or (own is not None and own.variants):
+        shape = REGISTRY["role-based"]
+    else:
+        shape = REGISTRY.get(name, REGISTRY["diverse"])
+    return shape.proposers(Choice(config, usable, own))
 
 
 def chosen_name(proposers: Sequence[Proposer]) -> str:
