@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from moot.core.ensemble import Progress
@@ -53,21 +54,31 @@ class ProgressPrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, p: Progress) -> None:
-        if p.phase == "run":
-            if p.note:
-                self.say(f"moot: {p.note}…")
-            return
-        if p.phase == "judge":
-            if isinstance(p.event, TextDelta | ThinkingDelta):
-                self.judge_tokens += p.event.tokens if isinstance(p.event, TextDelta) else 1
-            elif isinstance(p.event, Queued):
-                self.say(f"  judge queued: {p.event.ahead} ahead on its engine")
-            elif isinstance(p.event, Error):
-                self.say(f"  judge failed: {p.event.message}")
-            elif isinstance(p.event, Done):
-                self.say(f"  judge done, {plural(self.judge_tokens, 'token')}")
-            return
-        if p.phase != "propose" or p.index is None:
+        self.phases[p.phase](p)
+
+    @property
+    def phases(self) -> dict[str, Callable[[Progress], None]]:
+        """What each of the engine's phases (``ensemble.Phase``, keyed by value) prints; a test checks that
+        every phase has its entry."""
+        return {"run": self._on_run, "judge": self._on_judge, "propose": self._on_proposal,
+                "rank": lambda p: None}  # rankers' ballots are printed with the result
+
+    def _on_run(self, p: Progress) -> None:
+        if p.note:
+            self.say(f"moot: {p.note}…")
+
+    def _on_judge(self, p: Progress) -> None:
+        if isinstance(p.event, TextDelta | ThinkingDelta):
+            self.judge_tokens += p.event.tokens if isinstance(p.event, TextDelta) else 1
+        elif isinstance(p.event, Queued):
+            self.say(f"  judge queued: {p.event.ahead} ahead on its engine")
+        elif isinstance(p.event, Error):
+            self.say(f"  judge failed: {p.event.message}")
+        elif isinstance(p.event, Done):
+            self.say(f"  judge done, {plural(self.judge_tokens, 'token')}")
+
+    def _on_proposal(self, p: Progress) -> None:
+        if p.index is None:
             return
         i, ev = p.index, p.event
         before, ahead = self.state[i], self.ahead[i]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from moot.core.events import Done, Error, Queued, Started, TextDelta
+from moot.core.events import Done, Error, Perf, Queued, Started, TextDelta, ThinkingDelta, Usage
 
 from .messages import JudgeState, JudgeText, ProposalState, ProposalText
 
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from moot.core.ensemble import Progress
 
 JUDGE = -1
+
+
+def _ignore(p: Progress) -> None:
+    """Rankers' text is not shown: their ballots appear with the synthesis."""
+
+
+def _ignore_event(source: int, ev: Any) -> None:
+    pass
 FLUSH_S = 0.15
 """How often each stream's text reaches the screen."""
 TICKS = 6
@@ -38,37 +46,47 @@ class Bridge:
         self._tokens: dict[int, int] = {}
         self._started: set[int] = set()
         self._flushed: dict[int, float] = {}
+        # What each of the engine's phases (``ensemble.Phase``, keyed by value), run steps and call events does
+        # here; a test checks that every one has its entry.
+        self.phases: dict[str, Callable[[Progress], object]] = {
+            "propose": self._on_call, "judge": self._on_call, "rank": _ignore, "run": self._on_run}
+        self.steps: dict[str, Callable[[Progress], object]] = {
+            "ranking": lambda p: self.post(JudgeState("ranking", p.note)),
+            "judging": lambda p: self.post(JudgeState("waiting", p.note))}
+        self.events: dict[type, Callable[[int, Any], object]] = {
+            TextDelta: self._on_text, Queued: lambda s, ev: self._state(s, "queued", ahead=ev.ahead),
+            Started: lambda s, ev: self._state(s, "waiting", ahead=0), Done: self._on_done, Error: self._on_error,
+            ThinkingDelta: _ignore_event,  # a model's thinking is not shown in the panes
+            Usage: _ignore_event, Perf: _ignore_event}  # the figures come with the result
 
     def __call__(self, p: Progress) -> None:
-        if p.phase == "run":
-            if p.note and p.note.startswith("ranking"):
-                self.post(JudgeState("ranking", p.note))
-            elif p.note and p.note.startswith("judging"):
-                self.post(JudgeState("waiting", p.note))
-            return
-        if p.phase == "rank":
-            return  # rankers' text is not shown; their ballots appear with the synthesis
+        self.phases[p.phase](p)
+
+    def _on_run(self, p: Progress) -> None:
+        if p.step is not None:
+            self.steps[p.step](p)
+
+    def _on_call(self, p: Progress) -> None:
         source = JUDGE if p.phase == "judge" else p.index
-        if source is None:
+        if source is None or p.event is None:
             return
-        ev = p.event
-        if isinstance(ev, TextDelta):
-            if source not in self._started:
-                self._started.add(source)
-                self._state(source, "streaming")
-            self._text.setdefault(source, []).append(ev.text)
-            self._tokens[source] = self._tokens.get(source, 0) + ev.tokens
-        elif isinstance(ev, Queued):
-            self._state(source, "queued", ahead=ev.ahead)
-        elif isinstance(ev, Started):
-            self._state(source, "waiting", ahead=0)
-        elif isinstance(ev, Done):
-            self.flush(source)
-            self._state(source, "done")
-        elif isinstance(ev, Error):
-            self.flush(source)
-            state = "cancelled" if ev.kind == "cancelled" else "failed"
-            self._state(source, state, ev.message if state == "cancelled" else f"{ev.kind}: {ev.message}")
+        self.events[type(p.event)](source, p.event)
+
+    def _on_text(self, source: int, ev: TextDelta) -> None:
+        if source not in self._started:
+            self._started.add(source)
+            self._state(source, "streaming")
+        self._text.setdefault(source, []).append(ev.text)
+        self._tokens[source] = self._tokens.get(source, 0) + ev.tokens
+
+    def _on_done(self, source: int, ev: Done) -> None:
+        self.flush(source)
+        self._state(source, "done")
+
+    def _on_error(self, source: int, ev: Error) -> None:
+        self.flush(source)
+        state = "cancelled" if ev.kind == "cancelled" else "failed"
+        self._state(source, state, ev.message if state == "cancelled" else f"{ev.kind}: {ev.message}")
 
     def _state(self, source: int, state: str, error: str | None = None, ahead: int | None = None) -> None:
         if state != "streaming":

@@ -10,16 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Ensemble, PlanOptions, Progress, new_run_id
+    from .engine import Ensemble, Phase, PlanOptions, Progress, Step, new_run_id
     from .result import PlanResult, Proposal
     from .strategies import BUILTIN, Proposer, StrategyError
 
-_WHERE = {"Ensemble": "engine", "PlanOptions": "engine", "Progress": "engine", "new_run_id": "engine",
+_WHERE = {"Ensemble": "engine", "Phase": "engine", "PlanOptions": "engine", "Progress": "engine", "Step": "engine",
+          "new_run_id": "engine",
           "PlanResult": "result", "Proposal": "result",
           "BUILTIN": "strategies", "Proposer": "strategies", "StrategyError": "strategies"}
 
-__all__ = ["BUILTIN", "Ensemble", "PlanOptions", "PlanResult", "Progress", "Proposal", "Proposer", "StrategyError",
-           "new_run_id"]
+__all__ = ["BUILTIN", "Ensemble", "Phase", "PlanOptions", "PlanResult", "Progress", "Proposal", "Proposer", "Step",
+           "StrategyError", "new_run_id"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from ..calls import CallContext, CallResult, run_call
@@ -36,16 +37,38 @@ from .strategies import StrategyError, chosen_name, default_strategy, judge_mode
 MIN_RANKED = 3
 
 
+class Phase(StrEnum):
+    """Where a piece of progress comes from."""
+
+    PROPOSE = "propose"
+    """A proposer's call (``Progress.index`` says which)."""
+    RANK = "rank"
+    """A peer ranker's call."""
+    JUDGE = "judge"
+    """The judge's call."""
+    RUN = "run"
+    """The run itself moved on to a new step (``Progress.step``)."""
+
+
+class Step(StrEnum):
+    """The run's steps after the proposals, announced with ``Phase.RUN``."""
+
+    RANKING = "ranking"
+    JUDGING = "judging"
+
+
 @dataclass(frozen=True)
 class Progress:
-    """Something happened in a run: an event from one call, or a note."""
+    """Something happened in a run: an event from one call, or the run's next step."""
 
-    phase: str
-    """propose, rank, judge or run."""
+    phase: Phase
     index: int | None = None
-    """The proposer's index (in strategy order); None for the judge and for run notes."""
+    """The proposer's index (in strategy order); None for the judge and for run steps."""
     event: Event | None = None
+    step: Step | None = None
+    """With ``Phase.RUN``: which step began."""
     note: str | None = None
+    """With ``Phase.RUN``: the step in words, for a person ("judging with gpt")."""
 
 
 @dataclass
@@ -126,7 +149,7 @@ class Ensemble:
         try:
             p.result = await self._call(
                 p.proposer.model, messages, params, budget, ctx,
-                lambda ev: self.on_progress(Progress("propose", p.index, ev)),
+                lambda ev: self.on_progress(Progress(Phase.PROPOSE, p.index, ev)),
             )
             p.status = "done" if p.result.ok and p.result.text.strip() else "failed"
             if p.result.ok and not p.result.text.strip():
@@ -134,7 +157,7 @@ class Ensemble:
         except asyncio.CancelledError:
             p.status = "cancelled"
             p.result = p.result or CallResult(model=p.proposer.model, cancelled=True)
-            self.on_progress(Progress("propose", p.index, Error("cancelled", STOPPED)))
+            self.on_progress(Progress(Phase.PROPOSE, p.index, Error("cancelled", STOPPED)))
 
     async def _rank(self, task: str, survivors: list[Proposal], opts: PlanOptions, budget: Budget) -> Ranking:
         labels = [p.label for p in survivors]
@@ -149,7 +172,7 @@ class Ensemble:
             messages = prompts.rank_messages(task, others, as_json=decodes_schema(model))
             ctx = CallContext(self.store, self.run_id, "rank", voter.proposer.variant, voter.label)
             r = await self._call(model, messages, params, budget, ctx,
-                                 lambda ev: self.on_progress(Progress("rank", voter.index, ev)))
+                                 lambda ev: self.on_progress(Progress(Phase.RANK, voter.index, ev)))
             return voter.label, parse_ranking(r.text, allowed) if r.ok else None
 
         results = await asyncio.gather(*(ballot(v) for v in survivors))
@@ -316,13 +339,13 @@ class Ensemble:
         rank = opts.rank if opts.rank is not None else self.config.ensemble.rank
         note = None
         if rank and len(survivors) >= MIN_RANKED:
-            self.on_progress(Progress("run", note="ranking"))
+            self.on_progress(Progress(Phase.RUN, step=Step.RANKING, note="ranking"))
             result.ranking = await self._rank(task, survivors, opts, budget)
             note = " > ".join(result.ranking.order)
         elif rank:
             result.notes.append(f"peer ranking needs at least {MIN_RANKED} plans; skipped")
         judge = judge_model(self.config, self.usable, strategy, opts.judge)
-        self.on_progress(Progress("run", note=f"judging with {judge.name}"))
+        self.on_progress(Progress(Phase.RUN, step=Step.JUDGING, note=f"judging with {judge.name}"))
         plans = [(p.label, p.text) for p in survivors]
         ctx = CallContext(self.store, self.run_id, "judge")
         if decodes_schema(judge):
@@ -335,8 +358,8 @@ class Ensemble:
                 if isinstance(ev, TextDelta):
                     ev = TextDelta(markdown.feed(ev.text))  # one event per piece, so token counts stay right
                 elif isinstance(ev, Done | Error) and (tail := markdown.finish()):
-                    self.on_progress(Progress("judge", None, TextDelta(tail)))
-                self.on_progress(Progress("judge", None, ev))
+                    self.on_progress(Progress(Phase.JUDGE, None, TextDelta(tail)))
+                self.on_progress(Progress(Phase.JUDGE, None, ev))
 
             messages = prompts.judge_messages(task, plans, note, as_json=True)
             params = replace(opts.params, schema=judge_schema())
@@ -351,7 +374,7 @@ class Ensemble:
             # streams is what the user reads, so it gets no schema: response_format would make it stream JSON.
             messages = prompts.judge_messages(task, plans, note)
             result.judge = await self._call(judge, messages, opts.params, budget, ctx,
-                                            lambda ev: self.on_progress(Progress("judge", None, ev)))
+                                            lambda ev: self.on_progress(Progress(Phase.JUDGE, None, ev)))
             text = result.judge.text
         if result.judge.ok and text.strip():
             result.synthesis = parse_synthesis(text)
