@@ -86,35 +86,35 @@ class ExecPrinter:
         return f"[{candidate}] " if self.several and candidate is not None else ""
 
     def __call__(self, ev: Any) -> None:
-        from moot.agents import execute as x
+        from moot.agents import events as xe
 
-        if isinstance(ev, x.RunStarted):
+        if isinstance(ev, xe.RunStarted):
             self.several = len(ev.candidates) > 1
             verb = "resuming" if ev.resumed else "run"
             for c in ev.candidates:
                 who = f" ({c.model})" if c.model else ""
                 self.say(f"moot: {verb} {ev.run_id}: {self._who(c.candidate)}branch {c.branch}{who} in {c.worktree}")
-        elif isinstance(ev, x.TaskStarted):
+        elif isinstance(ev, xe.TaskStarted):
             if ev.attempt == 0:
                 self.tokens[(ev.candidate, ev.task_id)] = 0
                 self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.model} working…")
             self.step(f"{self._who(ev.candidate)}{ev.task_id} · {ev.model}")
-        elif isinstance(ev, x.CallQueued):
+        elif isinstance(ev, xe.CallQueued):
             if self._mine(ev.candidate, ev.step) and self.meter is not None:
                 self.meter.queued(ev.ahead)
-        elif isinstance(ev, x.ReviewText):
+        elif isinstance(ev, xe.ReviewText):
             if self.meter is not None:
                 self.meter.add(ev.tokens)
-        elif isinstance(ev, x.TaskRouted):
+        elif isinstance(ev, xe.TaskRouted):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: routed on measured speed: {ev.reason}")
-        elif isinstance(ev, x.TaskText):
+        elif isinstance(ev, xe.TaskText):
             key = (ev.candidate, ev.task_id)
             self.tokens[key] = self.tokens.get(key, 0) + ev.tokens
             if self._mine(ev.candidate, ev.task_id) and self.meter is not None:
                 self.meter.add(ev.tokens)
-        elif isinstance(ev, x.TaskRetrying):
+        elif isinstance(ev, xe.TaskRetrying):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: retry {ev.attempt}: {ev.reason}")
-        elif isinstance(ev, x.TaskDone):
+        elif isinstance(ev, xe.TaskDone):
             self._end_step()
             files = f" ({', '.join(ev.files)})" if ev.files else ""
             if ev.resumed:
@@ -126,43 +126,43 @@ class ExecPrinter:
                 if ev.unlisted:
                     self.say(f"  {self._who(ev.candidate)}{ev.task_id}: also changed, outside the task's files: "
                              f"{', '.join(ev.unlisted)}")
-        elif isinstance(ev, x.TaskFailed):
+        elif isinstance(ev, xe.TaskFailed):
             self._end_step()
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: failed: {ev.error}")
-        elif isinstance(ev, x.TaskSkipped):
+        elif isinstance(ev, xe.TaskSkipped):
             self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.reason}")
-        elif isinstance(ev, x.TestsStarted):
+        elif isinstance(ev, xe.TestsStarted):
             self.say(f"moot: {self._who(ev.candidate)}tests: {ev.command}")
             self.step(f"{self._who(ev.candidate)}tests: {ev.command}")
-        elif isinstance(ev, x.TestOutput):
+        elif isinstance(ev, xe.TestOutput):
             if self.show_test_output:
                 self.say(f"    {self._who(ev.candidate)}| {ev.line}")
-        elif isinstance(ev, x.TestsDone):
+        elif isinstance(ev, xe.TestsDone):
             self._end_step()
             r = ev.result
             how = "passed" if ev.passed else ("timed out" if r.get("timed_out") else f"failed (exit {r.get('exit_code')})")
             self.say(f"moot: {self._who(ev.candidate)}tests {how} in {r.get('duration_s', 0):.1f} s")
-        elif isinstance(ev, x.DebugStarted):
+        elif isinstance(ev, xe.DebugStarted):
             what = "escalation" if ev.escalation else f"debug round {ev.round}"
             self.say(f"moot: {self._who(ev.candidate)}{what}: {ev.model} fixes the failing tests")
-        elif isinstance(ev, x.ReviewStarted):
+        elif isinstance(ev, xe.ReviewStarted):
             self.say(f"moot: {self._who(ev.candidate)}review by {ev.model}…")
             self.step(f"{self._who(ev.candidate)}review · {ev.model}")
-        elif isinstance(ev, x.ReviewDone):
+        elif isinstance(ev, xe.ReviewDone):
             self._end_step()
             if ev.error:
                 self.say(f"moot: {self._who(ev.candidate)}review failed: {ev.error}")
             else:
                 count = len((ev.review or {}).get("findings") or [])
                 self.say(f"moot: {self._who(ev.candidate)}review: {ev.verdict}, {count} finding(s)")
-        elif isinstance(ev, x.CandidateDone):
+        elif isinstance(ev, xe.CandidateDone):
             if self.several:
                 tests = {True: "tests passed", False: "tests failed", None: "no tests"}[ev.tests_passed]
                 self.say(f"moot: candidate {ev.candidate}: {'ok' if ev.ok else 'failed'}, {tests}, "
                          f"{plural(ev.diff_lines, 'line')} changed")
-        elif isinstance(ev, x.Note):
+        elif isinstance(ev, xe.Note):
             self.say(f"moot: {self._who(ev.candidate)}{ev.text}")
-        elif isinstance(ev, x.RunDone):
+        elif isinstance(ev, xe.RunDone):
             winner = f", winner: candidate {ev.winner}" if self.several and ev.winner is not None else ""
             self.say(f"moot: run {ev.run_id} {ev.state}{winner}")
 

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import sql
 from gitrepo import git, hermetic_git, make_repo, snapshot  # noqa: F401  (hermetic_git is an autouse fixture)
+from moot.agents import events as xe
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.routing import route
@@ -107,7 +108,7 @@ async def test_tasks_become_commits_while_the_users_tree_stays_identical(scripte
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "RunStarted" and kinds[-1] == "RunDone"
     assert kinds.count("TaskQueued") == 2 and kinds.count("TaskDone") == 2 and "TaskText" in kinds
-    done = [e for e in events if isinstance(e, x.TaskDone)]
+    done = [e for e in events if isinstance(e, xe.TaskDone)]
     assert done[1].files == ("src/app.py", "src/new.py") and done[0].commit == c.tasks[0].commit
     # t2 listed only src/app.py: the new file is allowed, and said
     assert done[1].unlisted == ("src/new.py",) and done[0].unlisted == ()
@@ -149,7 +150,7 @@ async def test_a_failing_search_is_sent_back_and_then_fixed(scripted, repo, stor
     second = scripted.calls[1][1]
     assert second[-2]["role"] == "assistant" and "nope" in second[-2]["content"]
     assert second[-1]["role"] == "user" and "no_match" in second[-1]["content"]
-    retry = next(e for e in events if isinstance(e, x.TaskRetrying))
+    retry = next(e for e in events if isinstance(e, xe.TaskRetrying))
     assert retry.attempt == 1 and "x.txt: no_match" in retry.reason
     assert len(branch_log(repo, run)) == 1
     stored = runs.load(store, run.run_id)
@@ -213,7 +214,7 @@ async def test_passing_tests_make_the_run_ready(scripted, repo, store) -> None:
     assert run.ok and run.state == "ready"
     doc = run.to_json()
     assert doc["tests"]["passed"] is True and "x.txt holds 'ok\\n'" in doc["tests"]["output_tail"]
-    assert any(isinstance(e, x.TestOutput) and "x.txt holds" in e.line for e in events)
+    assert any(isinstance(e, xe.TestOutput) and "x.txt holds" in e.line for e in events)
 
 
 async def test_the_debug_cycle_hands_the_failure_to_the_tasks_model(scripted, repo, store) -> None:
@@ -238,7 +239,7 @@ async def test_escalation_gets_one_try_after_the_debug_limit(scripted, repo, sto
     assert run.ok
     assert branch_log(repo, run) == ["moot: x|alpha", "moot: fix tests (round 1)|alpha",
                                      "moot: fix tests (escalation)|gamma"]
-    debug = [e for e in events if isinstance(e, x.DebugStarted)]
+    debug = [e for e in events if isinstance(e, xe.DebugStarted)]
     assert [(d.model, d.escalation) for d in debug] == [("alpha", False), ("gamma", True)]
 
 
@@ -328,7 +329,7 @@ async def test_a_cancelled_run_is_interrupted_and_resumes_where_it_stopped(scrip
     started = asyncio.Event()
 
     def watch(ev: Any) -> None:
-        if isinstance(ev, x.TaskText) and ev.task_id == "t2":
+        if isinstance(ev, xe.TaskText) and ev.task_id == "t2":
             started.set()
 
     run_id = x.begin(store, repo, "the task", "the plan")
@@ -350,8 +351,8 @@ async def test_a_cancelled_run_is_interrupted_and_resumes_where_it_stopped(scrip
     assert done.state == "ready" and done.ok
     assert [name for name, _, _ in scripted.calls] == ["alpha", "alpha", "alpha"]  # t1 was not asked again
     assert branch_log(repo, done) == ["moot: one|alpha", "moot: two|alpha"]
-    assert isinstance(events[0], x.RunStarted) and events[0].resumed
-    assert any(isinstance(e, x.TaskDone) and e.resumed and e.task_id == "t1" for e in events)
+    assert isinstance(events[0], xe.RunStarted) and events[0].resumed
+    assert any(isinstance(e, xe.TaskDone) and e.resumed and e.task_id == "t1" for e in events)
     with pytest.raises(x.ExecuteError, match="only an interrupted run"):
         await x.execute(config, store, run_id)
 

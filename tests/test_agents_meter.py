@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from moot.agents import execute as x
+from moot.agents import events as xe
 from moot.agents import meter
 from moot.agents.meter import Meter
 from moot.cli.run_cmd import ExecPrinter
@@ -38,17 +38,17 @@ def test_meter_counts_queue_then_tokens(now: list[float]) -> None:
 def test_exec_printer_shows_the_step_under_way(now: list[float]) -> None:
     out = io.StringIO()
     printer = ExecPrinter(out)
-    printer(x.TaskStarted(0, "t1", "smollm2"))
-    printer(x.CallQueued(0, "t1", 1))
+    printer(xe.TaskStarted(0, "t1", "smollm2"))
+    printer(xe.CallQueued(0, "t1", 1))
     now[0] += 20
     printer._last_line = 0.0  # long enough ago: a quiet line is due
     printer.tick()
-    printer(x.CallQueued(0, "t1", 0))
-    printer(x.TaskText(0, "t1", "hello", 5))
+    printer(xe.CallQueued(0, "t1", 0))
+    printer(xe.TaskText(0, "t1", "hello", 5))
     now[0] += 2
     printer._last_line = 0.0
     printer.tick()
-    printer(x.TaskDone(0, "t1", "abcdef1234", ("app.py",)))
+    printer(xe.TaskDone(0, "t1", "abcdef1234", ("app.py",)))
     printer.tick()  # nothing under way: nothing printed
     lines = out.getvalue().splitlines()
     assert lines == [

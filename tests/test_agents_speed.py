@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
+from moot.agents import events as xe
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.routing import route
@@ -95,7 +96,7 @@ async def test_a_slow_local_model_hands_the_task_to_the_hosted_one(server, scrip
     assert (d["run_id"], d["task_id"], d["role"], d["chosen"]) == (run.run_id, "t1", "backend", "alpha")
     assert d["reason"].startswith(f"backend → scripted/alpha: {LOCAL} predicted ") and "> 30 s" in d["reason"]
     assert d["output_tokens"] == EXPECTED_OUTPUT_TOKENS and d["prompt_tokens"] > 0
-    [routed] = [e for e in events if isinstance(e, x.TaskRouted)]
+    [routed] = [e for e in events if isinstance(e, xe.TaskRouted)]
     assert (routed.task_id, routed.model, routed.reason) == ("t1", "alpha", d["reason"])
     [task] = runs.load(store, run.run_id).candidate(0).tasks  # type: ignore[union-attr]
     assert task.model_alias == "alpha"

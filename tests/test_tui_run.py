@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import DataTable, Log, Static
 
 from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is an autouse fixture)
+from moot.agents import events as xe
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents import worktree as wtree
@@ -297,7 +298,7 @@ async def test_plan_to_landed_hunk(workbench, scripted, repo: Path) -> None:
             < kinds.index(("TaskStarted", "t2")) < kinds.index(("TaskDone", "t2")) \
             < kinds.index(("TestsStarted", None)) < kinds.index(("TestsDone", None)) \
             < kinds.index(("ReviewStarted", None)) < kinds.index(("ReviewDone", None)) < kinds.index(("RunDone", None))
-        assert next(e for e in events if isinstance(e, x.TestsDone)).passed
+        assert next(e for e in events if isinstance(e, xe.TestsDone)).passed
         log = screen.query_one("#run-tests", Log)
         assert any("greet: hello, bob!" in line for line in log.lines)
         assert "CONCERN · 1 finding" in str(screen.query_one("#run-review", Static).content)

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from moot.agents import events as xe
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.meter import Meter
@@ -373,12 +374,12 @@ class RunScreen(Screen[str | None]):
     def _step_label(self, candidate: int, step: str) -> str:
         return f"{self._who(candidate)}{step}"
 
-    def _on_CallQueued(self, ev: x.CallQueued, tasks: TaskList) -> None:
+    def _on_CallQueued(self, ev: xe.CallQueued, tasks: TaskList) -> None:
         if self.meter is not None and self.meter.label.startswith(self._step_label(ev.candidate, ev.step)):
             self.meter.queued(ev.ahead)
             self._status(self._phase_text())
 
-    def _on_ReviewText(self, ev: x.ReviewText, tasks: TaskList) -> None:
+    def _on_ReviewText(self, ev: xe.ReviewText, tasks: TaskList) -> None:
         if self.meter is not None:
             self.meter.add(ev.tokens)
             self._status(self._phase_text())
@@ -389,10 +390,10 @@ class RunScreen(Screen[str | None]):
         handler = getattr(self, f"_on_{type(ev).__name__}", None)
         if handler is not None:
             handler(ev, tasks)
-        if self.phase == "running" and isinstance(ev, (x.TaskDone, x.TaskFailed, x.TaskSkipped, x.TaskQueued)):
+        if self.phase == "running" and isinstance(ev, (xe.TaskDone, xe.TaskFailed, xe.TaskSkipped, xe.TaskQueued)):
             self._status(self._progress_text())
 
-    def _on_RunStarted(self, ev: x.RunStarted, tasks: TaskList) -> None:
+    def _on_RunStarted(self, ev: xe.RunStarted, tasks: TaskList) -> None:
         self.several = len(ev.candidates) > 1
         self.branches = [c.branch for c in ev.candidates]
         self._select_after_reset = tasks.selected
@@ -400,13 +401,13 @@ class RunScreen(Screen[str | None]):
         tasks.set_items([])
         self._set_phase("running")
 
-    def _on_TaskQueued(self, ev: x.TaskQueued, tasks: TaskList) -> None:
+    def _on_TaskQueued(self, ev: xe.TaskQueued, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.title, ev.role, ev.model or "?"))
         if key == self._select_after_reset or tasks.selected is None:
             tasks.select(key)
 
-    def _on_TaskStarted(self, ev: x.TaskStarted, tasks: TaskList) -> None:
+    def _on_TaskStarted(self, ev: xe.TaskStarted, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         item = tasks.get(key)
         if item is None:
@@ -415,12 +416,12 @@ class RunScreen(Screen[str | None]):
         self._step(f"{self._step_label(ev.candidate, ev.task_id)} · {ev.model}")
         self._follow(key)
 
-    def _on_TaskRouted(self, ev: x.TaskRouted, tasks: TaskList) -> None:
+    def _on_TaskRouted(self, ev: xe.TaskRouted, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.update(key, model=ev.model)
         tasks.add_note(key, f"routed on measured speed: {ev.reason}")
 
-    def _on_TaskRetrying(self, ev: x.TaskRetrying, tasks: TaskList) -> None:
+    def _on_TaskRetrying(self, ev: xe.TaskRetrying, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="retrying", note=ev.reason)
         tasks.add_note(key, quote(f"↻ retry {ev.attempt}: {ev.reason}"))
@@ -429,7 +430,7 @@ class RunScreen(Screen[str | None]):
         if self.meter is not None and self.meter.label.startswith(self._step_label(candidate, step)):
             self.meter = None
 
-    def _on_TaskDone(self, ev: x.TaskDone, tasks: TaskList) -> None:
+    def _on_TaskDone(self, ev: xe.TaskDone, tasks: TaskList) -> None:
         self._end_step(ev.candidate, ev.task_id)
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="done", note=ev.commit)
@@ -439,25 +440,25 @@ class RunScreen(Screen[str | None]):
         if ev.unlisted:
             tasks.add_note(key, quote(f"⚠ also changed, outside the task's files: {', '.join(ev.unlisted)}"))
 
-    def _on_TaskFailed(self, ev: x.TaskFailed, tasks: TaskList) -> None:
+    def _on_TaskFailed(self, ev: xe.TaskFailed, tasks: TaskList) -> None:
         self._end_step(ev.candidate, ev.task_id)
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="failed", note=ev.error)
         tasks.add_note(key, quote(f"✗ failed: {ev.error}"))
 
-    def _on_TaskSkipped(self, ev: x.TaskSkipped, tasks: TaskList) -> None:
+    def _on_TaskSkipped(self, ev: xe.TaskSkipped, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.update(key, state="skipped", note=ev.reason)
         tasks.add_note(key, quote(f"↷ {ev.reason}"))
 
-    def _on_DebugStarted(self, ev: x.DebugStarted, tasks: TaskList) -> None:
+    def _on_DebugStarted(self, ev: xe.DebugStarted, tasks: TaskList) -> None:
         title = "escalation: fix the failing tests" if ev.escalation else f"fix the failing tests (round {ev.round})"
         tasks.upsert(TaskItem(ev.candidate, ev.task_id, title, "debug", ev.model))
 
     def _who(self, candidate: int | None) -> str:
         return f"candidate {candidate}: " if self.several and candidate is not None else ""
 
-    def _on_TestsStarted(self, ev: x.TestsStarted, tasks: TaskList) -> None:
+    def _on_TestsStarted(self, ev: xe.TestsStarted, tasks: TaskList) -> None:
         log = self.query_one("#run-tests", Log)
         log.display = True
         log.clear()
@@ -466,29 +467,29 @@ class RunScreen(Screen[str | None]):
         log.border_subtitle = "running"
         self._step(f"{self._who(ev.candidate)}running the tests: {ev.command}")
 
-    def _on_TestOutput(self, ev: x.TestOutput, tasks: TaskList) -> None:
+    def _on_TestOutput(self, ev: xe.TestOutput, tasks: TaskList) -> None:
         prefix = f"[{ev.candidate}] " if self.several else ""
         self.query_one("#run-tests", Log).write_line(prefix + ev.line)
 
-    def _on_TestsDone(self, ev: x.TestsDone, tasks: TaskList) -> None:
+    def _on_TestsDone(self, ev: xe.TestsDone, tasks: TaskList) -> None:
         log = self.query_one("#run-tests", Log)
         log.border_subtitle = tests_outcome(ev.passed, ev.result)
         self.meter = None
         self._status(f"{self._who(ev.candidate)}tests {tests_outcome(ev.passed, ev.result)}")
 
-    def _on_ReviewStarted(self, ev: x.ReviewStarted, tasks: TaskList) -> None:
+    def _on_ReviewStarted(self, ev: xe.ReviewStarted, tasks: TaskList) -> None:
         self._review_line(f"{self._who(ev.candidate)}reviewer {ev.model} is reading the diff…")
         self._step(f"{self._step_label(ev.candidate, 'review')} · {ev.model}")
 
-    def _on_ReviewDone(self, ev: x.ReviewDone, tasks: TaskList) -> None:
+    def _on_ReviewDone(self, ev: xe.ReviewDone, tasks: TaskList) -> None:
         self.meter = None
         self._review_line(self._who(ev.candidate) + review_summary(ev.model, ev.verdict, ev.review, ev.error))
 
-    def _on_Note(self, ev: x.Note, tasks: TaskList) -> None:
+    def _on_Note(self, ev: xe.Note, tasks: TaskList) -> None:
         self.notify(ev.text, title=f"Candidate {ev.candidate}" if self.several and ev.candidate is not None
                     else "Run")
 
-    def _on_RunDone(self, ev: x.RunDone, tasks: TaskList) -> None:
+    def _on_RunDone(self, ev: xe.RunDone, tasks: TaskList) -> None:
         self.state = ev.state
         if ev.state == "interrupted":
             for item in list(tasks.items.values()):
