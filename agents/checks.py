@@ -51,7 +51,7 @@ class Checks(EngineBase):
     async def _debug_task(self, c: runs.CandidateRow, wt: Worktree, result: TestResult) -> runs.TaskRow | None:
         """The task whose model gets the failing output: the last one that changed a file the output names,
         else the last task done (else the first task)."""
-        done = [t for t in c.tasks if t.status == "done" and t.commit]
+        done = [t for t in c.tasks if t.status == runs.TaskState.DONE and t.commit]
         text = result.output
         for t in reversed(done):
             assert t.commit is not None
@@ -88,8 +88,8 @@ class Checks(EngineBase):
         if not self.config.project.test_command:
             return None
         n = c.candidate
-        runs.set_candidate(self.store, self.run_id, n, status="testing")
-        runs.set_state(self.store, self.run_id, "testing")
+        runs.set_candidate(self.store, self.run_id, n, status=runs.CandidateState.TESTING)
+        runs.set_state(self.store, self.run_id, runs.RunState.TESTING)
         result = await self._run_tests(n, wt, 0)
         limit = self.config.agents.debug_limit
         round_ = 0
@@ -128,8 +128,8 @@ class Checks(EngineBase):
         if not diff.strip():
             self.emit(Note(n, "nothing changed, so there is nothing to review"))
             return
-        runs.set_candidate(self.store, self.run_id, n, status="reviewing")
-        runs.set_state(self.store, self.run_id, "reviewing")
+        runs.set_candidate(self.store, self.run_id, n, status=runs.CandidateState.REVIEWING)
+        runs.set_state(self.store, self.run_id, runs.RunState.REVIEWING)
         self.emit(ReviewStarted(n, model.name))
         ctx = CallContext(self.store, self.run_id, "review", label=c.branch)
 

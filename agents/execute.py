@@ -60,7 +60,7 @@ class ExecuteError(Exception):
 
 
 def begin(store: Store, repo: Path, task: str, plan: str, *, run_id: str | None = None,
-          plan_run_id: str | None = None, state: str = "executing") -> str:
+          plan_run_id: str | None = None, state: runs.RunState = runs.RunState.EXECUTING) -> str:
     """Record a new execution run based on the user's HEAD in ``repo``; returns its id.
 
     Raises:
@@ -164,7 +164,7 @@ class Engine(TaskInputs, Checks):
         model = self._model(t.model_alias)
         if model is None:
             return self._fail(n, t, f"the model {t.model_alias!r} is not configured")
-        runs.set_task(self.store, self.run_id, n, t.task_id, "running")
+        runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.RUNNING)
         t.attempts += 1
         runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
         self.emit(TaskStarted(n, t.task_id, model.name))
@@ -185,7 +185,7 @@ class Engine(TaskInputs, Checks):
                 messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
 
         def retrying(attempt: int, reason: str) -> None:
-            runs.set_task(self.store, self.run_id, n, t.task_id, "retrying", error=reason)
+            runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.RETRYING, error=reason)
             t.attempts += 1
             runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
 
@@ -195,15 +195,15 @@ class Engine(TaskInputs, Checks):
             await asyncio.to_thread(wtree.discard, wt)
             return self._fail(n, t, outcome.error)
         sha = await asyncio.to_thread(wtree.commit, wt, f"moot: {t.title}", model.name, task_id=t.task_id)
-        runs.set_task(self.store, self.run_id, n, t.task_id, "done", commit=sha)
-        t.status, t.commit = "done", sha
+        runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.DONE, commit=sha)
+        t.status, t.commit = runs.TaskState.DONE, sha
         unlisted = tuple(f for f in outcome.files if t.files and f not in t.files)
         self.emit(TaskDone(n, t.task_id, sha, tuple(outcome.files), unlisted=unlisted))
         return True
 
     def _fail(self, n: int, t: runs.TaskRow, error: str) -> bool:
-        runs.set_task(self.store, self.run_id, n, t.task_id, "failed", error=error)
-        t.status, t.error = "failed", error
+        runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.FAILED, error=error)
+        t.status, t.error = runs.TaskState.FAILED, error
         self.emit(TaskFailed(n, t.task_id, error))
         return False
 
@@ -215,11 +215,11 @@ class Engine(TaskInputs, Checks):
             self.emit(TaskQueued(n, t.task_id, t.title, t.role, t.model_alias))
         status: dict[str, str] = {}
         for t in c.tasks:
-            sha = t.commit if t.status == "done" and t.commit else committed.get(t.task_id)
+            sha = t.commit if t.status == runs.TaskState.DONE and t.commit else committed.get(t.task_id)
             if sha:
-                if t.status != "done" or t.commit != sha:
-                    runs.set_task(self.store, self.run_id, n, t.task_id, "done", commit=sha)
-                t.status, t.commit = "done", sha
+                if t.status != runs.TaskState.DONE or t.commit != sha:
+                    runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.DONE, commit=sha)
+                t.status, t.commit = runs.TaskState.DONE, sha
                 status[t.task_id] = "done"
                 self.emit(TaskDone(n, t.task_id, sha, (), resumed=True))
                 continue
@@ -227,8 +227,8 @@ class Engine(TaskInputs, Checks):
             if blocked:
                 how = ", ".join(f"{d} ({status.get(d, 'not done')})" for d in blocked)
                 reason = f"skipped: it depends on {how}"
-                runs.set_task(self.store, self.run_id, n, t.task_id, "skipped", error=reason)
-                t.status, t.error = "skipped", reason
+                runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.SKIPPED, error=reason)
+                t.status, t.error = runs.TaskState.SKIPPED, reason
                 status[t.task_id] = "skipped"
                 self.emit(TaskSkipped(n, t.task_id, reason))
                 continue
@@ -246,7 +246,7 @@ class Engine(TaskInputs, Checks):
             except wtree.WorktreeLocked:
                 raise  # the user decides about a lock; the run stays resumable
             except WorktreeError:
-                if c.head_sha or any(t.status == "done" for t in c.tasks):
+                if c.head_sha or any(t.status == runs.TaskState.DONE for t in c.tasks):
                     raise  # its work is gone: do not start again silently
                 wtree.remove(self.repo, self.run_id, c.candidate)
                 return wtree.create(self.repo, self.run_id, c.candidate, base_sha=run.base_sha)
@@ -259,26 +259,26 @@ class Engine(TaskInputs, Checks):
     async def _candidate(self, c: runs.CandidateRow, wt: Worktree) -> None:
         n = c.candidate
         try:
-            runs.set_candidate(self.store, self.run_id, n, status="executing", error=None)
+            runs.set_candidate(self.store, self.run_id, n, status=runs.CandidateState.EXECUTING, error=None)
             await self._tasks(c, wt)
             result = await self._tests(c, wt)
             await self._review(c, wt)
             c.head_sha = await asyncio.to_thread(wtree.head, wt)
             c.diff_lines = await asyncio.to_thread(wtree.diff_lines, wt)
-            c.status = "done" if c.ok else "failed"
+            c.status = runs.CandidateState.DONE if c.ok else runs.CandidateState.FAILED
             runs.set_candidate(self.store, self.run_id, n, status=c.status, head_sha=c.head_sha,
                                diff_lines=c.diff_lines)
             self.emit(CandidateDone(n, c.ok, result.passed if result else None, c.diff_lines))
         except Exception as e:  # one candidate's failure, whatever it is, must not stop the others
             error = str(e) if isinstance(e, (WorktreeError, OSError)) else f"{type(e).__name__}: {e}"
-            c.status, c.error = "failed", error
-            runs.set_candidate(self.store, self.run_id, n, status="failed", error=error)
+            c.status, c.error = runs.CandidateState.FAILED, error
+            runs.set_candidate(self.store, self.run_id, n, status=runs.CandidateState.FAILED, error=error)
             self.emit(Note(n, f"candidate {n} failed: {error}"))
             self.emit(CandidateDone(n, False, None, c.diff_lines or 0))
 
     async def run_all(self, resumed: bool) -> runs.ExecRun:
         run = self.run
-        runs.set_state(self.store, self.run_id, "executing")
+        runs.set_state(self.store, self.run_id, runs.RunState.EXECUTING)
         try:
             trees = [await self._worktree(c) for c in run.candidates]
             self.emit(RunStarted(self.run_id, tuple(
@@ -287,22 +287,22 @@ class Engine(TaskInputs, Checks):
             await asyncio.gather(*(self._candidate(c, wt) for c, wt in zip(run.candidates, trees, strict=True)))
         except (asyncio.CancelledError, wtree.WorktreeLocked):
             runs.interrupt(self.store, self.run_id)
-            self.emit(RunDone(self.run_id, "interrupted", None, False))
+            self.emit(RunDone(self.run_id, runs.RunState.INTERRUPTED, None, False))
             raise
         except Exception as e:
-            runs.set_state(self.store, self.run_id, "failed", error=str(e))
-            runs.release(self.run_id)
-            self.emit(RunDone(self.run_id, "failed", None, False))
+            runs.set_state(self.store, self.run_id, runs.RunState.FAILED, error=str(e))
+            runs.release(self.store, self.run_id)
+            self.emit(RunDone(self.run_id, runs.RunState.FAILED, None, False))
             raise
         winner = choose_winner(run.candidates)
         runs.set_winner(self.store, self.run_id, winner)
         run.winner = winner
         loaded = runs.load(self.store, self.run_id)
         assert loaded is not None
-        state = "ready" if loaded.ok else "failed"
+        state = runs.RunState.READY if loaded.ok else runs.RunState.FAILED
         doc = {"task": loaded.task, "plan": loaded.plan, **loaded.to_json()}
         runs.set_state(self.store, self.run_id, state, result=doc)
-        runs.release(self.run_id)
+        runs.release(self.store, self.run_id)
         self.emit(RunDone(self.run_id, state, winner, loaded.ok))
         final = runs.load(self.store, self.run_id)
         assert final is not None
@@ -314,8 +314,8 @@ def choose_winner(candidates: Sequence[runs.CandidateRow]) -> int:
 
     def key(c: runs.CandidateRow) -> tuple[int, int, int, int]:
         tests = 0 if c.tests_passed else (1 if c.tests_passed is None else 2)
-        unfinished = sum(t.status != "done" for t in c.tasks)
-        return tests, unfinished + (1000 if c.status == "failed" and c.error else 0), c.diff_lines or 0, c.candidate
+        unfinished = sum(t.status != runs.TaskState.DONE for t in c.tasks)
+        return tests, unfinished + (1000 if c.status == runs.CandidateState.FAILED and c.error else 0), c.diff_lines or 0, c.candidate
 
     return min(candidates, key=key).candidate
 
@@ -369,8 +369,8 @@ async def execute(
         try:
             _record(store, run.run_id, list(tasks or []), list(models or []))
         except Exception as e:
-            runs.set_state(store, run.run_id, "failed", error=str(e))
-            runs.release(run.run_id)
+            runs.set_state(store, run.run_id, runs.RunState.FAILED, error=str(e))
+            runs.release(store, run.run_id)
             raise
         run = runs.load(store, run.run_id)
         assert run is not None
@@ -378,7 +378,7 @@ async def execute(
     try:
         return await engine.run_all(resumed)
     finally:
-        runs.release(run.run_id)
+        runs.release(store, run.run_id)
 
 
 def _record(store: Store, run_id: str, tasks: list[RoutedTask], models: list[str]) -> None:

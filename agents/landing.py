@@ -97,7 +97,7 @@ def land(store: Store, run: runs.ExecRun, candidate: runs.CandidateRow,
         runs.set_winner(store, run.run_id, candidate.candidate)
     wtree.remove(repo, run.run_id)
     runs.set_accepted(store, run.run_id, result.commit)
-    runs.set_state(store, run.run_id, "accepted")
+    runs.set_state(store, run.run_id, runs.RunState.ACCEPTED)
     return result
 
 
@@ -109,5 +109,5 @@ def drop(store: Store, run: runs.ExecRun) -> list[str]:
         WorktreeError: the repository cannot be opened.
     """
     removed = wtree.remove(Path(run.repo_dir), run.run_id)
-    runs.set_state(store, run.run_id, "rejected")
+    runs.set_state(store, run.run_id, runs.RunState.REJECTED)
     return removed

@@ -1,8 +1,10 @@
 """An execution run as stored: the ``runs`` row (kind ``exec``), its ``exec_runs`` row, its candidates and tasks.
 
-The run's ``state`` (in ``exec_runs``) is the truth; ``runs.status`` follows it for ``moot history``. While a run
-is active the process carrying it out records its pid, so a run left active by a process that is gone can be
-told from one another process is still carrying out (:func:`mark_stale`).
+The run's ``state`` (in ``exec_runs``) is the truth; ``runs.status`` follows it for ``moot history``. The states
+of runs, candidates and tasks are the enums below; the strings stored are their values. While a run is active
+the process carrying it out records its pid and when that process started, so a run left active by a process
+that is gone (even one whose pid another process has since been given) can be told from one a live process is
+still carrying out (:func:`mark_stale`).
 """
 
 from __future__ import annotations
@@ -12,23 +14,64 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from moot.core.storage import Store, Tables
 
 from .tables import SCHEMA
 
-#: States in which a process is carrying the run out.
-ACTIVE = ("decomposing", "executing", "testing", "reviewing")
-#: States from which a run's changes can still be reviewed, accepted or rejected.
-OPEN = ("ready", "failed", "interrupted")
-#: ``runs.status`` for each state.
-_STATUS = {"decomposing": "running", "executing": "running", "testing": "running", "reviewing": "running",
-           "ready": "done", "failed": "failed", "interrupted": "interrupted", "cancelled": "cancelled",
-           "accepted": "accepted", "rejected": "rejected", "undone": "undone"}
 
-#: Run ids being carried out by this process (a pid alone cannot tell: tests run several in one process).
-_LOCAL: set[str] = set()
+class RunState(StrEnum):
+    """Where an execution run stands."""
+
+    DECOMPOSING = "decomposing"
+    EXECUTING = "executing"
+    TESTING = "testing"
+    REVIEWING = "reviewing"
+    READY = "ready"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNDONE = "undone"
+
+    @property
+    def active(self) -> bool:
+        """A process is carrying the run out (or was, if it died)."""
+        return self in ACTIVE
+
+    @property
+    def status(self) -> str:
+        """``runs.status`` in this state (what ``moot history`` shows)."""
+        return "running" if self.active else ("done" if self == RunState.READY else str(self))
+
+
+class CandidateState(StrEnum):
+    QUEUED = "queued"
+    EXECUTING = "executing"
+    TESTING = "testing"
+    REVIEWING = "reviewing"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+
+
+#: States in which a process is carrying the run out.
+ACTIVE = (RunState.DECOMPOSING, RunState.EXECUTING, RunState.TESTING, RunState.REVIEWING)
+#: States from which a run's changes can still be reviewed, accepted or rejected.
+OPEN = (RunState.READY, RunState.FAILED, RunState.INTERRUPTED)
 
 
 @dataclass
@@ -43,7 +86,7 @@ class TaskRow:
     description: str = ""
     files: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
-    status: str = "queued"
+    status: TaskState = TaskState.QUEUED
     commit: str | None = None
     error: str | None = None
     reason: str | None = None
@@ -65,7 +108,7 @@ class CandidateRow:
     model_alias: str | None
     branch: str
     worktree: str | None
-    status: str = "queued"
+    status: CandidateState = CandidateState.QUEUED
     head_sha: str | None = None
     tests: dict[str, Any] | None = None
     review: dict[str, Any] | None = None
@@ -100,13 +143,15 @@ class ExecRun:
     repo_dir: str
     base_branch: str | None
     base_sha: str
-    state: str
+    state: RunState
     winner: int | None
     accepted_sha: str | None
     pid: int | None
     error: str | None
     created_at: float
     candidates: list[CandidateRow] = field(default_factory=list)
+    pid_started: int | None = None
+    """When the process in ``pid`` started (clock ticks since boot), where the system says."""
 
     def candidate(self, n: int) -> CandidateRow | None:
         return next((c for c in self.candidates if c.candidate == n), None)
@@ -121,7 +166,7 @@ class ExecRun:
     @property
     def live(self) -> bool:
         """Whether a process is carrying the run out right now."""
-        return self.state in ACTIVE and _alive(self.run_id, self.pid)
+        return self.state in ACTIVE and _alive(self.pid, self.pid_started)
 
     @property
     def resumable(self) -> bool:
@@ -178,11 +223,29 @@ def _sql(store: Store) -> Tables:
     return store.tables(SCHEMA)
 
 
-def _alive(run_id: str, pid: int | None) -> bool:
-    if run_id in _LOCAL:
-        return True
-    if pid is None or pid == os.getpid():
-        return False  # this process is not carrying it out (it would be in _LOCAL)
+def process_started(pid: int) -> int | None:
+    """When the process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``), or None where the
+    system does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    try:  # the command name (field 2) is in parentheses and may hold spaces: count from the last ')'
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int | None, started: int | None) -> bool:
+    """Whether the process that recorded itself as carrying a run out (``pid``, started at ``started``) still
+    runs. A released run has no pid; a pid given since to another process has another start time."""
+    if pid is None:
+        return False
+    if started is not None and (now := process_started(pid)) is not None:
+        return now == started
+    if pid == os.getpid():
+        return True  # the system gives no start times: this process recorded it and has not released it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -198,36 +261,39 @@ def _alive(run_id: str, pid: int | None) -> bool:
 
 
 def create(store: Store, run_id: str, task: str, plan: str, repo_dir: str, base_sha: str,
-           base_branch: str | None, *, plan_run_id: str | None = None, state: str = "executing") -> None:
+           base_branch: str | None, *, plan_run_id: str | None = None,
+           state: RunState = RunState.EXECUTING) -> None:
     """Record a new execution run (the ``runs`` row and its ``exec_runs`` row), owned by this process."""
     store.start_run(run_id, "exec", task, None, repo_dir)
     _sql(store).execute(
-        "INSERT INTO exec_runs (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, pid, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, os.getpid(), time.time()),
+        "INSERT INTO exec_runs (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, state, pid, "
+        "pid_started, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, plan_run_id, plan, repo_dir, base_branch, base_sha, str(state), os.getpid(),
+         process_started(os.getpid()), time.time()),
     )
-    _LOCAL.add(run_id)
 
 
 def claim(store: Store, run_id: str) -> None:
     """This process carries the run out from now on (resuming it)."""
-    _LOCAL.add(run_id)
-    _sql(store).execute("UPDATE exec_runs SET pid = ?, updated_at = ? WHERE run_id = ?", (os.getpid(), time.time(), run_id))
+    _sql(store).execute("UPDATE exec_runs SET pid = ?, pid_started = ?, updated_at = ? WHERE run_id = ?",
+                        (os.getpid(), process_started(os.getpid()), time.time(), run_id))
 
 
-def release(run_id: str) -> None:
+def release(store: Store, run_id: str) -> None:
     """This process no longer carries the run out."""
-    _LOCAL.discard(run_id)
+    _sql(store).execute("UPDATE exec_runs SET pid = NULL, pid_started = NULL WHERE run_id = ? AND pid = ?",
+                        (run_id, os.getpid()))
 
 
-def set_state(store: Store, run_id: str, state: str, *, error: str | None = None,
+def set_state(store: Store, run_id: str, state: RunState, *, error: str | None = None,
               result: dict[str, Any] | None = None) -> None:
     """Move the run to ``state``; ``runs.status`` follows (a run another process wrongly marked interrupted
     while this one carries it out is set back to running)."""
+    state = RunState(state)
     _sql(store).execute("UPDATE exec_runs SET state = ?, updated_at = ?, error = COALESCE(?, error) WHERE run_id = ?",
-                  (state, time.time(), error, run_id))
-    status = _STATUS.get(state, state)
-    if state in ACTIVE:
+                  (str(state), time.time(), error, run_id))
+    status = state.status
+    if state.active:
         store.set_run_status(run_id, status)
     else:
         if result is None:
@@ -269,7 +335,7 @@ def set_candidate(store: Store, run_id: str, candidate: int, **values: Any) -> N
             args.append(json.dumps(value) if value is not None else None)
         else:
             cols.append(f"{key} = ?")
-            args.append(value)
+            args.append(str(CandidateState(value)) if key == "status" else value)
     if cols:
         _sql(store).execute(f"UPDATE exec_candidates SET {', '.join(cols)} WHERE run_id = ? AND candidate = ?",
                       (*args, run_id, candidate))
@@ -286,13 +352,13 @@ def add_tasks(store: Store, run_id: str, candidate: int, tasks: Sequence[TaskRow
         )
 
 
-def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: str, *,
+def set_task(store: Store, run_id: str, candidate: int, task_id: str, status: TaskState, *,
              commit: str | None = None, error: str | None = None) -> None:
     """A task's new status, with its commit or the reason it failed (both cleared otherwise)."""
     _sql(store).execute(
         "UPDATE exec_tasks SET status = ?, commit_sha = ?, error = ? WHERE run_id = ? AND candidate = ? "
         "AND task_id = ?",
-        (status, commit, error, run_id, candidate, task_id),
+        (str(TaskState(status)), commit, error, run_id, candidate, task_id),
     )
 
 
@@ -336,8 +402,8 @@ def load(store: Store, run_id: str) -> ExecRun | None:
     r = dict(rows[0])
     run = ExecRun(
         run_id=full, task=head["task"], status=head["status"], plan=r["plan"], plan_run_id=r["plan_run_id"],
-        repo_dir=r["repo_dir"], base_branch=r["base_branch"], base_sha=r["base_sha"], state=r["state"],
-        winner=r["winner"], accepted_sha=r["accepted_sha"], pid=r["pid"], error=r["error"],
+        repo_dir=r["repo_dir"], base_branch=r["base_branch"], base_sha=r["base_sha"], state=RunState(r["state"]),
+        winner=r["winner"], accepted_sha=r["accepted_sha"], pid=r["pid"], pid_started=r["pid_started"], error=r["error"],
         created_at=head["created_at"],
     )
     tasks: dict[int, list[TaskRow]] = {}
@@ -345,13 +411,13 @@ def load(store: Store, run_id: str) -> ExecRun | None:
         tasks.setdefault(t["candidate"], []).append(TaskRow(
             task_id=t["task_id"], position=t["position"], title=t["title"], role=t["role"],
             model_alias=t["model_alias"], description=t["description"], files=json.loads(t["files_json"]),
-            depends_on=json.loads(t["depends_json"]), status=t["status"], commit=t["commit_sha"], error=t["error"],
+            depends_on=json.loads(t["depends_json"]), status=TaskState(t["status"]), commit=t["commit_sha"], error=t["error"],
             reason=t["reason"], candidate=t["candidate"], attempts=t["attempts"],
         ))
     for c in _sql(store).execute("SELECT * FROM exec_candidates WHERE run_id = ? ORDER BY candidate", (full,)):
         run.candidates.append(CandidateRow(
             candidate=c["candidate"], model_alias=c["model_alias"], branch=c["branch"], worktree=c["worktree"],
-            status=c["status"], head_sha=c["head_sha"],
+            status=CandidateState(c["status"]), head_sha=c["head_sha"],
             tests=json.loads(c["tests_json"]) if c["tests_json"] else None,
             review=json.loads(c["review_json"]) if c["review_json"] else None,
             diff_lines=c["diff_lines"], error=c["error"], tasks=tasks.get(c["candidate"], []),
@@ -377,9 +443,11 @@ def mark_stale(store: Store) -> list[str]:
     another live process carries out is left alone, and set back to running if something else marked it
     interrupted. Returns the ids marked."""
     marked = []
-    for row in _sql(store).execute("SELECT run_id, state, pid FROM exec_runs WHERE state IN (?, ?, ?, ?)", ACTIVE):
-        run_id, pid = row["run_id"], row["pid"]
-        if _alive(run_id, pid):
+    rows = _sql(store).execute("SELECT run_id, state, pid, pid_started FROM exec_runs WHERE state IN (?, ?, ?, ?)",
+                               tuple(str(s) for s in ACTIVE))
+    for row in rows:
+        run_id = row["run_id"]
+        if _alive(row["pid"], row["pid_started"]):
             store.set_run_status(run_id, "running", only_if="interrupted")
             continue
         interrupt(store, run_id)
@@ -393,5 +461,5 @@ def interrupt(store: Store, run_id: str) -> None:
                   "('running', 'retrying')", (run_id,))
     _sql(store).execute("UPDATE exec_candidates SET status = 'interrupted' WHERE run_id = ? AND status NOT IN "
                   "('done', 'failed')", (run_id,))
-    set_state(store, run_id, "interrupted")
-    release(run_id)
+    set_state(store, run_id, RunState.INTERRUPTED)
+    release(store, run_id)

@@ -74,5 +74,12 @@ SCHEMA = Schema(
             ALTER TABLE exec_tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
             """,
         ),
+        (
+            "a001_run_owner",
+            """
+            -- when the process in pid started (a pid alone is reused: a later process may get the same one)
+            ALTER TABLE exec_runs ADD COLUMN pid_started INTEGER;
+            """,
+        ),
     ),
 )

@@ -9,182 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from moot.core.config import LoadedConfig
-from moot.core.text import control
 
 from .commands import _fit, _open_store, _planning_context, dump_json, err, plural, read_task
+from .exec_printer import ExecPrinter, ticking
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-
-# ----------------------------------------------------------------------------------------------- progress
-
-
-QUIET_S = 10.0
-"""Without a terminal, a long step's figures are printed this often."""
-
-
-class ExecPrinter:
-    """Turns the engine's events into lines on stderr. The step under way (splitting, a task, the tests, the
-    review) shows its seconds and tokens so far: on a terminal in a line rewritten in place, otherwise as a
-    line every ``QUIET_S`` seconds (``tick`` is called by ``ticking``)."""
-
-    def __init__(self, stream: TextIO | None = None, show_test_output: bool = True):
-        from moot.agents.meter import Meter
-
-        self.out = stream or sys.stderr
-        self.show_test_output = show_test_output
-        self.several = False
-        self.tokens: dict[tuple[int, str], int] = {}
-        self.meter: Meter | None = None
-        self.live = self.out.isatty()
-        self._live_shown = False
-        self._last_line = 0.0
-
-    def say(self, text: str) -> None:
-        if self._live_shown:
-            control(self.out, "\r\x1b[2K")
-            self._live_shown = False
-        print(text, file=self.out, flush=True)
-        self._last_line = time.monotonic()
-
-    def step(self, label: str) -> Any:
-        """Start following a long step; returns its meter."""
-        from moot.agents.meter import Meter
-
-        self.meter = Meter(label)
-        return self.meter
-
-    def tick(self) -> None:
-        if self.meter is None:
-            return
-        if self.live:
-            control(self.out, "\r\x1b[2K")
-            self.out.write(f"  {self.meter.text()}")
-            self.out.flush()
-            self._live_shown = True
-        elif time.monotonic() - self._last_line >= QUIET_S:
-            self.say(f"  {self.meter.text()}")
-
-    def _end_step(self) -> None:
-        self.meter = None
-        if self._live_shown:
-            control(self.out, "\r\x1b[2K")
-            self.out.flush()
-            self._live_shown = False
-
-    def _mine(self, candidate: int | None, step: str) -> bool:
-        return self.meter is not None and self.meter.label.startswith(f"{self._who(candidate)}{step} ")
-
-    def _who(self, candidate: int | None) -> str:
-        return f"[{candidate}] " if self.several and candidate is not None else ""
-
-    def __call__(self, ev: Any) -> None:
-        from moot.agents import events as xe
-
-        if isinstance(ev, xe.RunStarted):
-            self.several = len(ev.candidates) > 1
-            verb = "resuming" if ev.resumed else "run"
-            for c in ev.candidates:
-                who = f" ({c.model})" if c.model else ""
-                self.say(f"moot: {verb} {ev.run_id}: {self._who(c.candidate)}branch {c.branch}{who} in {c.worktree}")
-        elif isinstance(ev, xe.TaskStarted):
-            if ev.attempt == 0:
-                self.tokens[(ev.candidate, ev.task_id)] = 0
-                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.model} working…")
-            self.step(f"{self._who(ev.candidate)}{ev.task_id} · {ev.model}")
-        elif isinstance(ev, xe.CallQueued):
-            if self._mine(ev.candidate, ev.step) and self.meter is not None:
-                self.meter.queued(ev.ahead)
-        elif isinstance(ev, xe.ReviewText):
-            if self.meter is not None:
-                self.meter.add(ev.tokens)
-        elif isinstance(ev, xe.TaskRouted):
-            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: routed on measured speed: {ev.reason}")
-        elif isinstance(ev, xe.TaskText):
-            key = (ev.candidate, ev.task_id)
-            self.tokens[key] = self.tokens.get(key, 0) + ev.tokens
-            if self._mine(ev.candidate, ev.task_id) and self.meter is not None:
-                self.meter.add(ev.tokens)
-        elif isinstance(ev, xe.TaskRetrying):
-            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: retry {ev.attempt}: {ev.reason}")
-        elif isinstance(ev, xe.TaskDone):
-            self._end_step()
-            files = f" ({', '.join(ev.files)})" if ev.files else ""
-            if ev.resumed:
-                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: already done, {ev.commit[:10]}")
-            else:
-                n = self.tokens.get((ev.candidate, ev.task_id), 0)
-                self.say(f"  {self._who(ev.candidate)}{ev.task_id}: done, {ev.commit[:10]}{files}, "
-                         f"{plural(n, 'token')}")
-                if ev.unlisted:
-                    self.say(f"  {self._who(ev.candidate)}{ev.task_id}: also changed, outside the task's files: "
-                             f"{', '.join(ev.unlisted)}")
-        elif isinstance(ev, xe.TaskFailed):
-            self._end_step()
-            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: failed: {ev.error}")
-        elif isinstance(ev, xe.TaskSkipped):
-            self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {ev.reason}")
-        elif isinstance(ev, xe.TestsStarted):
-            self.say(f"moot: {self._who(ev.candidate)}tests: {ev.command}")
-            self.step(f"{self._who(ev.candidate)}tests: {ev.command}")
-        elif isinstance(ev, xe.TestOutput):
-            if self.show_test_output:
-                self.say(f"    {self._who(ev.candidate)}| {ev.line}")
-        elif isinstance(ev, xe.TestsDone):
-            self._end_step()
-            r = ev.result
-            how = "passed" if ev.passed else ("timed out" if r.get("timed_out") else f"failed (exit {r.get('exit_code')})")
-            self.say(f"moot: {self._who(ev.candidate)}tests {how} in {r.get('duration_s', 0):.1f} s")
-        elif isinstance(ev, xe.DebugStarted):
-            what = "escalation" if ev.escalation else f"debug round {ev.round}"
-            self.say(f"moot: {self._who(ev.candidate)}{what}: {ev.model} fixes the failing tests")
-        elif isinstance(ev, xe.ReviewStarted):
-            self.say(f"moot: {self._who(ev.candidate)}review by {ev.model}…")
-            self.step(f"{self._who(ev.candidate)}review · {ev.model}")
-        elif isinstance(ev, xe.ReviewDone):
-            self._end_step()
-            if ev.error:
-                self.say(f"moot: {self._who(ev.candidate)}review failed: {ev.error}")
-            else:
-                count = len((ev.review or {}).get("findings") or [])
-                self.say(f"moot: {self._who(ev.candidate)}review: {ev.verdict}, {count} finding(s)")
-        elif isinstance(ev, xe.CandidateDone):
-            if self.several:
-                tests = {True: "tests passed", False: "tests failed", None: "no tests"}[ev.tests_passed]
-                self.say(f"moot: candidate {ev.candidate}: {'ok' if ev.ok else 'failed'}, {tests}, "
-                         f"{plural(ev.diff_lines, 'line')} changed")
-        elif isinstance(ev, xe.Note):
-            self.say(f"moot: {self._who(ev.candidate)}{ev.text}")
-        elif isinstance(ev, xe.RunDone):
-            winner = f", winner: candidate {ev.winner}" if self.several and ev.winner is not None else ""
-            self.say(f"moot: run {ev.run_id} {ev.state}{winner}")
-
-
-@contextlib.asynccontextmanager
-async def ticking(printer: ExecPrinter) -> AsyncIterator[None]:
-    """Call ``printer.tick`` every half second while the body runs."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            printer.tick()
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        printer._end_step()
-
 
 # -------------------------------------------------------------------------------------------------- run
 
@@ -299,15 +133,15 @@ def _confirm(yes: bool) -> bool:
 async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: str | None, n: int) -> int:
     from moot.agents import execute as x
     from moot.agents import runs
-    from moot.agents.landing import planner_model, split_plan
-    from moot.agents.routing import RoutingError, route
+    from moot.agents.routing import RoutingError
+    from moot.agents.session import RunSession
     from moot.agents.tasks import DecomposeError
     from moot.core.providers.base import close_backends
 
-    config = loaded.config
     store = _open_store()
     runs.mark_stale(store)
-    run_id: str | None = None
+    printer = ExecPrinter()
+    session = RunSession(loaded.config, store, loaded.project_dir, on_event=printer)
     try:
         plan_run_id = None
         if plan is None:
@@ -315,44 +149,40 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
             if made is None:
                 return EXIT_FAILED
             plan, plan_run_id = made
-        model = planner_model(config)
+        model = session.planner
         if model is None:
             err("moot: no model to split the plan into tasks")
             return EXIT_USAGE
-        run_id = x.begin(store, loaded.project_dir, task, plan, plan_run_id=plan_run_id, state="decomposing")
+        run_id = session.begin(task, plan, plan_run_id=plan_run_id)
         err(f"moot: run {run_id}: {model.name} splits the plan into tasks…")
-        printer = ExecPrinter()
         meter = printer.step(f"{model.name} splits the plan into tasks")
         try:
             async with ticking(printer):
-                tasks, note = await split_plan(config, store, loaded.project_dir, run_id, plan,
-                                               on_event=meter.on_event)
-            err(f"moot: split in {meter.seconds:.0f} s ({plural(meter.tokens, 'token')})")
-            if note:
-                err(f"moot: {note}")
-            routed = route(tasks, config)
-            models = x.candidate_models(config, n, routed) if n > 1 else None
+                note = await session.split(on_event=meter.on_event)
+            session.set_candidates(n)
         except (DecomposeError, RoutingError, x.ExecuteError) as e:
-            runs.set_state(store, run_id, "failed", error=str(e))
-            runs.release(run_id)
+            if isinstance(e, x.ExecuteError):
+                session.close(runs.RunState.FAILED, str(e))
             err(f"moot: {e}")
             return EXIT_FAILED if isinstance(e, DecomposeError) else EXIT_USAGE
-        _show_tasks(routed, models)
+        err(f"moot: split in {meter.seconds:.0f} s ({plural(meter.tokens, 'token')})")
+        if note:
+            err(f"moot: {note}")
+        _show_tasks(session.routed, session.models)
         if not _confirm(args.yes):
-            runs.set_state(store, run_id, "cancelled")
-            runs.release(run_id)
+            session.cancel()
             err("moot: not carried out; nothing was changed")
             return EXIT_FAILED
         async with ticking(printer):
-            result = await x.execute(config, store, run_id, routed, models=models, on_progress=printer)
+            result = await session.carry_out()
         return _report(args, result)
     except asyncio.CancelledError:
-        if run_id and (stopped := runs.load(store, run_id)) is not None:
-            if stopped.state == "decomposing":  # nothing was carried out yet: nothing to resume
-                runs.set_state(store, run_id, "cancelled")
+        if session.run_id and (stopped := runs.load(store, session.run_id)) is not None:
+            if stopped.state == runs.RunState.DECOMPOSING:  # nothing was carried out yet: nothing to resume
+                session.cancel()
             else:
-                err(f"moot: interrupted; resume with `moot run --resume {run_id}` or drop it with "
-                    f"`moot reject {run_id}`")
+                err(f"moot: interrupted; resume with `moot run --resume {session.run_id}` or drop it with "
+                    f"`moot reject {session.run_id}`")
         raise
     except Exception as e:
         from moot.agents.worktree import WorktreeError
@@ -362,8 +192,7 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
             return EXIT_FAILED
         raise
     finally:
-        if run_id:
-            runs.release(run_id)
+        session.release()
         store.close()
         await close_backends()
 
@@ -371,6 +200,7 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: 
 async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents import execute as x
     from moot.agents import runs
+    from moot.agents.session import RunSession
     from moot.agents.worktree import WorktreeError
     from moot.core.providers.base import close_backends
 
@@ -381,10 +211,11 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         if run is None:
             err(f"moot: no execution run {args.resume!r} (see `moot history`)")
             return EXIT_USAGE
+        printer = ExecPrinter()
         try:
-            printer = ExecPrinter()
             async with ticking(printer):
-                result = await x.execute(loaded.config, store, run.run_id, on_progress=printer)
+                result = await RunSession(loaded.config, store, loaded.project_dir, on_event=printer).resume(
+                    run.run_id)
         except x.ExecuteError as e:
             err(f"moot: {e}")
             return EXIT_USAGE
@@ -608,7 +439,7 @@ def undo(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     store = _open_store()
     try:
         if result.run_id and (run := runs.load(store, result.run_id)) is not None:
-            runs.set_state(store, run.run_id, "undone")
+            runs.set_state(store, run.run_id, runs.RunState.UNDONE)
     finally:
         store.close()
     what = f" of run {result.run_id}" if result.run_id else ""

@@ -380,8 +380,8 @@ def _dead_pid() -> int:
 def test_mark_stale_leaves_a_run_another_live_process_carries_out(repo, store) -> None:
     live = x.begin(store, repo, "live", "plan")
     dead = x.begin(store, repo, "dead", "plan")
-    runs.release(live)
-    runs.release(dead)
+    runs.release(store, live)
+    runs.release(store, dead)
     sql(store, "UPDATE exec_runs SET pid = ? WHERE run_id = ?", (os.getppid(), live))
     sql(store, "UPDATE exec_runs SET pid = ? WHERE run_id = ?", (_dead_pid(), dead))
     store.mark_interrupted()  # what every CLI start does to 'running' runs

@@ -9,7 +9,7 @@ import pytest
 from moot.agents import events as xe
 from moot.agents import meter
 from moot.agents.meter import Meter
-from moot.cli.run_cmd import ExecPrinter
+from moot.cli.exec_printer import ExecPrinter
 from moot.core.events import Queued, Started, TextDelta
 
 

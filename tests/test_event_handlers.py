@@ -40,5 +40,28 @@ def test_the_command_line_prints_every_phase() -> None:
     assert "judging with a" in printer.out.getvalue()
 
 
+def test_every_run_event_has_a_handler_in_both_interfaces() -> None:
+    import io
+
+    from moot.agents.events import EVENTS as RUN_EVENTS
+    from moot.cli.exec_printer import ExecPrinter
+    from moot.tui.screens.run_events import handled_events
+
+    assert set(ExecPrinter(io.StringIO()).handlers) == set(RUN_EVENTS)
+    assert handled_events() == set(RUN_EVENTS)
+
+
+def test_the_run_printer_dispatches_through_its_table() -> None:
+    import io
+
+    from moot.agents import events as xe
+    from moot.cli.exec_printer import ExecPrinter
+
+    out = io.StringIO()
+    printer = ExecPrinter(out)
+    printer(xe.TaskFailed(0, "t1", "no edits"))
+    assert "t1: failed: no edits" in out.getvalue()
+
+
 def test_every_discussion_event_has_a_line_on_the_command_line() -> None:
     assert set(DiscussPrinter().handlers) == set(DISCUSSION_EVENTS)

@@ -94,7 +94,7 @@ def test_run_json_document(scripted, repo, tmp_path, capsys, user_config) -> Non
     scripted.enqueue("gamma", "VERDICT: PASS\nSUMMARY: fine\nFINDINGS:\n- none\n")
     before = snapshot(repo)
     code, doc, err = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
-    assert code == 0
+    assert code == 0, err
     assert set(doc) == {"run_id", "branch", "tasks", "tests", "review", "warnings"}
     assert doc["warnings"] == []  # no file of moot's, the shell's, CI's or git's was changed
     assert doc["branch"] == f"moot/{doc['run_id']}"

@@ -65,7 +65,11 @@ def utc(monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle(pilot) -> None:
+    """The screen's thread worker done, its rows in the table, and the table laid out again for them (a busy
+    machine can otherwise draw the columns at their headers' widths)."""
     await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 
 

@@ -56,6 +56,8 @@ async def split(pilot: Any) -> RunScreen:
     await pilot.app.push_screen(RunScreen(plan=PLAN, task=TASK))
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()  # the task list laid out with its rows, the first task's output shown
     screen = pilot.app.screen
     assert isinstance(screen, RunScreen) and screen.phase == "confirm"
     return screen

@@ -168,7 +168,7 @@ def fake_run(store: Any, repo: Path, run_id: str = "20260101-000000-f001", *, ca
                            tests=tests, review=review)
     runs.set_winner(store, run_id, 0)
     runs.set_state(store, run_id, state)
-    runs.release(run_id)
+    runs.release(store, run_id)
     loaded = runs.load(store, run_id)
     assert loaded is not None
     return loaded
@@ -564,7 +564,7 @@ async def test_two_candidates_carry_out_the_plan_and_the_review_offers_both(work
         await pilot.pause()
         assert screen.routed[0].role == "tests" and "chosen by override" in screen.routed[0].reason
         await pilot.press("c")
-        assert screen.candidates == 2 and screen.models == ["alpha", "gamma"]
+        assert screen.session.candidates == 2 and screen.models == ["alpha", "gamma"]
         assert "2 candidates (alpha, gamma" in str(screen.query_one("#run-status", Static).content)
         await pilot.press("enter")
         await settle(pilot)

@@ -7,8 +7,7 @@ interrupted one carries on from there.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,14 +16,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from moot.agents import events as xe
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.meter import Meter
+from moot.agents.session import RunSession
 
 from ..commands import BindingCommands
 from ..widgets.tasks import ExecBridge, ExecProgress, TaskItem, TaskList, TaskOutput
 from .run_dialogs import ConfirmScreen, PickScreen
+from .run_events import RunEvents, quote, review_summary, tests_outcome
 
 if TYPE_CHECKING:
     from moot.agents.routing import RoutedTask
@@ -52,11 +52,6 @@ def first_line(text: str, limit: int = 90) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
-def quote(text: str) -> str:
-    """``text`` as a Markdown block quote (moot's own notes in an agent's output)."""
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.strip().splitlines())
-
-
 def describe(rt: RoutedTask) -> str:
     """What the output pane shows for a task before the run: its description, files and why it is routed so."""
     t = rt.task
@@ -71,7 +66,7 @@ def describe(rt: RoutedTask) -> str:
     return "\n\n".join(parts)
 
 
-class RunScreen(Screen[str | None]):
+class RunScreen(RunEvents, Screen[str | None]):
     """One run of a plan. Dismissed with ``accepted`` or ``rejected`` when the run was closed here."""
 
     CSS_PATH = "run.tcss"
@@ -102,12 +97,8 @@ class RunScreen(Screen[str | None]):
         self.plan, self.task_text, self.plan_run_id = plan, task, plan_run_id
         self.run_id = run_id
         self.phase = "splitting" if plan is not None else "closed"
-        self.tasks: list[Task] = []
-        self.routed: list[RoutedTask] = []
-        self.overrides: dict[str, tuple[str | None, str | None]] = {}
-        self.candidates = 1
-        self.models: list[str] | None = None
-        """One alias per competing candidate; None when each task has its routed model."""
+        self.session: RunSession | None = None
+        """The run's lifecycle (``agents.session``), once the screen has the app's config and store."""
         self.several = False
         self.branches: list[str] = []
         self.state: str | None = None
@@ -134,8 +125,8 @@ class RunScreen(Screen[str | None]):
         self.query_one("#run-review").display = False
         self.query_one(TaskList).table.focus()
         self._header()
+        self.session = RunSession(self.moot.loaded.config, self.moot.store, self.moot.loaded.project_dir)
         if self.plan is not None:
-            self.candidates = self.moot.loaded.config.agents.candidates
             self._set_phase("splitting")
             self.split()
         else:
@@ -187,9 +178,10 @@ class RunScreen(Screen[str | None]):
         return text
 
     def _candidates_text(self) -> str:
-        if self.candidates == 1:
+        n = self.session.candidates if self.session is not None else 1
+        if n == 1:
             return "1 candidate"
-        return f"{self.candidates} candidates ({', '.join(self.models or [])}, each doing every task)"
+        return f"{n} candidates ({', '.join(self.models or [])}, each doing every task)"
 
     def _progress_text(self) -> str:
         items = list(self.query_one(TaskList).items.values())
@@ -208,46 +200,50 @@ class RunScreen(Screen[str | None]):
     @work(exclusive=True, group="run-split", exit_on_error=False)
     async def split(self) -> None:
         """Record the run, split the plan into tasks and route them; then the user checks them."""
-        from moot.agents.landing import planner_model, split_plan
-        from moot.agents.routing import RoutingError, route
+        from moot.agents.routing import RoutingError
         from moot.agents.tasks import DecomposeError
         from moot.agents.worktree import WorktreeError
 
-        app = self.moot
-        config, store, repo = app.loaded.config, app.store, app.loaded.project_dir
-        assert self.plan is not None
+        session = self.session
+        assert self.plan is not None and session is not None
         try:
-            self.run_id = await asyncio.to_thread(x.begin, store, repo, self.task_text, self.plan,
-                                                  plan_run_id=self.plan_run_id, state="decomposing")
+            self.run_id = await asyncio.to_thread(session.begin, self.task_text, self.plan,
+                                                  plan_run_id=self.plan_run_id)
         except WorktreeError as e:
             self._set_phase("failed", f"Cannot carry out the plan: {e}")
             return
         self._header()
         self._set_phase("splitting")
-        planner = planner_model(config)
+        planner = session.planner
         meter = self._step(f"{planner.name if planner else 'the planner'} splits the plan into tasks")
         try:
-            self.tasks, note = await split_plan(config, store, repo, self.run_id, self.plan, on_event=meter.on_event)
+            note = await session.split(on_event=meter.on_event)
             if note:
                 self.notify(note, title="The plan was not split", severity="warning", timeout=12)
-            self.routed = route(self.tasks, config)
-        except (DecomposeError, RoutingError) as e:
-            self._close("failed", str(e))
+        except (DecomposeError, RoutingError, x.ExecuteError) as e:
+            self.state = session.state
             self._set_phase("failed", f"Could not split the plan into tasks: {e}")
             return
-        except asyncio.CancelledError:
-            self._close("cancelled")
-            raise
-        self._update_models()
+        try:
+            session.set_candidates(self.moot.loaded.config.agents.candidates)
+        except x.ExecuteError as e:
+            self.notify(str(e), title="Candidates", severity="warning")
         self._show_routed()
         self._set_phase("confirm")
 
-    def _close(self, state: str, error: str | None = None) -> None:
-        """Record the run as ``state`` before its tasks began (one quick row update)."""
-        if self.run_id:
-            runs.set_state(self.moot.store, self.run_id, state, error=error)
-            runs.release(self.run_id)
-            self.state = state
+    def _close(self) -> None:
+        """The user left before the tasks began: the run is recorded as cancelled (one quick row update)."""
+        if self.session is not None:
+            self.session.cancel()
+            self.state = self.session.state
+
+    @property
+    def routed(self) -> list[RoutedTask]:
+        return self.session.routed if self.session is not None else []
+
+    @property
+    def models(self) -> list[str] | None:
+        return self.session.models if self.session is not None else None
 
     def _show_routed(self) -> None:
         tasks = self.query_one(TaskList)
@@ -258,32 +254,26 @@ class RunScreen(Screen[str | None]):
         for rt in self.routed:
             tasks.add_note((0, rt.task.id), describe(rt))
 
-    def _reroute(self) -> bool:
-        from moot.agents.routing import RoutingError, route
+    def _reroute(self, override: dict[str, tuple[str | None, str | None]]) -> bool:
+        from moot.agents.routing import RoutingError
 
+        assert self.session is not None
         try:
-            self.routed = route(self.tasks, self.moot.loaded.config, self.overrides)
+            self.session.reroute(override)
         except RoutingError as e:
             self.notify(str(e), title="Cannot route the tasks", severity="error")
             return False
-        self._update_models()
+        except x.ExecuteError as e:
+            self.notify(str(e), title="Candidates", severity="warning")
+            self.session.set_candidates(1)
         self._show_routed()
         self._set_phase("confirm")
         return True
 
-    def _update_models(self) -> None:
-        if self.candidates <= 1:
-            self.models = None
-            return
-        try:
-            self.models = x.candidate_models(self.moot.loaded.config, self.candidates, self.routed)
-        except x.ExecuteError as e:
-            self.notify(str(e), title="Candidates", severity="warning")
-            self.candidates, self.models = 1, None
-
     def _selected_task(self) -> Task | None:
         key = self.query_one(TaskList).selected
-        return next((t for t in self.tasks if key and t.id == key[1]), None)
+        tasks = self.session.tasks if self.session is not None else []
+        return next((t for t in tasks if key and t.id == key[1]), None)
 
     def action_role(self) -> None:
         from moot.agents.prompts import TASK_ROLES
@@ -294,10 +284,10 @@ class RunScreen(Screen[str | None]):
         current = next((rt.role for rt in self.routed if rt.task.id == task.id), None)
 
         def picked(role: str | None) -> None:
-            if role is not None and role != current:
-                self.overrides[task.id] = (role, self.overrides.get(task.id, (None, None))[1])
-                if self._reroute():
-                    self.notify(f"{task.id} is a {role} task now.")
+            if role is None or role == current or self.session is None:
+                return
+            if self._reroute({task.id: (role, self.session.overrides.get(task.id, (None, None))[1])}):
+                self.notify(f"{task.id} is a {role} task now.")
 
         self.app.push_screen(PickScreen(f"Role of {task.id} · {task.title}", [(r, r) for r in TASK_ROLES],
                                         current), picked)
@@ -313,40 +303,46 @@ class RunScreen(Screen[str | None]):
                    for m in config.models]
 
         def picked(alias: str | None) -> None:
-            if alias is not None and alias != current:
-                self.overrides[task.id] = (self.overrides.get(task.id, (None, None))[0], alias)
-                if self._reroute():
-                    self.notify(f"{alias} carries out {task.id}.")
+            if alias is None or alias == current or self.session is None:
+                return
+            if self._reroute({task.id: (self.session.overrides.get(task.id, (None, None))[0], alias)}):
+                self.notify(f"{alias} carries out {task.id}.")
 
         self.app.push_screen(PickScreen(f"Model for {task.id} · {task.title}", options, current), picked)
 
     def action_candidates(self) -> None:
+        assert self.session is not None
         most = min(4, len(self.moot.loaded.config.models))
-        self.candidates = self.candidates % most + 1 if most > 1 else 1
-        self._update_models()
+        try:
+            self.session.set_candidates(self.session.candidates % most + 1 if most > 1 else 1)
+        except x.ExecuteError as e:
+            self.notify(str(e), title="Candidates", severity="warning")
+            self.session.set_candidates(1)
         self._show_routed()
         self._set_phase("confirm")
 
     def action_start(self) -> None:
         self.query_one(TaskList).output.reset()
         self._set_phase("running", "Starting…")
-        self.carry_out(list(self.routed), self.models)
+        self.carry_out(resume=False)
 
     # ------------------------------------------------------------------------------------- carrying out
 
     @work(exclusive=True, group="run-exec", exit_on_error=False)
-    async def carry_out(self, routed: list[RoutedTask] | None, models: list[str] | None) -> None:
-        """Run the engine (``routed`` None resumes the run); its progress arrives as messages."""
+    async def carry_out(self, resume: bool) -> None:
+        """Carry out the routed tasks, or resume the recorded run; its progress arrives as messages."""
         from moot.agents.worktree import WorktreeError
 
-        app = self.moot
-        assert self.run_id is not None
+        assert self.run_id is not None and self.session is not None
         bridge = ExecBridge(self.post_message)
+        self.session.on_event = bridge
         flusher = self.set_interval(FLUSH_S, bridge.flush)
         try:
-            with app.gc.hold():
-                await x.execute(app.loaded.config, app.store, self.run_id, routed, models=models,
-                                on_progress=bridge)
+            with self.moot.gc.hold():
+                if resume:
+                    await self.session.resume(self.run_id)
+                else:
+                    await self.session.carry_out()
         except (x.ExecuteError, WorktreeError) as e:
             bridge.flush()
             self.notify(str(e), title="The run stopped", severity="error", timeout=10)
@@ -374,132 +370,15 @@ class RunScreen(Screen[str | None]):
     def _step_label(self, candidate: int, step: str) -> str:
         return f"{self._who(candidate)}{step}"
 
-    def _on_CallQueued(self, ev: xe.CallQueued, tasks: TaskList) -> None:
-        if self.meter is not None and self.meter.label.startswith(self._step_label(ev.candidate, ev.step)):
-            self.meter.queued(ev.ahead)
-            self._status(self._phase_text())
-
-    def _on_ReviewText(self, ev: xe.ReviewText, tasks: TaskList) -> None:
-        if self.meter is not None:
-            self.meter.add(ev.tokens)
-            self._status(self._phase_text())
-
-    def on_exec_progress(self, message: ExecProgress) -> None:
-        ev = message.event
-        tasks = self.query_one(TaskList)
-        handler = getattr(self, f"_on_{type(ev).__name__}", None)
-        if handler is not None:
-            handler(ev, tasks)
-        if self.phase == "running" and isinstance(ev, (xe.TaskDone, xe.TaskFailed, xe.TaskSkipped, xe.TaskQueued)):
-            self._status(self._progress_text())
-
-    def _on_RunStarted(self, ev: xe.RunStarted, tasks: TaskList) -> None:
-        self.several = len(ev.candidates) > 1
-        self.branches = [c.branch for c in ev.candidates]
-        self._select_after_reset = tasks.selected
-        tasks.output.reset()
-        tasks.set_items([])
-        self._set_phase("running")
-
-    def _on_TaskQueued(self, ev: xe.TaskQueued, tasks: TaskList) -> None:
-        key = (ev.candidate, ev.task_id)
-        tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.title, ev.role, ev.model or "?"))
-        if key == self._select_after_reset or tasks.selected is None:
-            tasks.select(key)
-
-    def _on_TaskStarted(self, ev: xe.TaskStarted, tasks: TaskList) -> None:
-        key = (ev.candidate, ev.task_id)
-        item = tasks.get(key)
-        if item is None:
-            tasks.upsert(TaskItem(ev.candidate, ev.task_id, ev.task_id, "debug", ev.model))
-        tasks.update(key, state="running", attempts=ev.attempt + 1, model=ev.model)
-        self._step(f"{self._step_label(ev.candidate, ev.task_id)} · {ev.model}")
-        self._follow(key)
-
-    def _on_TaskRouted(self, ev: xe.TaskRouted, tasks: TaskList) -> None:
-        key = (ev.candidate, ev.task_id)
-        tasks.update(key, model=ev.model)
-        tasks.add_note(key, f"routed on measured speed: {ev.reason}")
-
-    def _on_TaskRetrying(self, ev: xe.TaskRetrying, tasks: TaskList) -> None:
-        key = (ev.candidate, ev.task_id)
-        tasks.update(key, state="retrying", note=ev.reason)
-        tasks.add_note(key, quote(f"↻ retry {ev.attempt}: {ev.reason}"))
-
     def _end_step(self, candidate: int, step: str) -> None:
         if self.meter is not None and self.meter.label.startswith(self._step_label(candidate, step)):
             self.meter = None
 
-    def _on_TaskDone(self, ev: xe.TaskDone, tasks: TaskList) -> None:
-        self._end_step(ev.candidate, ev.task_id)
-        key = (ev.candidate, ev.task_id)
-        tasks.update(key, state="done", note=ev.commit)
-        files = f": {', '.join(ev.files)}" if ev.files else ""
-        how = "already done by the interrupted run, as" if ev.resumed else "committed as"
-        tasks.add_note(key, quote(f"✓ {how} {ev.commit[:10]}{files}"))
-        if ev.unlisted:
-            tasks.add_note(key, quote(f"⚠ also changed, outside the task's files: {', '.join(ev.unlisted)}"))
-
-    def _on_TaskFailed(self, ev: xe.TaskFailed, tasks: TaskList) -> None:
-        self._end_step(ev.candidate, ev.task_id)
-        key = (ev.candidate, ev.task_id)
-        tasks.update(key, state="failed", note=ev.error)
-        tasks.add_note(key, quote(f"✗ failed: {ev.error}"))
-
-    def _on_TaskSkipped(self, ev: xe.TaskSkipped, tasks: TaskList) -> None:
-        key = (ev.candidate, ev.task_id)
-        tasks.update(key, state="skipped", note=ev.reason)
-        tasks.add_note(key, quote(f"↷ {ev.reason}"))
-
-    def _on_DebugStarted(self, ev: xe.DebugStarted, tasks: TaskList) -> None:
-        title = "escalation: fix the failing tests" if ev.escalation else f"fix the failing tests (round {ev.round})"
-        tasks.upsert(TaskItem(ev.candidate, ev.task_id, title, "debug", ev.model))
+    def on_exec_progress(self, message: ExecProgress) -> None:
+        self.show_event(message.event, self.query_one(TaskList))
 
     def _who(self, candidate: int | None) -> str:
         return f"candidate {candidate}: " if self.several and candidate is not None else ""
-
-    def _on_TestsStarted(self, ev: xe.TestsStarted, tasks: TaskList) -> None:
-        log = self.query_one("#run-tests", Log)
-        log.display = True
-        log.clear()
-        again = f" (after fix round {ev.round})" if ev.round else ""
-        log.border_title = f"Tests{again} · {self._who(ev.candidate)}{ev.command}"
-        log.border_subtitle = "running"
-        self._step(f"{self._who(ev.candidate)}running the tests: {ev.command}")
-
-    def _on_TestOutput(self, ev: xe.TestOutput, tasks: TaskList) -> None:
-        prefix = f"[{ev.candidate}] " if self.several else ""
-        self.query_one("#run-tests", Log).write_line(prefix + ev.line)
-
-    def _on_TestsDone(self, ev: xe.TestsDone, tasks: TaskList) -> None:
-        log = self.query_one("#run-tests", Log)
-        log.border_subtitle = tests_outcome(ev.passed, ev.result)
-        self.meter = None
-        self._status(f"{self._who(ev.candidate)}tests {tests_outcome(ev.passed, ev.result)}")
-
-    def _on_ReviewStarted(self, ev: xe.ReviewStarted, tasks: TaskList) -> None:
-        self._review_line(f"{self._who(ev.candidate)}reviewer {ev.model} is reading the diff…")
-        self._step(f"{self._step_label(ev.candidate, 'review')} · {ev.model}")
-
-    def _on_ReviewDone(self, ev: xe.ReviewDone, tasks: TaskList) -> None:
-        self.meter = None
-        self._review_line(self._who(ev.candidate) + review_summary(ev.model, ev.verdict, ev.review, ev.error))
-
-    def _on_Note(self, ev: xe.Note, tasks: TaskList) -> None:
-        self.notify(ev.text, title=f"Candidate {ev.candidate}" if self.several and ev.candidate is not None
-                    else "Run")
-
-    def _on_RunDone(self, ev: xe.RunDone, tasks: TaskList) -> None:
-        self.state = ev.state
-        if ev.state == "interrupted":
-            for item in list(tasks.items.values()):
-                if item.state in ("running", "retrying"):
-                    tasks.update(item.key, state="interrupted")
-            self._set_phase("interrupted")
-            return
-        winner = f"candidate {ev.winner} wins · " if self.several and ev.winner is not None else ""
-        how = "ready" if ev.ok else "finished with failures"
-        self._set_phase("done", f"Run {how}: {winner}Enter opens the diff review, x rejects the run.")
 
     # ------------------------------------------------------------------------------------ a recorded run
 
@@ -556,7 +435,7 @@ class RunScreen(Screen[str | None]):
     def action_resume(self) -> None:
         self.query_one(TaskList).output.reset()
         self._set_phase("running", "Resuming…")
-        self.carry_out(None, None)
+        self.carry_out(resume=True)
 
     # -------------------------------------------------------------------------------------- afterwards
 
@@ -601,7 +480,7 @@ class RunScreen(Screen[str | None]):
             self.workers.cancel_group(self, "run-split")
         elif self.phase == "confirm":
             # on the app, not this screen: the screen's workers end with it
-            self.app.run_worker(partial(self._close, "cancelled"), name="run-close", group="run-close",
+            self.app.run_worker(self._close, name="run-close", group="run-close",
                                 thread=True, exit_on_error=False)
             self.notify("Not carried out; nothing was changed.")
         self.dismiss(None)
@@ -630,19 +509,3 @@ class RunScreen(Screen[str | None]):
                         severity="error", timeout=10)
             if self.phase in ("splitting", "running"):
                 self._set_phase("failed", f"{event.worker.name} failed: {event.worker.error}")
-
-
-def tests_outcome(passed: bool, result: dict[str, Any]) -> str:
-    """``passed``, ``failed (exit 1)`` or ``timed out``."""
-    if passed:
-        return "passed"
-    if result.get("timed_out"):
-        return "timed out"
-    return f"failed (exit {result.get('exit_code')})"
-
-
-def review_summary(model: str, verdict: str | None, review: dict[str, Any] | None, error: str | None) -> str:
-    if error or verdict is None:
-        return f"reviewer {model}: the review failed: {error or 'no verdict'}"
-    count = len((review or {}).get("findings") or [])
-    return f"reviewer {model}: {verdict} · {count} finding{'s' if count != 1 else ''}"
