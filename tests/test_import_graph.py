@@ -110,3 +110,21 @@ def test_the_check_finds_a_string_test() -> None:
     assert KIND_TESTS.search('name = model.removeprefix("ollama/")')
     assert KIND_TESTS.search('if kind in ("ollama", "local"):')
     assert not KIND_TESTS.search("if m.provider_kind.in_process:")
+
+
+def test_screens_open_each_other_by_name_and_never_import_the_app() -> None:
+    from moot.tui.registry import SCREENS
+
+    screen_modules = {f"moot.tui.screens.{target.partition(':')[0]}" for target in SCREENS.values()}
+    bad = sorted(f"{a} -> {b}" for a, deps in graph().items() if a.startswith("moot.tui.screens.")
+                 for b in deps if b == "moot.tui.app" or b.startswith("moot.tui.app.")
+                 or any(b == m or b.startswith(m + ".") for m in screen_modules if m != a))
+    assert bad == []
+
+
+def test_every_registered_screen_exists() -> None:
+    from textual.screen import Screen
+
+    from moot.tui.registry import SCREENS, screen_class
+
+    assert all(issubclass(screen_class(name), Screen) for name in SCREENS)

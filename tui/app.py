@@ -292,6 +292,28 @@ class MootApp(App[None]):
         return PlanOptions(strategy=p.get("strategy"), models=p.get("models") or None,
                            variants=p.get("variants") or None, judge=p.get("judge"), rank=p.get("rank"))
 
+    # ---------------------------------------------------------------------------------------- screens
+
+    def open_screen(self, name: str, *args: Any, callback: Callable[[Any], Any] | None = None,
+                    **kwargs: Any) -> None:
+        """Push the screen registered as ``name`` (``registry.SCREENS``), made with ``args`` and ``kwargs``."""
+        from .registry import screen_class
+
+        self.push_screen(screen_class(name)(*args, **kwargs), callback)
+
+    def reuse_task(self, task: str) -> bool:
+        """Put ``task`` in the main screen's prompt and go back to it. False when there is no main screen."""
+        from .messages import ReuseTask
+        from .registry import screen_class
+
+        main_screen = screen_class("main")
+        main = next((s for s in self.screen_stack if isinstance(s, main_screen)), None)
+        if main is None:
+            return False
+        main.post_message(ReuseTask(task))
+        main.pop_until_active()
+        return True
+
     # ---------------------------------------------------------------------------------------- actions
 
     def action_help(self) -> None:

@@ -22,13 +22,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Select, Static
 
 from moot.core.ensemble.result import Proposal
 
-from ..commands import BindingCommands
+from .base import MootScreen
 
 Span = tuple[int, int]
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
@@ -177,11 +176,10 @@ def proposal_name(p: Proposal) -> str:
     return f"{p.label or p.index + 1} · {p.proposer.model.name} · {p.proposer.variant}"
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(MootScreen[None]):
     """Two proposals picked with the selects at the top, and their diff below."""
 
     CSS_PATH = "compare.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("escape", "back", "Back", id="compare.back", tooltip="Back to the proposals"),
         Binding("u", "toggle_unified", "Unified/side by side", id="compare.unified",

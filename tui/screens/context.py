@@ -15,17 +15,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
 from moot.context.choice import ContextChoice as ProjectChoice
 
-from ..commands import BindingCommands
+from .base import MootScreen, Workbench
 
 if TYPE_CHECKING:
     from moot.context.scope import ContextResult
 
-    from ..app import MootApp
 
 BAR_WIDTH = 24
 KIND_LABEL = {"full": "whole", "outline": "outline", "tree": "tree", "input": "input"}
@@ -35,11 +33,11 @@ class ContextChoice(ProjectChoice):
     """The project's pinned and dropped files (``moot.context.choice``), read and kept through the app's store."""
 
     @classmethod
-    def load(cls, app: MootApp) -> ContextChoice:
+    def load(cls, app: Workbench) -> ContextChoice:
         found = ProjectChoice.read(app.store, app.loaded.project_dir)
         return cls(found.pinned, found.dropped)
 
-    def save(self, app: MootApp) -> None:
+    def save(self, app: Workbench) -> None:
         self.write(app.store, app.loaded.project_dir)
 
 
@@ -63,11 +61,10 @@ class FilesChanged(Message):
         self.paths = paths
 
 
-class ContextScreen(Screen[None]):
+class ContextScreen(MootScreen[None]):
     """What the next run's proposers would see, and the user's say in it."""
 
     CSS_PATH = "context.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("escape", "back", "Back", id="context.back", tooltip="Back to the main screen"),
         Binding("p", "pin", "Pin", id="context.pin", tooltip="Always show the selected file first (again: unpin)"),
@@ -80,10 +77,6 @@ class ContextScreen(Screen[None]):
         self.for_task = task
         self.result: ContextResult | None = None
         self.budget = 0
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="context-body"):
@@ -203,7 +196,7 @@ class ContextScreen(Screen[None]):
         self.compute()
 
 
-def context_options(app: MootApp) -> dict[str, Any]:
+def context_options(app: Workbench) -> dict[str, Any]:
     """The user's pinned and dropped files for the next run's context."""
     choice = ContextChoice.load(app)
     return {"pinned": choice.pinned, "dropped": choice.dropped}

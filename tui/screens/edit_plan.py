@@ -6,11 +6,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
-from ..commands import BindingCommands
+from .base import MootModal
 
 
 def plan_area(text: str) -> TextArea:
@@ -21,11 +20,10 @@ def plan_area(text: str) -> TextArea:
         return TextArea(text, soft_wrap=True, show_line_numbers=True, id="plan-text")
 
 
-class EditPlanScreen(ModalScreen[str | None]):
+class EditPlanScreen(MootModal[str | None]):
     """The plan in an editor. Dismissed with the edited text, or ``None`` when the user leaves it."""
 
     CSS_PATH = "edit_plan.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("ctrl+s", "accept", "Accept", id="edit.accept", tooltip="Keep the edited plan",
                 priority=True),

@@ -13,12 +13,12 @@ from textual.binding import Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.keys import format_key
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from ..commands import BindingCommands
 from ..widgets.proposals import ProposalPane, ProposalsArea
+from .base import MootModal
 
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "space": "Space", "backspace": "Backspace",
              "delete": "Delete", "home": "Home", "end": "End", "pageup": "PgUp", "pagedown": "PgDn",
@@ -105,11 +105,10 @@ def describe(screen: Screen[Any]) -> list[tuple[str, list[KeyRow]]]:
     return [(title, rows) for title, rows in sections if rows]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(MootModal[None]):
     """The keys of the screen underneath, in tables. Esc, F1 or ? closes it."""
 
     CSS_PATH = "help.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("escape", "close", "Close", id="help.close", tooltip="Close the help"),
         Binding("f1", "close", "Close", show=False, id="help.close-f1", tooltip="Close the help"),

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from ..commands import BindingCommands
-from .run_view import RunViewScreen, reuse_task
-
-if TYPE_CHECKING:
-    from ..app import MootApp
+from .base import MootScreen
 
 LIMIT = 200
 """How many runs the list shows at most."""
@@ -45,14 +40,14 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
     return when, str(run.get("status") or "?"), strategy, proposals, cost, Text(task)
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(MootScreen[None]):
     """The list of past runs. Type to search tasks; Enter opens a run; ``u`` reuses its task.
 
     The list has the focus, so its keys work at once; any other printable key starts a search.
     """
 
     CSS_PATH = "history.tcss"
-    COMMANDS = {BindingCommands}
+    FAILURE_TITLE = "Could not read the history"
     BINDINGS = [
         Binding("escape", "back", "Back", id="history.back", tooltip="Back to the main screen"),
         Binding("enter", "open", "Open", id="history.open", tooltip="Show the selected run", show=False),
@@ -71,10 +66,6 @@ class HistoryScreen(Screen[None]):
         super().__init__()
         self.runs: dict[str, dict[str, Any]] = {}
         """The listed runs by id."""
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("History · past runs, newest first", id="history-title", markup=False)
@@ -134,12 +125,6 @@ class HistoryScreen(Screen[None]):
             search.focus()
             search.insert_text_at_cursor(event.character)
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.name}: {event.worker.error}", title="Could not read the history",
-                        severity="error", timeout=10, markup=False)
-
     # ------------------------------------------------------------------------------------------ actions
 
     def selected(self) -> dict[str, Any] | None:
@@ -169,11 +154,9 @@ class HistoryScreen(Screen[None]):
         """A plan run in the run view; an execution run on the run screen (where it can be resumed,
         reviewed or rejected)."""
         if run.get("kind") == "exec":
-            from .run import RunScreen
-
-            self.app.push_screen(RunScreen(run_id=run["id"]), self._relist)
+            self.open("run", run_id=run["id"], callback=self._relist)
         else:
-            self.app.push_screen(RunViewScreen(run["id"]))
+            self.open("run-view", run["id"])
 
     def _relist(self, _: object = None) -> None:
         """List the runs again (one may have been resumed, accepted or rejected)."""
@@ -191,15 +174,13 @@ class HistoryScreen(Screen[None]):
         run = self.selected()
         if run is None:
             return
-        from .run_dialogs import ConfirmScreen
-
         def answered(yes: bool | None) -> None:
             if yes:
                 self.reject(run["id"])
 
-        self.app.push_screen(ConfirmScreen(
-            "Reject the run?", f"Every change of run {run['id']} is dropped: its branch and worktree are removed. "
-            "Your own files are not touched.", "Reject run", danger=True), answered)
+        self.open("confirm", "Reject the run?", f"Every change of run {run['id']} is dropped: its branch and "
+                  "worktree are removed. Your own files are not touched.", "Reject run", danger=True,
+                  callback=answered)
 
     @work(exclusive=True, group="history-reject", exit_on_error=False, thread=True)
     def reject(self, run_id: str) -> None:
@@ -226,7 +207,7 @@ class HistoryScreen(Screen[None]):
         run = self.selected()
         if run is None:
             self.notify("There is no run to reuse.", severity="warning")
-        elif not reuse_task(self.app, str(run.get("task") or "")):
+        elif not self.moot.reuse_task(str(run.get("task") or "")):
             self.notify("There is no prompt to put the task in.", severity="warning")
 
     def action_search(self) -> None:

@@ -6,26 +6,25 @@ import asyncio
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from moot.core.text import clean
 from moot.core.words import plural
 
 from ..bridge import FLUSH_S, TICKS, Bridge
-from ..commands import BindingCommands
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
 from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
 from ..widgets.synthesis import SynthesisPane
+from .base import MootScreen, Workbench
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from moot.core.ensemble import Ensemble, PlanOptions, PlanResult
     from moot.core.ensemble.result import Proposal
 
-    from ..app import MootApp
     from ..widgets.perf import PerfPanel
 
 PERF_PREF = "perf_panel"
@@ -67,7 +65,7 @@ class StreamRelay(Widget):
     @property
     def showing(self) -> bool:
         """False once the workbench is quitting."""
-        app: MootApp = self.app  # type: ignore[assignment]
+        app: Workbench = self.app  # type: ignore[assignment]
         return not app.leaving
 
     async def on_proposal_text(self, message: ProposalText) -> None:
@@ -93,9 +91,8 @@ class StreamRelay(Widget):
             await self.main.on_run_finished(message)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(MootScreen[None]):
     CSS_PATH = "main.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("f2", "strategy", "Strategy", id="run.strategy",
                 tooltip="Choose the strategy, models, variants and judge for the next run"),
@@ -123,10 +120,6 @@ class MainScreen(Screen[None]):
         self.chosen: tuple[str, str] | None = None
         """(where from, text) of the plan the user chose or accepted."""
         self.running = False
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(self.moot.header_text(), id="header", markup=False)
@@ -252,14 +245,14 @@ class MainScreen(Screen[None]):
                            budget: int | None = None) -> None:
         """The scoped repository context for the proposers (within ``budget`` when given), read in a thread
         (disk and parsing)."""
+        from moot.context.choice import ContextChoice
         from moot.context.planning import context_budget, planning_context
-
-        from .context import context_options
 
         if budget is None:
             budget = context_budget(self.moot.loaded.config.budget_for("proposer"), models)
         found = await asyncio.to_thread(planning_context, self.moot.loaded.project_dir, task, budget,
-                                        models[0].model if models else "", **context_options(self.moot))
+                                        models[0].model if models else "",
+                                        **ContextChoice.read(self.moot.store, self.moot.loaded.project_dir).options())
         if found is not None:
             opts.context = found.text
             self.notify(f"{plural(len(found.items), 'item')}, {found.total_tokens}/{budget} tokens", title="Context")
@@ -301,13 +294,6 @@ class MainScreen(Screen[None]):
             self.running = False
             if not self.moot.leaving:  # quitting: nothing more is shown
                 self.relay.post_message(RunFinished(result))
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.running = False
-            self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
-                        severity="error", timeout=10, markup=False)
 
     # --------------------------------------------------------------------------------- engine messages
 
@@ -399,8 +385,6 @@ class MainScreen(Screen[None]):
 
     def show_prompts(self, index: int) -> None:
         """The exact messages proposal ``index`` was sent (from the call log, as stored)."""
-        from .prompts import PromptsScreen
-
         p = self.result.proposals[index] if self.result is not None else None
         call_id = p.result.call_id if p is not None and p.result is not None else None
         if p is None or call_id is None:
@@ -408,7 +392,7 @@ class MainScreen(Screen[None]):
             return
         found = [c for c in self.moot.store.calls(self.result.run_id) if c["id"] == call_id]
         who = f"{p.proposer.model.name} · {p.proposer.variant}"
-        self.app.push_screen(PromptsScreen(f"What {who} was sent", found[0]["messages"] if found else []))
+        self.open("prompts", f"What {who} was sent", found[0]["messages"] if found else [])
 
     def choose(self, index: int) -> None:
         if self.result is None:
@@ -475,8 +459,6 @@ class MainScreen(Screen[None]):
         if self._chosen_or_lone() is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
-        from .edit_plan import EditPlanScreen
-
         source = self.chosen[0]
 
         def done(text: str | None) -> None:
@@ -485,18 +467,16 @@ class MainScreen(Screen[None]):
                 self.refresh_header()
                 self.notify("Plan accepted.", title="Edited")
 
-        self.app.push_screen(EditPlanScreen(self.chosen[1]), done)
+        self.open("edit-plan", self.chosen[1], callback=done)
 
     def action_run_plan(self) -> None:
         if self._chosen_or_lone() is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first, then F10 carries it out.",
                         severity="warning")
             return
-        from .run import RunScreen
-
         task = self.result.task if self.result is not None else self.chosen[0]
         plan_run_id = self.result.run_id if self.result is not None else None
-        self.app.push_screen(RunScreen(plan=self.chosen[1], task=task, plan_run_id=plan_run_id))
+        self.open("run", plan=self.chosen[1], task=task, plan_run_id=plan_run_id)
 
     def action_export(self) -> None:
         if self._chosen_or_lone() is None or self.result is None:
@@ -516,28 +496,20 @@ class MainScreen(Screen[None]):
         if self.result is None or len([p for p in self.result.proposals if p.text]) < 2:
             self.notify("Two proposals with text are needed to compare.", severity="warning")
             return
-        from .compare import CompareScreen
-
-        self.app.push_screen(CompareScreen(self.result.proposals, first))
+        self.open("compare", self.result.proposals, first)
 
     def action_strategy(self) -> None:
-        from .strategy import StrategyScreen
-
-        self.app.push_screen(StrategyScreen(), lambda _: self.refresh_header())
+        self.open("strategy", callback=lambda _: self.refresh_header())
 
     def action_history(self) -> None:
-        from .history import HistoryScreen
-
-        self.app.push_screen(HistoryScreen())
+        self.open("history")
 
     def action_context(self) -> None:
-        from .context import ContextScreen
-
         task = self.query_one(PromptInput).value.strip() or (self.result.task if self.result else "")
         if not task:
             self.notify("Type a task first: the context is chosen for it.", title="Context", severity="warning")
             return
-        self.app.push_screen(ContextScreen(task))
+        self.open("context", task)
 
     def action_link(self) -> None:
         area = self.query_one(ProposalsArea)
@@ -563,3 +535,6 @@ class MainScreen(Screen[None]):
         for i in indices:
             proposer = self.result.proposals[i].proposer
             self.perf_panel.start(i, proposer.model, proposer.variant)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        self.running = False

@@ -8,18 +8,16 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ..commands import BindingCommands
+from .base import MootModal
 
 
-class PromptsScreen(ModalScreen[None]):
+class PromptsScreen(MootModal[None]):
     """Each message of one call under its role, as plain text (never markup: it holds the repository's and the
     user's text)."""
 
     CSS_PATH = "prompts.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [Binding("escape,q", "close", "Close", id="prompts.close", tooltip="Back to the proposals")]
 
     def __init__(self, title: str, messages: list[dict[str, Any]]) -> None:

@@ -14,21 +14,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from moot.agents import runs
 from moot.agents.hunks import FileDiff
 
-from ..commands import BindingCommands
 from ..widgets.review import Choices, FileList, HunkView, Mark, ReviewerPanel
-from .run_dialogs import ConfirmScreen
+from .base import MootScreen
 
 if TYPE_CHECKING:
     from moot.agents.accept import AcceptResult
 
-    from ..app import MootApp
 
 
 def dirty_message(files: list[str]) -> str:
@@ -46,11 +43,10 @@ def candidate_text(c: runs.CandidateRow, winner: bool, shown: bool) -> str:
             + (" · winner" if winner else ""))
 
 
-class ReviewScreen(Screen[str | None]):
+class ReviewScreen(MootScreen[str | None]):
     """Dismissed with ``accepted`` or ``rejected`` when the run was closed here, else None."""
 
     CSS_PATH = "review.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("y", "hunk(True)", "Accept", id="review.accept-hunk", tooltip="Accept the hunk under the cursor"),
         Binding("n", "hunk(False)", "Reject", id="review.reject-hunk", tooltip="Reject the hunk under the cursor"),
@@ -81,10 +77,6 @@ class ReviewScreen(Screen[str | None]):
         self.cand: runs.CandidateRow | None = None
         self.choices: Choices | None = None
         self.busy = False
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(f"Review · run {self.run_id}", id="review-header", markup=False)
@@ -324,7 +316,7 @@ class ReviewScreen(Screen[str | None]):
                 self._busy(True)
                 self.apply(selection, mode)
 
-        self.app.push_screen(ConfirmScreen("Apply the accepted changes?", text, "Apply"), answered)
+        self.open("confirm", "Apply the accepted changes?", text, "Apply", callback=answered)
 
     def _busy(self, busy: bool) -> None:
         self.busy = busy
@@ -374,10 +366,9 @@ class ReviewScreen(Screen[str | None]):
                 self.reject()
 
         branches = ", ".join(c.branch for c in self.run.candidates)
-        self.app.push_screen(ConfirmScreen(
-            "Reject every change?",
-            f"Run {self.run.run_id} is dropped: {branches} and its worktree are removed. Your own files are "
-            "not touched.", "Reject all", danger=True), answered)
+        self.open("confirm", "Reject every change?",
+                  f"Run {self.run.run_id} is dropped: {branches} and its worktree are removed. Your own files are "
+                  "not touched.", "Reject all", danger=True, callback=answered)
 
     @work(exclusive=True, group="review-apply", exit_on_error=False, thread=True)
     def reject(self) -> None:
@@ -409,10 +400,6 @@ class ReviewScreen(Screen[str | None]):
             return None if action != "candidate" else False
         return True
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            if self.busy:
-                self._busy(False)
-            self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
-                        severity="error", timeout=10, markup=False)
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        if self.busy:
+            self._busy(False)

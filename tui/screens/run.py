@@ -7,30 +7,27 @@ interrupted one carries on from there.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from moot.agents import execute as x
 from moot.agents import runs
 from moot.agents.meter import Meter
 from moot.agents.session import RunSession
 
-from ..commands import BindingCommands
 from ..widgets.tasks import ExecBridge, ExecProgress, TaskItem, TaskList, TaskOutput
-from .run_dialogs import ConfirmScreen, PickScreen
+from .base import MootScreen
 from .run_events import RunEvents, quote, review_summary, tests_outcome
 
 if TYPE_CHECKING:
     from moot.agents.routing import RoutedTask
     from moot.agents.tasks import Task
 
-    from ..app import MootApp
 
 FLUSH_S = 0.1
 """How often the agents' buffered text reaches the screen."""
@@ -66,11 +63,10 @@ def describe(rt: RoutedTask) -> str:
     return "\n\n".join(parts)
 
 
-class RunScreen(RunEvents, Screen[str | None]):
+class RunScreen(RunEvents, MootScreen[str | None]):
     """One run of a plan. Dismissed with ``accepted`` or ``rejected`` when the run was closed here."""
 
     CSS_PATH = "run.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("enter", "start", "Carry out", id="exec.start", priority=True,
                 tooltip="Carry out these tasks on a branch of their own"),
@@ -106,10 +102,6 @@ class RunScreen(RunEvents, Screen[str | None]):
         self._select_after_reset: tuple[int, str] | None = None
         self.meter: Meter | None = None
         """The long step under way (splitting, a task, the tests, the review): its time and tokens so far."""
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="run-header", markup=False)
@@ -289,8 +281,8 @@ class RunScreen(RunEvents, Screen[str | None]):
             if self._reroute({task.id: (role, self.session.overrides.get(task.id, (None, None))[1])}):
                 self.notify(f"{task.id} is a {role} task now.")
 
-        self.app.push_screen(PickScreen(f"Role of {task.id} · {task.title}", [(r, r) for r in TASK_ROLES],
-                                        current), picked)
+        self.open("pick", f"Role of {task.id} · {task.title}", [(r, r) for r in TASK_ROLES], current,
+                  callback=picked)
 
     def action_model(self) -> None:
         task = self._selected_task()
@@ -308,7 +300,7 @@ class RunScreen(RunEvents, Screen[str | None]):
             if self._reroute({task.id: (self.session.overrides.get(task.id, (None, None))[0], alias)}):
                 self.notify(f"{alias} carries out {task.id}.")
 
-        self.app.push_screen(PickScreen(f"Model for {task.id} · {task.title}", options, current), picked)
+        self.open("pick", f"Model for {task.id} · {task.title}", options, current, callback=picked)
 
     def action_candidates(self) -> None:
         assert self.session is not None
@@ -440,25 +432,23 @@ class RunScreen(RunEvents, Screen[str | None]):
     # -------------------------------------------------------------------------------------- afterwards
 
     def action_review(self) -> None:
-        from .review import ReviewScreen
-
         assert self.run_id is not None
 
         def closed(outcome: str | None) -> None:
             if outcome in ("accepted", "rejected"):
                 self.dismiss(outcome)
 
-        self.app.push_screen(ReviewScreen(self.run_id), closed)
+        self.open("review", self.run_id, callback=closed)
 
     def action_reject(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self.reject()
 
-        self.app.push_screen(ConfirmScreen(
-            "Reject the run?",
+        self.open(
+            "confirm", "Reject the run?",
             f"Every change of run {self.run_id} is dropped: its branch and worktree are removed. Your own files "
-            "are not touched.", "Reject run", danger=True), answered)
+            "are not touched.", "Reject run", danger=True, callback=answered)
 
     @work(exclusive=True, group="run-reject", exit_on_error=False, thread=True)
     def reject(self) -> None:
@@ -502,10 +492,6 @@ class RunScreen(RunEvents, Screen[str | None]):
         }
         return allowed.get(action, True)
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.name}: {event.worker.error}", title="Something went wrong",
-                        severity="error", timeout=10)
-            if self.phase in ("splitting", "running"):
-                self._set_phase("failed", f"{event.worker.name} failed: {event.worker.error}")
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        if self.phase in ("splitting", "running"):
+            self._set_phase("failed", f"{worker.name} failed: {worker.error}")

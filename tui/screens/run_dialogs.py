@@ -8,18 +8,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..commands import BindingCommands
+from .base import MootModal
 
 
-class PickScreen(ModalScreen[str | None]):
+class PickScreen(MootModal[str | None]):
     """A list of values; Enter picks the highlighted one, Esc leaves without a choice."""
 
     CSS_PATH = "run_dialogs.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="pick.cancel", tooltip="Leave without choosing")]
 
     def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None) -> None:
@@ -52,11 +50,10 @@ class PickScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(MootModal[bool]):
     """A question with a yes button (Enter or y) and a no button (Esc or n)."""
 
     CSS_PATH = "run_dialogs.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Go ahead"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Leave everything as it is"),

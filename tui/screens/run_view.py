@@ -4,37 +4,20 @@ the judge's synthesis."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static, Tab, Tabs
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from ..commands import BindingCommands
-from ..messages import ReuseTask
 from ..widgets.proposals import ProposalPane
 from ..widgets.proposals.area import NARROW
 from ..widgets.synthesis import synthesis_from_json
-
-if TYPE_CHECKING:
-    from ..app import MootApp
-
-
-def reuse_task(app: App[Any], task: str) -> bool:
-    """Put ``task`` in the main screen's prompt and go back to it. False when there is no main screen."""
-    from .main import MainScreen
-
-    main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
-    if main is None:
-        return False
-    main.post_message(ReuseTask(task))
-    main.pop_until_active()
-    return True
+from .base import MootScreen
 
 
 def run_figures(run: dict[str, Any], doc: dict[str, Any] | None) -> str:
@@ -57,11 +40,11 @@ class PastProposalPane(ProposalPane):
         return action == "maximise" or action not in ("choose", "cancel", "retry", "compare")
 
 
-class RunViewScreen(Screen[None]):
+class RunViewScreen(MootScreen[None]):
     """A past run as it finished. Nothing here changes it; ``u`` takes its task back to the prompt."""
 
     CSS_PATH = "run_view.tcss"
-    COMMANDS = {BindingCommands}
+    FAILURE_TITLE = "Could not read the run"
     BINDINGS = [
         Binding("escape", "back", "Back", id="run-view.back", tooltip="Back to the list of runs"),
         Binding("u", "reuse", "Reuse task", id="run-view.reuse", tooltip="Put this run's task in the prompt"),
@@ -73,10 +56,6 @@ class RunViewScreen(Screen[None]):
         self.row: dict[str, Any] | None = None
         """The run's database row, once loaded."""
         self.doc: dict[str, Any] | None = None
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="run-task", markup=False)
@@ -170,12 +149,6 @@ class RunViewScreen(Screen[None]):
         empty.update(text)
         empty.display = True
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.name}: {event.worker.error}", title="Could not read the run",
-                        severity="error", timeout=10, markup=False)
-
     @on(ProposalPane.Action)
     def _pane_action(self, event: ProposalPane.Action) -> None:
         event.stop()
@@ -191,8 +164,6 @@ class RunViewScreen(Screen[None]):
 
     def show_prompts(self, index: int) -> None:
         """The exact messages proposal ``index`` of this run was sent, from the call log."""
-        from .prompts import PromptsScreen
-
         proposals = (self.doc or {}).get("proposals") or []
         if index >= len(proposals):
             return
@@ -202,7 +173,7 @@ class RunViewScreen(Screen[None]):
             c for c in calls if c["phase"] == "propose" and c["model_alias"] == p.get("model")
             and (c["variant"] or "default") == p.get("variant")]  # a run logged before calls were numbered
         who = f"{p.get('model', '?')} · {p.get('variant', '?')}"
-        self.app.push_screen(PromptsScreen(f"What {who} was sent", found[0]["messages"] if found else []))
+        self.open("prompts", f"What {who} was sent", found[0]["messages"] if found else [])
 
     def action_back(self) -> None:
         if self.maximized is not None:
@@ -213,5 +184,5 @@ class RunViewScreen(Screen[None]):
     def action_reuse(self) -> None:
         if self.row is None:
             return
-        if not reuse_task(self.app, str(self.row.get("task") or "")):
+        if not self.moot.reuse_task(str(self.row.get("task") or "")):
             self.notify("There is no prompt to put the task in.", severity="warning")

@@ -6,42 +6,33 @@ is explained inside the dialog.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Select, SelectionList, Static, Switch
 
 from moot.core.ensemble.prompts import variant_names
 from moot.core.ensemble.strategies import BUILTIN, StrategyError, default_strategy, judge_model, resolve
 
-from ..commands import BindingCommands
-
-if TYPE_CHECKING:
-    from ..app import MootApp
+from .base import MootModal
 
 AUTO = ""
 """The Select value meaning "let the config decide" (saved as ``None``)."""
 
 
-class StrategyScreen(ModalScreen[dict[str, Any] | None]):
+class StrategyScreen(MootModal[dict[str, Any] | None]):
     """The next run's plan options, pre-filled from the project's prefs; dismissed with the saved prefs."""
 
     CSS_PATH = "strategy.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="strategy.save", tooltip="Check and keep these choices",
                 priority=True),
         Binding("escape", "cancel", "Cancel", id="strategy.cancel", tooltip="Leave without changing anything"),
     ]
-
-    @property
-    def moot(self) -> MootApp:
-        return self.app  # type: ignore[return-value]
 
     def _unusable(self) -> dict[str, str]:
         """Alias to the reason it cannot be called, once discovery has finished."""

@@ -12,20 +12,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from moot.core.config.trust import ProjectTrust, remember, safe
 
-from ..commands import BindingCommands
+from .base import MootModal
 
 
-class TrustScreen(ModalScreen[bool]):
+class TrustScreen(MootModal[bool]):
     """What the project config wants, and two answers: Trust (t) or Leave out (n, Esc). Dismissed with True when
     the file is now trusted; either answer is remembered for this version of the file."""
 
     CSS_PATH = "trust.tcss"
-    COMMANDS = {BindingCommands}
     BINDINGS = [
         Binding("t", "answer(True)", "Trust", id="trust.yes",
                 tooltip="Apply all of this file, now and until it changes"),
