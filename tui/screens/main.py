@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,19 +11,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from moot.core.text import clean
-from moot.core.words import plural
+from moot.core.words import plural, slug
 
 from ..bridge import FLUSH_S, TICKS, Bridge
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
 from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
+from ..widgets.relay import StreamRelay
 from ..widgets.synthesis import SynthesisPane
-from .base import MootScreen, Workbench
+from .base import MootScreen
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,58 +36,6 @@ if TYPE_CHECKING:
 
 PERF_PREF = "perf_panel"
 """The user pref that remembers whether the perf panel is shown."""
-
-
-def slug(text: str, limit: int = 48) -> str:
-    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (words[:limit].rstrip("-") or "plan")
-
-
-class StreamRelay(Widget):
-    """Where a run's messages queue, in the order they were sent, on their way to the screen's handlers.
-
-    The screen repaints when its own message queue runs empty; with six streams' text queued there, a typed
-    key waited behind them before it was shown. Here they have a queue of their own, and each batch of text
-    gives the loop a turn after it, so a key, the screen's update and its frame go between two batches instead
-    of after all of them (a message pump handles its whole queue without yielding otherwise). A batch only
-    hands its text to its view, which renders it a slice at a time (see ``StreamedMarkdown``). Once the
-    workbench is quitting, what a cancelled run still sends is dropped: nothing more is shown."""
-
-    DEFAULT_CSS = "StreamRelay { display: none; }"
-
-    @property
-    def main(self) -> MainScreen:
-        screen = self.screen
-        assert isinstance(screen, MainScreen)
-        return screen
-
-    @property
-    def showing(self) -> bool:
-        """False once the workbench is quitting."""
-        app: Workbench = self.app  # type: ignore[assignment]
-        return not app.leaving
-
-    async def on_proposal_text(self, message: ProposalText) -> None:
-        if self.showing:
-            await self.main.on_proposal_text(message)
-            await asyncio.sleep(0)
-
-    async def on_proposal_state(self, message: ProposalState) -> None:
-        if self.showing:
-            await self.main.on_proposal_state(message)
-
-    async def on_judge_text(self, message: JudgeText) -> None:
-        if self.showing:
-            await self.main.on_judge_text(message)
-            await asyncio.sleep(0)
-
-    def on_judge_state(self, message: JudgeState) -> None:
-        if self.showing:
-            self.main.on_judge_state(message)
-
-    async def on_run_finished(self, message: RunFinished) -> None:
-        if self.showing:
-            await self.main.on_run_finished(message)
 
 
 class MainScreen(MootScreen[None]):
@@ -385,12 +332,13 @@ class MainScreen(MootScreen[None]):
 
     def show_prompts(self, index: int) -> None:
         """The exact messages proposal ``index`` was sent (from the call log, as stored)."""
-        p = self.result.proposals[index] if self.result is not None else None
+        result = self.result
+        p = result.proposals[index] if result is not None else None
         call_id = p.result.call_id if p is not None and p.result is not None else None
-        if p is None or call_id is None:
+        if result is None or p is None or call_id is None:
             self.notify("This model has not been called yet.", severity="warning")
             return
-        found = [c for c in self.moot.store.calls(self.result.run_id) if c["id"] == call_id]
+        found = [c for c in self.moot.store.calls(result.run_id) if c["id"] == call_id]
         who = f"{p.proposer.model.name} · {p.proposer.variant}"
         self.open("prompts", f"What {who} was sent", found[0]["messages"] if found else [])
 
@@ -456,10 +404,11 @@ class MainScreen(MootScreen[None]):
         self.notify("The synthesis is the plan.", title="Plan accepted")
 
     def action_edit(self) -> None:
-        if self._chosen_or_lone() is None:
+        chosen = self._chosen_or_lone()
+        if chosen is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
-        source = self.chosen[0]
+        source = chosen[0]
 
         def done(text: str | None) -> None:
             if text is not None:
@@ -467,22 +416,24 @@ class MainScreen(MootScreen[None]):
                 self.refresh_header()
                 self.notify("Plan accepted.", title="Edited")
 
-        self.open("edit-plan", self.chosen[1], callback=done)
+        self.open("edit-plan", chosen[1], callback=done)
 
     def action_run_plan(self) -> None:
-        if self._chosen_or_lone() is None:
+        chosen = self._chosen_or_lone()
+        if chosen is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first, then F10 carries it out.",
                         severity="warning")
             return
-        task = self.result.task if self.result is not None else self.chosen[0]
+        task = self.result.task if self.result is not None else chosen[0]
         plan_run_id = self.result.run_id if self.result is not None else None
-        self.open("run", plan=self.chosen[1], task=task, plan_run_id=plan_run_id)
+        self.open("run", plan=chosen[1], task=task, plan_run_id=plan_run_id)
 
     def action_export(self) -> None:
-        if self._chosen_or_lone() is None or self.result is None:
+        chosen = self._chosen_or_lone()
+        if chosen is None or self.result is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
-        self.export_plan(self.result.task, self.chosen[1])
+        self.export_plan(self.result.task, chosen[1])
 
     @work(thread=True, group="disk", exit_on_error=False)
     def export_plan(self, task: str, text: str) -> None:
