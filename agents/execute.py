@@ -26,7 +26,8 @@ from moot.core.tokens import count_tokens
 from . import prompts, runs
 from . import worktree as wtree
 from .checks import Checks
-from .edits import EditFormatError, apply_edits, close_cut_block, failure_feedback, parse_edits
+from .edit_feedback import failure_feedback
+from .edits import EditFormatError, apply_edits, close_cut_block, parse_edits
 from .events import (
     CallQueued,
     CandidateDone,

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from moot.agents.edits import (
-    Edit,
-    EditFormatError,
-    apply_edits,
-    closest_lines,
-    failure_feedback,
-    parse_edits,
-)
+from moot.agents.edit_feedback import closest_lines, failure_feedback
+from moot.agents.edits import Edit, EditFormatError, apply_edits, parse_edits
 from moot.agents.safety import BinaryFile, UnsafePath, check_path, is_binary
 
 BLOCK = "<<<<<<< SEARCH\nold\n=======\nnew\n>>>>>>> REPLACE\n"
