@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from moot.core.storage.redact import is_secret_name, redact
@@ -227,4 +228,5 @@ def debug_prompt(result: TestResult, task_title: str) -> str:
     else:
         outcome = f"exit code {result.exit_code}"
     tail = redact(result.output_tail.strip()) or "(no output)"
-    return prompts.DEBUG_PROMPT.format(title=task_title, command=redact(result.command), outcome=outcome, tail=tail)
+    return Template(prompts.DEBUG_PROMPT).substitute(title=task_title, command=redact(result.command), outcome=outcome,
+                                                     tail=tail)

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..providers.kinds import KEY_ENV, KindName, ProviderKind, kind_of, provider_of
 
-ROLE_NAMES = ("planner", "judge", "frontend", "backend", "tests", "docs", "reviewer")
+#: The roles that carry out the tasks of a plan.
+TASK_ROLES = ("frontend", "backend", "tests", "docs", "reviewer")
+#: Every role a model may be given in ``[roles]``: the planner, the judge and the task roles.
+ROLE_NAMES = ("planner", "judge", *TASK_ROLES)
 
 
 class _Strict(BaseModel):
