@@ -84,7 +84,7 @@ class TaskInputs(EngineBase):
                 index = build_index(wt.path, files=list_files(wt.path, sniff=False), cache=cache)
             finally:
                 cache.close()
-            found = scope(index, text, budget, strategy=strategy, model=model.model, pinned=pinned,  # type: ignore[arg-type]
+            found = scope(index, text, budget, context_strategy=strategy, model=model.model, pinned=pinned,  # type: ignore[arg-type]
                           plan_files=list(files))
             return found.text, [i.path for i in found.items if i.kind in ("full", "outline")]
 

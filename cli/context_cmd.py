@@ -93,7 +93,7 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     """
     from moot.context.cache import build_index
     from moot.context.files import list_files
-    from moot.context.scope import STRATEGIES, scope
+    from moot.context.scope import CONTEXT_STRATEGIES, scope
 
     from .commands import dump_json, read_task
 
@@ -108,8 +108,8 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         err(f"moot: the budget must be 0 or more tokens, not {budget}")
         return EXIT_USAGE
     strategy = getattr(args, "strategy", None) or "scoped"
-    if strategy not in STRATEGIES:
-        err(f"moot: unknown context strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    if strategy not in CONTEXT_STRATEGIES:
+        err(f"moot: unknown context strategy {strategy!r} (known: {', '.join(CONTEXT_STRATEGIES)})")
         return EXIT_USAGE
     root = loaded.project_dir
     index = build_index(root, files=list_files(root))
@@ -131,7 +131,7 @@ def run_context(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         err(f"moot: the project's choice: {plural(len(choice.pinned), 'file')} pinned, "
             f"{plural(len(choice.dropped), 'file')} dropped (the workbench's context inspector sets them)")
     model = _model_string(loaded, getattr(args, "model", None))
-    result = scope(index, task, budget, strategy=strategy, model=model, pinned=pinned, dropped=dropped)
+    result = scope(index, task, budget, context_strategy=strategy, model=model, pinned=pinned, dropped=dropped)
     if args.json:
         doc: dict[str, Any] = result.to_json()
         sys.stdout.write(dump_json(doc) + "\n")

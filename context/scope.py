@@ -25,9 +25,10 @@ from moot.context.index import RepoIndex
 from moot.context.rank import rank_files
 from moot.context.render import render_full, render_tree
 
-Strategy = Literal["full", "scoped", "distilled", "fresh"]
+ContextStrategy = Literal["full", "scoped", "distilled", "fresh"]
+"""How much of the repository a phase sees (not to be confused with an ensemble strategy: who proposes)."""
 ItemKind = Literal["full", "outline", "tree", "input"]
-STRATEGIES: tuple[str, ...] = ("full", "scoped", "distilled", "fresh")
+CONTEXT_STRATEGIES: tuple[str, ...] = ("full", "scoped", "distilled", "fresh")
 
 #: Share of the budget left after inputs and pinned files that whole files may take in ``scoped``.
 FULL_SHARE = 0.5
@@ -195,7 +196,7 @@ def _upgrade(b: _Builder, start: int) -> None:
     b.items[start:] = sorted(b.items[start:], key=lambda it: _KIND_ORDER[it.kind])
 
 
-def scope(index: RepoIndex, task: str, budget: int, *, strategy: Strategy = "scoped", model: str = "",
+def scope(index: RepoIndex, task: str, budget: int, *, context_strategy: ContextStrategy = "scoped", model: str = "",
           pinned: Sequence[str] = (), dropped: Sequence[str] = (), plan_files: Sequence[str] = (),
           extra: Sequence[tuple[str, str]] = ()) -> ContextResult:
     """Choose and render the context for ``task`` within ``budget`` tokens of ``model``'s encoding.
@@ -204,7 +205,7 @@ def scope(index: RepoIndex, task: str, budget: int, *, strategy: Strategy = "sco
         index: the repository's index; whole files are read from ``index.root``.
         task: the task's text; what it mentions steers the ranking.
         budget: most tokens the result may take (negative counts as 0).
-        strategy: ``scoped``, ``distilled``, ``full`` or ``fresh`` (see the module docstring).
+        context_strategy: ``scoped``, ``distilled``, ``full`` or ``fresh`` (see the module docstring).
         model: the model the text is for; picks the tokenizer.
         pinned: files shown first (whole if they fit, else outlined); they also steer the ranking. A
             pinned path outside the index is shown if it is a file inside ``index.root``.
@@ -213,16 +214,16 @@ def scope(index: RepoIndex, task: str, budget: int, *, strategy: Strategy = "sco
         extra: ``(label, text)`` inputs shown before everything else, cut by lines if too long.
 
     Raises:
-        ValueError: an unknown strategy.
+        ValueError: an unknown context strategy.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown context strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    if context_strategy not in CONTEXT_STRATEGIES:
+        raise ValueError(f"unknown context strategy {context_strategy!r} (known: {', '.join(CONTEXT_STRATEGIES)})")
     b = _Builder(index, max(0, budget), Counter(model))
     skip = set(dropped)
     pins = [p for p in dict.fromkeys(pinned) if p not in skip]
     for label, text in extra:
         b.input(label, text)
-    if strategy == "fresh":
+    if context_strategy == "fresh":
         order = sorted(index.files)
     else:
         ranking = rank_files(index, task=task, chosen=pins, plan_files=plan_files)
@@ -230,14 +231,14 @@ def scope(index: RepoIndex, task: str, budget: int, *, strategy: Strategy = "sco
     for rel in pins:
         if not b.full(rel, b.remaining):
             b.outline(rel, b.remaining)
-    if strategy != "fresh":
+    if context_strategy != "fresh":
         shown = b.covered
         ranked = [rel for rel in order if rel not in skip and rel not in shown]
-        if strategy == "full":
+        if context_strategy == "full":
             for rel in ranked:
                 if b.remaining < 8:
                     break
                 b.full(rel, b.remaining)
         else:
             _scoped(b, ranked)
-    return b.result(order, strategy)
+    return b.result(order, context_strategy)

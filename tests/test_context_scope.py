@@ -127,7 +127,7 @@ def test_a_pinned_file_too_big_for_the_budget_is_outlined(repo: RepoIndex) -> No
 
 
 def test_fresh_shows_only_inputs_and_pinned_files(repo: RepoIndex) -> None:
-    result = scope(repo, "task", 5000, strategy="fresh", pinned=["core/store.py"],
+    result = scope(repo, "task", 5000, context_strategy="fresh", pinned=["core/store.py"],
                    extra=[("Task notes", "keep it small")])
     check(result, repo)
     assert [(i.path, i.kind) for i in result.items] == [("Task notes", "input"), ("core/store.py", "full")]
@@ -136,19 +136,19 @@ def test_fresh_shows_only_inputs_and_pinned_files(repo: RepoIndex) -> None:
 
 def test_distilled_puts_the_distillation_first(repo: RepoIndex) -> None:
     distilled = "The plan: change engine_step_2.\nKeep the store as it is.\n"
-    result = scope(repo, "task", 2000, strategy="distilled", extra=[("Distilled plan", distilled)])
+    result = scope(repo, "task", 2000, context_strategy="distilled", extra=[("Distilled plan", distilled)])
     check(result, repo)
     first = result.items[0]
     assert (first.path, first.kind) == ("Distilled plan", "input")
     assert first.text == "## Distilled plan\n" + distilled
     assert kinds(result).endswith("tree")
-    cut = scope(repo, "task", 25, strategy="distilled", extra=[("Distilled plan", distilled * 20)])
+    cut = scope(repo, "task", 25, context_strategy="distilled", extra=[("Distilled plan", distilled * 20)])
     check(cut, repo)
     assert cut.items[0].kind == "input" and "more lines cut" in cut.items[0].text
 
 
 def test_full_strategy_only_whole_files_in_rank_order(repo: RepoIndex) -> None:
-    result = scope(repo, "app/cli.py", 2500, strategy="full")
+    result = scope(repo, "app/cli.py", 2500, context_strategy="full")
     check(result, repo)
     assert set(kinds(result).split()) == {"full"}
     assert result.items[0].path == "app/cli.py" and result.left_out
@@ -156,7 +156,7 @@ def test_full_strategy_only_whole_files_in_rank_order(repo: RepoIndex) -> None:
 
 def test_unknown_strategy(repo: RepoIndex) -> None:
     with pytest.raises(ValueError, match="unknown context strategy"):
-        scope(repo, "task", 100, strategy="everything")  # type: ignore[arg-type]
+        scope(repo, "task", 100, context_strategy="everything")  # type: ignore[arg-type]
 
 
 def test_json_shape(repo: RepoIndex) -> None:
@@ -212,7 +212,7 @@ def test_budget_is_never_exceeded(sources: dict[str, str], budget: int, strategy
         pinned = data.draw(st.lists(st.sampled_from(sorted(sources)), max_size=2, unique=True))
         dropped = data.draw(st.lists(st.sampled_from(sorted(sources)), max_size=2, unique=True))
         extra = data.draw(st.lists(st.tuples(st.sampled_from(["Plan", "Notes"]), _TEXT), max_size=2))
-        result = scope(index, task, budget, strategy=strategy, model=model,  # type: ignore[arg-type]
+        result = scope(index, task, budget, context_strategy=strategy, model=model,  # type: ignore[arg-type]
                        pinned=pinned, dropped=dropped, extra=extra)
         check(result, index, model)
         assert all(d not in i.covers for d in dropped for i in result.items)

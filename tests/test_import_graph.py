@@ -1,4 +1,4 @@
-"""The package's import graph, read from the source (every import, at module level or inside a function):
+"""The package's shape, read from the source (every import, at module level or inside a function):
 the layers hold, the providers never reach the perf store, and which kind of server a model runs on is said
 only by the providers (``providers.kinds``), never by a string test elsewhere."""
 
@@ -128,3 +128,9 @@ def test_every_registered_screen_exists() -> None:
     from moot.tui.registry import SCREENS, screen_class
 
     assert all(issubclass(screen_class(name), Screen) for name in SCREENS)
+
+
+def test_no_module_is_over_500_lines() -> None:
+    long = sorted(f"{path.relative_to(ROOT)}: {n}" for path, _ in _sources().values()
+                  if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500)
+    assert long == []
