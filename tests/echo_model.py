@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from moot.core.config.models import ModelConfig
-from moot.core.events import Event
+from moot.core.events import Event, Perf
 from moot.core.providers.base import Message, Params
 from scripted import ScriptedBackend
 
@@ -55,6 +55,8 @@ class EchoBackend(ScriptedBackend):
     async def stream(self, model: ModelConfig, messages: list[Message], params: Params) -> AsyncIterator[Event]:
         name = model.model.split("/", 1)[1]
         if name in self.echoing and not self.scripts[name]:
-            self.enqueue(name, answer(name, messages))
+            text = answer(name, messages)  # at a steady 20 tokens a second, so figures on screen are fixed
+            words = len(text.split(" "))
+            self.enqueue(name, text, perf=Perf(eval_count=words, eval_duration=words * 50_000_000))
         async for event in super().stream(model, messages, params):
             yield event

@@ -63,5 +63,8 @@ def test_the_run_printer_dispatches_through_its_table() -> None:
     assert "t1: failed: no edits" in out.getvalue()
 
 
-def test_every_discussion_event_has_a_line_on_the_command_line() -> None:
+def test_every_discussion_event_has_a_line_on_the_command_line_and_a_handler_in_the_workbench() -> None:
+    from moot.tui.screens.discussion import DiscussionScreen
+
     assert set(DiscussPrinter().handlers) == set(DISCUSSION_EVENTS)
+    assert set(DiscussionScreen().event_handlers()) == set(DISCUSSION_EVENTS)

@@ -110,8 +110,8 @@ def test_help(workbench, snap_compare) -> None:
     """The help over the main screen (prompt focused): an accent-bordered dialog titled "Keys · MainScreen"
     whose first table, "This screen", lists Tab, shift+Tab, then F2 Strategy (tooltip wrapped on two lines,
     run.strategy), F3 History … F8, Esc Cancel (run.cancel-all) and ctrl+l Prompt (prompt.focus); below it the
-    focused PromptInput's keys begin (↑ Older task prompt.older, ↓, ←, →, Home, ctrl+a …). The last line says
-    that Esc, F1 or ? closes it."""
+    focused PromptInput's keys begin (↑ Older task prompt.older, ↓, ←, →, Home, ctrl+a …); further down (out of
+    view) the prompt's commands (/open …, @model TEXT). The last line says that Esc, F1 or ? closes it."""
     app = workbench()
 
     async def open_help(pilot) -> None:

@@ -11,6 +11,7 @@ SCREENS: dict[str, str] = {
     "main": "main:MainScreen",
     "compare": "compare:CompareScreen",
     "context": "context:ContextScreen",
+    "discussion": "discussion:DiscussionScreen",
     "edit-plan": "edit_plan:EditPlanScreen",
     "help": "help:HelpScreen",
     "history": "history:HistoryScreen",

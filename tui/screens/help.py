@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
 from .base import MootModal
 
@@ -102,7 +103,18 @@ def describe(screen: Screen[Any]) -> list[tuple[str, list[KeyRow]]]:
     has_panes = bool(screen.query(ProposalPane) or screen.query(ProposalsArea))
     if has_panes and not isinstance(focused, ProposalPane):
         sections.append(("When a proposal is focused", rows_of(keymapped(ProposalPane, keymap))))
+    if screen.query(PromptInput):
+        sections.append(("Prompt commands (a line starting with / or @; Tab completes)", command_rows()))
     return [(title, rows) for title, rows in sections if rows]
+
+
+def command_rows() -> list[KeyRow]:
+    """The discussion's commands, as the help lists them."""
+    from ..discussion_commands import COMMANDS
+
+    rows = [KeyRow(f"{name} {args}".strip(), what, "", "") for name, (args, what) in COMMANDS.items()]
+    rows.insert(4, KeyRow("@model TEXT", "only the named models answer; everyone sees it next round", "", ""))
+    return rows
 
 
 class HelpScreen(MootModal[None]):

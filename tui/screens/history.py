@@ -31,12 +31,13 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
         except ValueError:
             doc = None
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(run.get("created_at") or 0)))
-    plan = run.get("kind") != "exec"  # an execution run has tasks, not proposals
+    plan = run.get("kind") not in ("exec", "discussion")  # only a planning run has proposals
     proposals = str(len(doc.get("proposals") or [])) if doc and plan else "—"
     totals = doc.get("totals") if doc else None
     cost = f"${float(totals.get('cost_usd') or 0):.4f}" if isinstance(totals, dict) else "—"
     task = (str(run.get("task") or "").strip().splitlines() or [""])[0]
-    strategy = str(run.get("strategy") or ("carry out" if run.get("kind") == "exec" else "—"))
+    kinds = {"exec": "carry out", "discussion": "discussion"}
+    strategy = str(run.get("strategy") or kinds.get(str(run.get("kind")), "—"))
     return when, str(run.get("status") or "?"), strategy, proposals, cost, Text(task)
 
 
@@ -155,6 +156,8 @@ class HistoryScreen(MootScreen[None]):
         reviewed or rejected)."""
         if run.get("kind") == "exec":
             self.open("run", run_id=run["id"], callback=self._relist)
+        elif run.get("kind") == "discussion":
+            self.open("discussion", run_id=run["id"])
         else:
             self.open("run-view", run["id"])
 

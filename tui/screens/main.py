@@ -18,6 +18,7 @@ from moot.core.text import clean
 from moot.core.words import plural, slug
 
 from ..bridge import FLUSH_S, TICKS, Bridge
+from ..discussion_commands import is_command
 from ..messages import JudgeState, JudgeText, ProposalState, ProposalText, ReuseTask, RunFinished
 from ..widgets.prompt import PromptInput
 from ..widgets.proposals import ProposalPane, ProposalsArea
@@ -126,7 +127,15 @@ class MainScreen(MootScreen[None]):
         prompt = self.query_one(PromptInput)
         prompt.remember(task)
         prompt.value = ""
+        if is_command(task):  # /open, /discuss, @model …: the discussion's commands
+            self.open("discussion", task, callback=self._from_discussion)
+            return
         self.run_task(task)
+
+    def _from_discussion(self, task: str | None) -> None:
+        """The discussion was handed to planning (``/plan``), or a task typed there."""
+        if task:
+            self.run_task(task)
 
     @work(exclusive=True, group="ensemble", exit_on_error=False)
     async def run_task(self, task: str) -> None:

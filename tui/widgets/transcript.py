@@ -1,0 +1,82 @@
+"""A discussion's transcript: rounds top to bottom, each message under its speaker (one colour per model) with
+its model, state, tokens, speed, latency and cost, rendered as Markdown once it is finished; while a round is in
+flight its answers stream in as plain text."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from moot.core.discussion import USER, Round, Said, Status
+from moot.core.discussion.export import TITLES, figures
+from moot.core.text import terminal_safe
+
+
+class MessageView(Vertical, can_focus=True):
+    """One message: its title (speaker and figures) as the border title, its text inside."""
+
+    def __init__(self, n: int, said: Said, colour: int) -> None:
+        super().__init__(classes=f"message -speaker-{colour % 6 + 1}")
+        self.n = n
+        self.said = said
+        self.streamed = ""
+        self.body = Static("", markup=False, classes="message-live")
+        self.final = Markdown("", classes="message-final")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.body
+        yield self.final
+
+    def on_mount(self) -> None:
+        self.final.display = False
+        self.show(self.said)
+
+    def title(self) -> str:
+        if self.said.speaker == USER:
+            return "you"
+        parts = [self.said.speaker, self.said.model, figures(self.said)]
+        return terminal_safe(" · ".join(p for p in parts if p))
+
+    def add(self, text: str) -> None:
+        """More of the answer, as it streams."""
+        self.streamed += text
+        self.body.update(self.streamed)
+
+    def show(self, said: Said) -> None:
+        """The message as it stands (finished: rendered as Markdown)."""
+        self.said = said
+        self.border_title = self.title()
+        if said.status.finished or said.speaker == USER:
+            text = said.text.strip() or (f"*{said.status}: {said.error}*" if said.error else f"*{said.status}*")
+            self.final.update(text)
+            self.final.display, self.body.display = True, False
+        else:
+            self.body.update(self.streamed or ("queued…" if said.status == Status.QUEUED else "…"))
+
+
+class TranscriptView(VerticalScroll):
+    """Every round of the discussion, newest at the bottom."""
+
+    def __init__(self, participants: list[str], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.participants = participants
+        self.views: dict[tuple[int, str], MessageView] = {}
+
+    def on_mount(self) -> None:
+        self.anchor()  # newest at the bottom, in view as it grows (until the user scrolls up)
+
+    def colour(self, speaker: str) -> int:
+        if speaker not in self.participants:
+            self.participants.append(speaker)
+        return self.participants.index(speaker)
+
+    async def add_round(self, r: Round) -> None:
+        heading = Static(f"Round {r.n} · {TITLES[r.kind]}", classes="round-title", markup=False)
+        await self.mount(heading)
+        for said in r.messages:
+            view = MessageView(r.n, said, self.colour(said.speaker))
+            self.views[(r.n, said.speaker)] = view
+            await self.mount(view)
+
+    def view(self, n: int, speaker: str) -> MessageView | None:
+        return self.views.get((n, speaker))
