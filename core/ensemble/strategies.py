@@ -5,14 +5,14 @@ The built-in strategies are a registry (``REGISTRY``): each has a name, a one-li
 one, write its function here and add a ``Strategy`` line to ``REGISTRY``. A strategy in the config either names
 its members, or borrows a built-in's shape (``samples``: self-moa, ``variants``: role-based, else diverse).
 
-This module imports the config schema only for its types, so the command line can list the strategies cheaply.
+This module imports the config schema only for its types, and no dataclasses, so the command line lists the
+strategies at no cost to ``moot --help``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from ..config.models import Config, ModelConfig, StrategyConfig
@@ -25,15 +25,13 @@ class StrategyError(ValueError):
     """A strategy that cannot be resolved (unknown name, unknown alias, no usable model)."""
 
 
-@dataclass(frozen=True)
-class Proposer:
+class Proposer(NamedTuple):
     model: ModelConfig
     variant: str = "default"
     temperature: float | None = None
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """What a strategy builds its proposers from."""
 
     config: Config
@@ -57,8 +55,7 @@ class Choice:
         return [_lookup(self.config, a) for a in self.usable]
 
 
-@dataclass(frozen=True)
-class Strategy:
+class Strategy(NamedTuple):
     name: str
     description: str
     proposers: Callable[[Choice], list[Proposer]]
