@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from moot.core.config import load_config  # noqa: E402
-from moot.core.ensemble import Ensemble, PlanOptions, Progress  # noqa: E402
+from moot.core.ensemble import Ensemble, PlanOptions, Progress, Step  # noqa: E402
 from moot.core.events import TextDelta  # noqa: E402
 from moot.core.providers.base import close_backends  # noqa: E402
 from moot.core.providers.stream import stream  # noqa: E402
@@ -32,7 +32,7 @@ async def one_round(loaded, t_nominal: float) -> tuple[float, float]:
     marks: dict[str, float] = {}
 
     def progress(p: Progress) -> None:
-        if p.note and p.note.startswith("judging"):
+        if p.step == Step.JUDGING:
             marks.setdefault("judge", time.perf_counter())
 
     ens = Ensemble(loaded, None, loaded.config.aliases, on_progress=progress)
