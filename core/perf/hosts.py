@@ -144,8 +144,11 @@ def ollama_hosts(config: Config) -> list[str]:
 async def ollama_status(
     host: str, *, timeout_s: float = TIMEOUT_S, clock: Callable[[], float] = time.time
 ) -> HostStatus:
-    """Ask one Ollama host for its version and loaded models. Never raises."""
-    from ..providers.ollama import running_models, server_version
+    """Ask one Ollama host for its version and loaded models (the kind's ``probe`` and ``loaded``). Never
+    raises."""
+    from ..providers.kinds import OLLAMA
+
+    server_version, running_models = OLLAMA.function("probe"), OLLAMA.function("loaded")
 
     async def ask(coro: Any) -> Any:
         try:

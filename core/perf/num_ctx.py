@@ -48,10 +48,10 @@ def forget_all() -> None:
 
 async def loaded_context(host: str, model: str, timeout_s: float = PROBE_TIMEOUT_S) -> int | None:
     """The context size ``model`` is loaded with on the Ollama ``host``, or None (not loaded, host down)."""
-    from ..providers.ollama import running_models
+    from ..providers.kinds import OLLAMA
 
     try:
-        entries = await asyncio.wait_for(running_models(host), timeout_s)
+        entries = await asyncio.wait_for(OLLAMA.function("loaded")(host), timeout_s)
     except Exception:  # a probe: a down or slow host just means "unknown"
         return None
     for e in entries:

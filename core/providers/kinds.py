@@ -44,6 +44,17 @@ class ProviderKind:
     """The context size its engine loads a model with when none is configured."""
     default_model: dict[str, Any] | None = None
     """The model offered when nothing is configured, as a ``[[models]]`` entry."""
+    probe: str | None = None
+    """``module:function`` asking a host for its version (``async (host) -> str``), for kinds with a host."""
+    loaded: str | None = None
+    """``module:function`` asking a host what it holds loaded (``async (host) -> list[dict]``)."""
+
+    def function(self, which: str) -> Any:
+        """The ``probe`` or ``loaded`` function, imported."""
+        import importlib
+
+        module, _, name = str(getattr(self, which)).partition(":")
+        return getattr(importlib.import_module(module), name)
 
     def strip(self, model: str) -> str:
         """``model`` without this kind's prefix (``ollama/qwen2.5:7b`` -> ``qwen2.5:7b``)."""
@@ -65,7 +76,9 @@ class HostedProvider:
 HOSTED = ProviderKind("hosted", (), local=False, reports_speed=False,
                       backend="moot.core.providers.hosted:HostedBackend")
 OLLAMA = ProviderKind("ollama", ("ollama/", "ollama_chat/"), local=True, reports_speed=True,
-                      backend="moot.core.providers.ollama:OllamaBackend", has_host=True, decodes_schema=True)
+                      backend="moot.core.providers.ollama:OllamaBackend", has_host=True, decodes_schema=True,
+                      probe="moot.core.providers.ollama:server_version",
+                      loaded="moot.core.providers.ollama:running_models")
 EMBEDDED = ProviderKind("local", ("local/",), local=True, reports_speed=True,
                         backend="moot.core.providers.embedded:EmbeddedBackend", in_process=True,
                         decodes_schema=True, decodes_grammar=True, default_context=4096,
