@@ -66,7 +66,7 @@ def discuss(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         err("moot: --rounds must be 0 or more")
         return EXIT_USAGE
     for alias in [*(args.models or []), *(args.to or []), *([args.judge] if args.judge else [])]:
-        if loaded.config.model(alias) is None:
+        if loaded.config.model(alias.partition(":")[0]) is None:
             err(f"moot: unknown model {alias!r} (known: {', '.join(loaded.config.aliases)})")
             return EXIT_USAGE
     question = None
@@ -83,14 +83,14 @@ def discuss(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 async def _participants(loaded: LoadedConfig, wanted: list[str] | None) -> tuple[list[str], list[str]]:
     """The participants (``wanted``, else the default strategy's models, each once) and the usable models."""
     from moot.core.discovery import model_statuses
+    from moot.core.discussion import participants_of
     from moot.core.ensemble.strategies import default_strategy, resolve
 
     usable = [s.model.name for s in await model_statuses(loaded) if s.usable]
     if wanted:
         return wanted, usable
     strategy = default_strategy(loaded.config, usable)
-    names = [p.model.name for p in resolve(strategy, loaded.config, usable)]
-    return list(dict.fromkeys(names)), usable
+    return participants_of([(p.model, p.variant) for p in resolve(strategy, loaded.config, usable)]), usable
 
 
 async def _discuss(args: argparse.Namespace, loaded: LoadedConfig, question: str | None) -> int:
@@ -112,7 +112,7 @@ async def _discuss(args: argparse.Namespace, loaded: LoadedConfig, question: str
         if question is not None:
             from .commands import _planning_context
 
-            models = [loaded.config.model(n) for n in names]
+            models = [loaded.config.model(n.partition(":")[0]) for n in names]
             context = _planning_context(loaded, question, [m for m in models if m is not None])
             d = Discussion(id=new_run_id(), topic=question, participants=names, sequential=args.sequential,
                            context=context)

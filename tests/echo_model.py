@@ -17,7 +17,7 @@ from moot.core.providers.base import Message, Params
 from scripted import ScriptedBackend
 
 _ROUND = re.compile(r"^## Round (\d+)", re.M)
-_SPEAKER = re.compile(r"^\[([\w.-]+)(?:, to [^\]]*)?\]:", re.M)
+_SPEAKER = re.compile(r"^\[([\w.:-]+)(?:, to [^\]]*)?\]:", re.M)
 _TURN = re.compile(r"Round (\d+): (?:your turn|give your first answer)")
 
 

@@ -185,3 +185,23 @@ async def test_events_are_a_closed_set(echo, config, store) -> None:
     await e.open()
     assert {type(x) for x in events} <= set(EVENTS)
     assert {ev.RoundStarted, ev.Speaking, ev.Spoke, ev.RoundDone} <= {type(x) for x in events}
+
+
+def test_one_model_under_several_variants_holds_a_roundtable(config) -> None:
+    from moot.core.discussion import participants_of
+
+    alpha, beta = config.model("alpha"), config.model("beta")
+    assert participants_of([(alpha, "architect"), (alpha, "test-engineer")]) == [
+        "alpha:architect", "alpha:test-engineer"]
+    assert participants_of([(alpha, "default"), (beta, "default"), (alpha, "default")]) == ["alpha", "beta"]
+
+
+async def test_personas_of_one_model_see_each_other(echo, config, store) -> None:
+    d = Discussion(id="p1", topic="tabs?", participants=["alpha:architect", "alpha:security-engineer"])
+    e = DiscussionEngine.start(config, store, d, judge=config.model("alpha"))
+    await e.open()
+    r = await e.next_round()
+    assert texts(r)["alpha:security-engineer"] == "alpha r2 heard alpha:architect@1 alpha:security-engineer@1"
+    system = r.by("alpha:architect").prompt[0]["content"]
+    assert "You are alpha:architect" in system and "You speak as an architect" in system
+    assert r.by("alpha:security-engineer").model == "scripted/alpha"

@@ -109,7 +109,7 @@ class DiscussionEngine:
 
     async def mention(self, names: Sequence[str], text: str) -> Round:
         """Ask only ``names`` (models from the config; one not yet taking part joins the discussion)."""
-        unknown = [n for n in names if self.config.model(n) is None]
+        unknown = [n for n in names if self.config.model(n.partition(":")[0]) is None]
         if unknown or not names:
             raise DiscussionError(f"unknown model {', '.join(unknown) or '(none named)'} "
                                   f"(known: {', '.join(self.config.aliases)})")
@@ -128,7 +128,7 @@ class DiscussionEngine:
         messages = prompts.conclusion_messages(self.d, words=self.limits.judge_words)
         self._emit(RoundStarted(r.n, r.kind, (judge.name,)))
         try:
-            said = await self._call(r, judge, messages, self.limits.judge_tokens, phase="conclude")
+            said = await self._call(r, judge.name, judge, messages, self.limits.judge_tokens, phase="conclude")
             if said.heard:
                 self.d.conclusion = said
         finally:
@@ -172,18 +172,18 @@ class DiscussionEngine:
         if not fitted:
             await self._fit(r, [alias])
         messages = prompts.participant_messages(self.d, alias, r, words=self.limits.words)
-        await self._call(r, model, messages, self.limits.reply_tokens, phase="discuss")
+        await self._call(r, alias, model, messages, self.limits.reply_tokens, phase="discuss")
 
-    async def _call(self, r: Round, model: ModelConfig, messages: list[Message], max_tokens: int, *,
-                    phase: str) -> Said:
-        said = r.by(model.name)
+    async def _call(self, r: Round, speaker: str, model: ModelConfig, messages: list[Message], max_tokens: int,
+                    *, phase: str) -> Said:
+        said = r.by(speaker)
         assert said is not None
         said.prompt, said.status = messages, Status.STREAMING
 
         def forward(event: object) -> None:
-            self._emit(Speaking(r.n, model.name, event))  # type: ignore[arg-type]
+            self._emit(Speaking(r.n, speaker, event))  # type: ignore[arg-type]
 
-        ctx = CallContext(store=self.store, run_id=self.d.id, phase=phase, label=f"round {r.n}")
+        ctx = CallContext(store=self.store, run_id=self.d.id, phase=phase, label=f"round {r.n} · {speaker}")
         params = Params(max_tokens=min(max_tokens, model.max_tokens), role=phase)
         try:
             result = await run_call(model, messages, params, ctx=ctx, on_event=forward)
@@ -258,11 +258,24 @@ class DiscussionEngine:
         stored.set_status(self.store, self.d.id, status, result)
 
 
-def _lookup(config: Config, alias: str) -> ModelConfig:
-    model = config.model(alias)
+def _lookup(config: Config, speaker: str) -> ModelConfig:
+    """The model of ``speaker``: a model's alias, or ``alias:variant`` (one model speaking from the perspective of
+    one of its prompt variants, so that a single model can hold a roundtable)."""
+    model = config.model(speaker.partition(":")[0])
     if model is None:
-        raise DiscussionError(f"unknown model {alias!r} (known: {', '.join(config.aliases)})")
+        raise DiscussionError(f"unknown model {speaker!r} (known: {', '.join(config.aliases)})")
     return model
+
+
+def participants_of(proposers: Sequence[tuple[ModelConfig, str]]) -> list[str]:
+    """The speakers for a strategy's proposers (model, variant): each model's alias, or ``alias:variant`` where
+    one model proposes under several variants; each once."""
+    variants: dict[str, set[str]] = {}
+    for model, variant in proposers:
+        variants.setdefault(model.name, set()).add(variant)
+    names = [f"{model.name}:{variant}" if len(variants[model.name]) > 1 else model.name
+             for model, variant in proposers]
+    return list(dict.fromkeys(names))
 
 
 def _take(said: Said, result: CallResult) -> None:

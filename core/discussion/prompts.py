@@ -22,6 +22,10 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def render_round(r: Round, *, upto: int | None = None) -> str:
     """A round as the participants read it: its number and kind, then each message heard, by speaker.
     ``upto``: only the first ``upto`` messages (the speakers before the current one, in a sequential round)."""
@@ -52,7 +56,10 @@ def participant_messages(d: Discussion, speaker: str, current: Round, *, words: 
     """What ``speaker`` is sent in ``current``: who they are and who else takes part, the question (with the
     repository context in the discussion's first round), the transcript so far, and their turn."""
     others = [p for p in d.participants if p != speaker]
-    system = template("participant").format(name=speaker, others=_names(others), words=words)
+    variant = speaker.partition(":")[2]
+    perspective = f" You speak as {_a(variant.replace('-', ' '))}: bring that view." if variant else ""
+    system = template("participant").format(name=speaker, others=_names(others), words=words,
+                                            perspective=perspective)
     parts = _earlier(d, current)
     if current.n == 1 and d.context:
         parts.insert(1, f"## Repository context\n\n{d.context.strip()}")

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
-from moot.core.discussion import Discussion, DiscussionEngine, DiscussionError
+from moot.core.discussion import Discussion, DiscussionEngine, DiscussionError, participants_of
 from moot.core.discussion import events as ev
 from moot.core.events import TextDelta
 
@@ -101,7 +101,7 @@ class DiscussionScreen(MootScreen[str | None]):
             self.dismiss(line)  # a task: the main screen plans it
             return
         try:
-            command = parse(line, self.moot.loaded.config.aliases)
+            command = parse(line, self.speakers())
         except CommandError as e:
             self.notify(str(e), title="Not a command", severity="warning", markup=False)
             return
@@ -121,9 +121,14 @@ class DiscussionScreen(MootScreen[str | None]):
         self.refresh_bindings()
         self.carry_out(command)
 
+    def speakers(self) -> list[str]:
+        """Who ``@name`` may name: the discussion's speakers, then every configured model."""
+        taking_part = list(self.engine.d.participants) if self.engine is not None else []
+        return list(dict.fromkeys([*taking_part, *self.moot.loaded.config.aliases]))
+
     def action_complete(self) -> None:
         prompt = self.query_one(PromptInput)
-        done = complete(prompt.value, self.moot.loaded.config.aliases) if self.focused is prompt else None
+        done = complete(prompt.value, self.speakers()) if self.focused is prompt else None
         if done is None:
             self.focus_next()  # Tab still moves between the answers and the prompt
             return
@@ -166,7 +171,7 @@ class DiscussionScreen(MootScreen[str | None]):
         config, opts = app.loaded.config, app.plan_options()
         strategy = opts.strategy or default_strategy(config, app.usable)
         proposers = resolve(strategy, config, app.usable, models=opts.models, variants=opts.variants)
-        names = list(dict.fromkeys(p.model.name for p in proposers))
+        names = participants_of([(p.model, p.variant) for p in proposers])
         judge = judge_model(config, app.usable or names, strategy, opts.judge)
         context = await self._repository_context(question, [p.model for p in proposers])
         d = Discussion(id=new_run_id(), topic=question, participants=names, context=context)
