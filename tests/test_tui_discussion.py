@@ -169,3 +169,27 @@ def test_snapshot_of_a_finished_transcript(workbench, echo, snap_compare, size) 
         await say(pilot, "/next")
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(120, 34), (80, 24)])
+def test_snapshot_of_a_round_in_flight(workbench, echo, snap_compare, size) -> None:
+    """A round in flight: round 1's three boxes, alpha "done" with its answer, beta "streaming" with the words it
+    has sent so far ("beta is still"), gamma "streaming" with its first word; the footer offers ^x Stop round."""
+    app = workbench(SCRIPTED_CONFIG)
+    echo.enqueue("beta", "beta is still thinking about it", hang_after=3)
+    echo.enqueue("gamma", "gamma wonders", hang_after=1)
+
+    async def run_before(pilot: Any) -> None:
+        prompt = pilot.app.screen.query_one(PromptInput)
+        prompt.value = "/open which parser?"
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            screen = pilot.app.screen
+            views = list(screen.query(MessageView)) if isinstance(screen, DiscussionScreen) else []
+            if len(views) == 3 and views[1].streamed.strip() == "beta is still" and views[2].streamed == "gamma" \
+                    and views[0].said.status == "done":
+                break
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
