@@ -219,7 +219,7 @@ class DiscussionScreen(MootScreen[str | None]):
 
     async def _round_started(self, e: ev.RoundStarted) -> None:
         if self.engine is not None:
-            await self.query_one(TranscriptView).add_round(self.engine.d.rounds[-1])
+            await self.query_one(TranscriptView).add_round(self.engine.d.rounds[-1], live=True)
 
     def _speaking(self, e: ev.Speaking) -> None:
         """Never posted: text is batched by the sink, and a call's other events show in its message's end."""
@@ -235,6 +235,7 @@ class DiscussionScreen(MootScreen[str | None]):
         for said in e.round.messages:
             if (view := transcript.view(e.round.n, said.speaker)) is not None:
                 view.show(said)
+        transcript.settle(e.round.n)
         if e.cancelled:
             self.notify(f"Round {e.round.n} stopped; the answers already finished are kept.", title="Stopped")
 

@@ -4,7 +4,7 @@ flight its answers stream in as plain text."""
 
 from __future__ import annotations
 
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Container, Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 
 from moot.core.discussion import USER, Round, Said, Status
@@ -54,6 +54,14 @@ class MessageView(Vertical, can_focus=True):
             self.body.update(self.streamed or ("queued…" if said.status == Status.QUEUED else "…"))
 
 
+#: From this width on, a round in flight shows its answers side by side (like the proposals).
+WIDE = 100
+
+
+class RoundRow(Container):
+    """A round's answers: side by side while the round is in flight on a wide screen, stacked otherwise."""
+
+
 class TranscriptView(VerticalScroll):
     """Every round of the discussion, newest at the bottom."""
 
@@ -70,13 +78,24 @@ class TranscriptView(VerticalScroll):
             self.participants.append(speaker)
         return self.participants.index(speaker)
 
-    async def add_round(self, r: Round) -> None:
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    async def add_round(self, r: Round, *, live: bool = False) -> None:
+        """Show round ``r``; ``live`` while it is in flight (its answers side by side when wide)."""
         heading = Static(f"Round {r.n} · {TITLES[r.kind]}", classes="round-title", markup=False)
-        await self.mount(heading)
+        views = []
         for said in r.messages:
             view = MessageView(r.n, said, self.colour(said.speaker))
             self.views[(r.n, said.speaker)] = view
-            await self.mount(view)
+            views.append(view)
+        row = RoundRow(*views, classes="round-row -live" if live else "round-row", id=f"round-{r.n}")
+        await self.mount(heading, row)
+
+    def settle(self, n: int) -> None:
+        """Round ``n`` is over: its answers stack like the rest of the transcript."""
+        for row in self.query(f"#round-{n}"):
+            row.remove_class("-live")
 
     def view(self, n: int, speaker: str) -> MessageView | None:
         return self.views.get((n, speaker))
