@@ -97,7 +97,7 @@ async def _discuss(args: argparse.Namespace, loaded: LoadedConfig, question: str
     from moot.core.discussion import Discussion, DiscussionEngine, DiscussionError
     from moot.core.discussion import store as stored
     from moot.core.ensemble.engine import new_run_id
-    from moot.core.ensemble.strategies import StrategyError, judge_model
+    from moot.core.ensemble.strategies import StrategyError, default_strategy, judge_model
     from moot.core.providers.base import close_backends
 
     store = _open_store()
@@ -114,8 +114,9 @@ async def _discuss(args: argparse.Namespace, loaded: LoadedConfig, question: str
 
             models = [loaded.config.model(n.partition(":")[0]) for n in names]
             context = _planning_context(loaded, question, [m for m in models if m is not None])
-            d = Discussion(id=new_run_id(), topic=question, participants=names, sequential=args.sequential,
-                           context=context)
+            own = loaded.config.strategies.get(default_strategy(loaded.config, usable))
+            d = Discussion(id=new_run_id(), topic=question, participants=names,
+                           sequential=args.sequential or bool(own and own.sequential), context=context)
             engine = DiscussionEngine.start(loaded.config, store, d, judge=judge, on_event=printer,
                                             project_dir=str(loaded.project_dir))
             err(f"moot: discussion {d.id}: {', '.join(names)}")

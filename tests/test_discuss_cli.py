@@ -87,3 +87,12 @@ def test_every_model_failing_is_exit_1(echo, project, capsys) -> None:
         echo.enqueue(name, error=("auth", False))
     assert main(["discuss", "q", "--models", "alpha,beta", "--rounds", "0"]) == 1
     assert "auth" in capsys.readouterr().out
+
+
+def test_a_strategy_can_make_its_discussions_sequential(echo, project, capsys, user_config) -> None:
+    user_config(SCRIPTED_CONFIG + '\n[ensemble]\ndefault_strategy = "talk"\n\n[strategies.talk]\n'
+                'members = [{ model = "alpha" }, { model = "beta" }]\nsequential = true\n')
+    assert main(["discuss", "which parser?", "--rounds", "0", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["sequential"] is True and doc["models"] == ["alpha", "beta"]
+    assert doc["rounds"][0]["messages"][1]["text"] == "beta r1 heard alpha@1"

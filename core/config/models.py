@@ -129,6 +129,8 @@ class StrategyConfig(_Strict):
     """For self-moa: how many samples of the one model, at spread temperatures."""
     judge: str | None = None
     """The judge for this strategy (else ``[roles] judge``)."""
+    sequential: bool = False
+    """In a discussion, the speakers of a round answer one after another, each seeing the earlier ones."""
 
 
 class VariantConfig(_Strict):

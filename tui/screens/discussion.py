@@ -174,7 +174,9 @@ class DiscussionScreen(MootScreen[str | None]):
         names = participants_of([(p.model, p.variant) for p in proposers])
         judge = judge_model(config, app.usable or names, strategy, opts.judge)
         context = await self._repository_context(question, [p.model for p in proposers])
-        d = Discussion(id=new_run_id(), topic=question, participants=names, context=context)
+        own = config.strategies.get(strategy)
+        d = Discussion(id=new_run_id(), topic=question, participants=names, context=context,
+                       sequential=bool(own and own.sequential))
         self.engine = DiscussionEngine.start(config, app.store, d, judge=judge, on_event=self._sink,
                                              project_dir=str(app.loaded.project_dir))
         self.run_id = d.id
