@@ -18,6 +18,7 @@ from pathlib import Path
 
 from moot.core.calls import CallContext, run_call
 from moot.core.config.models import Config, ModelConfig
+from moot.core.ensemble.engine import new_run_id
 from moot.core.events import Event, Queued, Started, TextDelta
 from moot.core.providers.base import Message, Params
 from moot.core.storage import Store
@@ -67,8 +68,6 @@ def begin(store: Store, repo: Path, task: str, plan: str, *, run_id: str | None 
     Raises:
         WorktreeError: ``repo`` is not in a git repository, or it has no commit yet.
     """
-    from moot.core.ensemble import new_run_id
-
     base_sha, base_branch = wtree.head_of(repo)
     top = wtree.open_repo(repo)
     root = str(top.working_tree_dir)

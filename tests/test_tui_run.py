@@ -116,10 +116,10 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     the clock."""
     from itertools import count
 
-    import moot.core.ensemble as ensemble
+    from moot.agents import execute
 
-    ids = count(1)
-    monkeypatch.setattr(ensemble, "new_run_id", lambda: f"20260101-000000-e{next(ids):03d}")
+    ids = count(1)  # execution runs only: planning runs keep the workbench fixture's ids
+    monkeypatch.setattr(execute, "new_run_id", lambda: f"20260101-000000-e{next(ids):03d}")
     return make_repo(tmp_path / "project", FILES)
 
 
