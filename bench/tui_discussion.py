@@ -46,19 +46,21 @@ async def typed_round(app: MootApp, line: str, handled: list[float], painted: li
     ts.send_key(app, "enter", "\r")
     while not screen.busy:
         await asyncio.sleep(0.002)
+    changed: list[asyncio.Future[float]] = [loop.create_future()]
+
+    def stamp() -> None:  # the moment the prompt's value changed
+        if not changed[0].done():
+            changed[0].set_result(time.perf_counter())
+
+    screen.watch(prompt, "value", stamp, init=False)
     next_at = time.perf_counter()
     while screen.busy:
-        changed: asyncio.Future[float] = loop.create_future()
-
-        def stamp(fut: asyncio.Future[float] = changed) -> None:
-            fut.done() or fut.set_result(time.perf_counter())
-
-        screen.watch(prompt, "value", stamp, init=False)
+        changed[0] = loop.create_future()
         frame: asyncio.Future[float] = loop.create_future()
         ts.PAINTS.append((prompt, prompt.value + "x", frame))
         k0 = time.perf_counter()
         ts.send_key(app, "x", "x")
-        handled.append(await ts.timed(changed, k0))
+        handled.append(await ts.timed(changed[0], k0))
         painted.append(await ts.timed(frame, k0))
         next_at += ts.KEY_EVERY_S
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))

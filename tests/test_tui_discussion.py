@@ -188,8 +188,10 @@ def test_snapshot_of_a_round_in_flight(workbench, echo, snap_compare, size) -> N
             screen = pilot.app.screen
             views = list(screen.query(MessageView)) if isinstance(screen, DiscussionScreen) else []
             if len(views) == 3 and views[1].streamed.strip() == "beta is still" and views[2].streamed == "gamma" \
-                    and views[0].said.status == "done":
+                    and views[0].shown is not None:  # alpha's finished answer drawn
                 break
         await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.1)  # the streamed words painted (they reach the screen on a timer)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

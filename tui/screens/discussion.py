@@ -27,6 +27,9 @@ from ..widgets.prompt import PromptInput
 from ..widgets.transcript import MessageView, TranscriptView
 from .base import MootScreen
 
+FLUSH_S = 0.05
+"""How often the answers' streamed text reaches the screen."""
+
 
 class DiscussionProgress(Message):
     def __init__(self, event: Any) -> None:
@@ -57,6 +60,7 @@ class DiscussionScreen(MootScreen[str | None]):
         self.engine: DiscussionEngine | None = None
         self.busy = False
         self._text: dict[tuple[int, str], list[str]] = {}
+        self._finished: list[tuple[MessageView, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Discussion", id="discussion-header", markup=False)
@@ -67,6 +71,7 @@ class DiscussionScreen(MootScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
+        self.set_interval(FLUSH_S, self._flush_all)
         self.handlers = self.event_handlers()
         if self.run_id is not None:
             self.load(self.run_id)
@@ -200,19 +205,26 @@ class DiscussionScreen(MootScreen[str | None]):
         order as messages."""
         if isinstance(event, ev.Speaking):
             if isinstance(event.event, TextDelta):
-                key = (event.n, event.speaker)
-                if key not in self._text:
-                    self._text[key] = []
-                    self.call_later(self._flush, key)
-                self._text[key].append(event.event.text)
+                self._text.setdefault((event.n, event.speaker), []).append(event.event.text)
             return
         self.post_message(DiscussionProgress(event))
 
     def _flush(self, key: tuple[int, str]) -> None:
-        pieces = self._text.pop(key, None)
         view = self.query_one(TranscriptView).view(*key)
-        if pieces and view is not None:
+        if view is None:
+            return  # the round's answers are not shown yet: its text waits for them
+        pieces = self._text.pop(key, None)
+        if pieces:
             view.add("".join(pieces))
+
+    def _flush_all(self) -> None:
+        """Every stream's new text, about ten times a second (one repaint per answer, not one per token); and
+        one finished answer drawn whole, so that six finishing at once are drawn over six turns, not in one."""
+        for key in list(self._text):
+            self._flush(key)
+        if self._finished:
+            view, said = self._finished.pop(0)
+            view.show(said)
 
     async def on_discussion_progress(self, message: DiscussionProgress) -> None:
         result = self.handlers[type(message.event)](message.event)
@@ -230,10 +242,14 @@ class DiscussionScreen(MootScreen[str | None]):
         self._flush((e.n, e.said.speaker))
         view = self.query_one(TranscriptView).view(e.n, e.said.speaker)
         if view is not None:
-            view.show(e.said)
+            view.border_title = view.title_of(e.said)  # its figures at once; its text on a later turn
+            self._finished.append((view, e.said))
 
     def _round_done(self, e: ev.RoundDone) -> None:
         transcript = self.query_one(TranscriptView)
+        for waiting, said in self._finished:
+            waiting.show(said)
+        self._finished.clear()
         for said in e.round.messages:
             if (view := transcript.view(e.round.n, said.speaker)) is not None:
                 view.show(said)

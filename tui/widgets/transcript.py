@@ -4,12 +4,16 @@ flight its answers stream in as plain text."""
 
 from __future__ import annotations
 
+from rich.markdown import Markdown
 from textual.containers import Container, Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from moot.core.discussion import USER, Round, Said, Status
 from moot.core.discussion.export import TITLES, figures
 from moot.core.text import terminal_safe
+
+#: How many of a streaming answer's last lines are shown while it streams.
+LIVE_LINES = 8
 
 
 class MessageView(Vertical, can_focus=True):
@@ -21,7 +25,10 @@ class MessageView(Vertical, can_focus=True):
         self.said = said
         self.streamed = ""
         self.body = Static("", markup=False, classes="message-live")
-        self.final = Markdown("", classes="message-final")
+        self.final = Static("", markup=False, classes="message-final")
+        """The finished answer as Markdown: one widget, drawn by Rich (a widget per block costs too much per
+        answer when six finish at once)."""
+        self.shown: str | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.body
@@ -32,15 +39,22 @@ class MessageView(Vertical, can_focus=True):
         self.show(self.said)
 
     def title(self) -> str:
-        if self.said.speaker == USER:
+        return self.title_of(self.said)
+
+    @staticmethod
+    def title_of(said: Said) -> str:
+        if said.speaker == USER:
             return "you"
-        parts = [self.said.speaker, self.said.model, figures(self.said)]
+        parts = [said.speaker, said.model, figures(said)]
         return terminal_safe(" · ".join(p for p in parts if p))
 
     def add(self, text: str) -> None:
-        """More of the answer, as it streams."""
+        """More of the answer, as it streams: its last ``LIVE_LINES`` lines are shown (the whole answer is drawn
+        once it is finished), so a long answer costs no more to draw than a short one."""
         self.streamed += text
-        self.body.update(self.streamed)
+        lines = self.streamed.splitlines()
+        tail = "\n".join(lines[-LIVE_LINES:])
+        self.body.update(("…\n" if len(lines) > LIVE_LINES else "") + tail)
 
     def show(self, said: Said) -> None:
         """The message as it stands (finished: rendered as Markdown)."""
@@ -48,7 +62,9 @@ class MessageView(Vertical, can_focus=True):
         self.border_title = self.title()
         if said.status.finished or said.speaker == USER:
             text = said.text.strip() or (f"*{said.status}: {said.error}*" if said.error else f"*{said.status}*")
-            self.final.update(text)
+            if text != self.shown:  # shown once: a finished answer is not drawn again
+                self.shown = text
+                self.final.update(Markdown(terminal_safe(text)))
             self.final.display, self.body.display = True, False
         else:
             self.body.update(self.streamed or ("queued…" if said.status == Status.QUEUED else "…"))
