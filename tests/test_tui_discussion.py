@@ -195,3 +195,13 @@ def test_snapshot_of_a_round_in_flight(workbench, echo, snap_compare, size) -> N
         await pilot.pause(0.1)  # the streamed words painted (they reach the screen on a timer)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_an_answer_s_escape_sequences_never_reach_the_terminal(workbench, echo) -> None:
+    app = workbench(SCRIPTED_CONFIG)
+    echo.enqueue("alpha", "plain \x1b]0;owned\x07 and \x1b[2J text")
+    async with app.run_test(size=SIZE) as pilot:
+        await say(pilot, "/open q")
+        view = next(v for v in app.screen.query(MessageView) if v.said.speaker == "alpha")
+        shown = view.final.content.markup  # the Markdown the answer is drawn from
+        assert "\x1b" not in shown and "\x07" not in shown and "owned" in shown

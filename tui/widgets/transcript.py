@@ -54,7 +54,7 @@ class MessageView(Vertical, can_focus=True):
         self.streamed += text
         lines = self.streamed.splitlines()
         tail = "\n".join(lines[-LIVE_LINES:])
-        self.body.update(("…\n" if len(lines) > LIVE_LINES else "") + tail)
+        self.body.update(terminal_safe(("…\n" if len(lines) > LIVE_LINES else "") + tail))  # model text: no escapes
 
     def show(self, said: Said) -> None:
         """The message as it stands (finished: rendered as Markdown)."""
