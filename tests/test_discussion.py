@@ -205,3 +205,14 @@ async def test_personas_of_one_model_see_each_other(echo, config, store) -> None
     system = r.by("alpha:architect").prompt[0]["content"]
     assert "You are alpha:architect" in system and "You speak as an architect" in system
     assert r.by("alpha:security-engineer").model == "scripted/alpha"
+
+
+async def test_a_model_named_with_at_joins_and_stays(echo, config, store) -> None:
+    d = Discussion(id="j1", topic="q", participants=["alpha", "beta"])
+    e = DiscussionEngine.start(config, store, d, judge=config.model("alpha"))
+    await e.open()
+    await e.mention(["gamma"], "your view?")
+    again = stored.load(store, "j1")
+    assert again is not None and again.participants == ["alpha", "beta", "gamma"]
+    r = await DiscussionEngine(config, store, again).next_round()
+    assert [m.speaker for m in r.messages] == ["alpha", "beta", "gamma"]

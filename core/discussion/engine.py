@@ -113,9 +113,11 @@ class DiscussionEngine:
         if unknown or not names:
             raise DiscussionError(f"unknown model {', '.join(unknown) or '(none named)'} "
                                   f"(known: {', '.join(self.config.aliases)})")
-        for n in names:
-            if n not in self.d.participants:
-                self.d.participants.append(n)
+        joined = [n for n in dict.fromkeys(names) if n not in self.d.participants]
+        if joined:
+            self.d.participants += joined
+            if self.store is not None:
+                stored.set_participants(self.store, self.d.id, self.d.participants)
         return await self._round(Kind.MENTION, list(dict.fromkeys(names)), user_text=text)
 
     async def conclude(self) -> Said:

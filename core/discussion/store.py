@@ -76,6 +76,11 @@ def create(store: Store, d: Discussion, *, project_dir: str | None) -> None:
                         (d.id, json.dumps(d.participants), int(d.sequential), redact(d.context or "") or None))
 
 
+def set_participants(store: Store, run_id: str, participants: list[str]) -> None:
+    """A model named with ``@`` joined the discussion."""
+    _sql(store).execute("UPDATE discussions SET participants = ? WHERE run_id = ?", (json.dumps(participants), run_id))
+
+
 def save_round(store: Store, run_id: str, r: Round) -> None:
     """Write (or rewrite) every message of ``r``."""
     for position, m in enumerate(r.messages):
