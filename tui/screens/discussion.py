@@ -60,7 +60,6 @@ class DiscussionScreen(MootScreen[str | None]):
         self.engine: DiscussionEngine | None = None
         self.busy = False
         self._text: dict[tuple[int, str], list[str]] = {}
-        self._finished: list[tuple[MessageView, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Discussion", id="discussion-header", markup=False)
@@ -218,13 +217,9 @@ class DiscussionScreen(MootScreen[str | None]):
             view.add("".join(pieces))
 
     def _flush_all(self) -> None:
-        """Every stream's new text, about ten times a second (one repaint per answer, not one per token); and
-        one finished answer drawn whole, so that six finishing at once are drawn over six turns, not in one."""
+        """Every stream's new text, twenty times a second (one repaint per answer, not one per token)."""
         for key in list(self._text):
             self._flush(key)
-        if self._finished:
-            view, said = self._finished.pop(0)
-            view.show(said)
 
     async def on_discussion_progress(self, message: DiscussionProgress) -> None:
         result = self.handlers[type(message.event)](message.event)
@@ -242,14 +237,10 @@ class DiscussionScreen(MootScreen[str | None]):
         self._flush((e.n, e.said.speaker))
         view = self.query_one(TranscriptView).view(e.n, e.said.speaker)
         if view is not None:
-            view.border_title = view.title_of(e.said)  # its figures at once; its text on a later turn
-            self._finished.append((view, e.said))
+            view.show(e.said)  # its figures at once; its Markdown a slice at a time (see MessageView)
 
     def _round_done(self, e: ev.RoundDone) -> None:
         transcript = self.query_one(TranscriptView)
-        for waiting, said in self._finished:
-            waiting.show(said)
-        self._finished.clear()
         for said in e.round.messages:
             if (view := transcript.view(e.round.n, said.speaker)) is not None:
                 view.show(said)

@@ -1,41 +1,57 @@
 """A discussion's transcript: rounds top to bottom, each message under its speaker (one colour per model) with
 its model, state, tokens, speed, latency and cost, rendered as Markdown once it is finished; while a round is in
-flight its answers stream in as plain text."""
+flight its answers stream in as plain text.
+
+A message is one line-based widget: six answers finishing at once (or a whole stored discussion reopened) must
+not stall the screen, so a finished answer is rendered a paragraph at a time by the renderer the proposals
+share, in slices of a few milliseconds, and its lines are swapped in when they are all ready."""
 
 from __future__ import annotations
 
-from rich.markdown import Markdown
-from textual.containers import Container, Vertical, VerticalScroll
+import time
+
+from rich.style import Style
+from rich.text import Text
+from textual.containers import Container, VerticalScroll
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 
 from moot.core.discussion import USER, Round, Said, Status
 from moot.core.discussion.export import TITLES, figures
 from moot.core.text import terminal_safe
 
+from .proposals.streamed import markdown_lines, paragraph_cuts, renderer
+
 #: How many of a streaming answer's last lines are shown while it streams.
 LIVE_LINES = 8
 
 
-class MessageView(Vertical, can_focus=True):
+class MessageView(Widget, can_focus=True):
     """One message: its title (speaker and figures) as the border title, its text inside."""
+
+    DEFAULT_CSS = "MessageView { height: auto; }"
 
     def __init__(self, n: int, said: Said, colour: int) -> None:
         super().__init__(classes=f"message -speaker-{colour % 6 + 1}")
         self.n = n
         self.said = said
         self.streamed = ""
-        self.body = Static("", markup=False, classes="message-live")
-        self.final = Static("", markup=False, classes="message-final")
-        """The finished answer as Markdown: one widget, drawn by Rich (a widget per block costs too much per
-        answer when six finish at once)."""
         self.shown: str | None = None
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self.body
-        yield self.final
+        """The finished message's Markdown source (safe for a terminal), once it is finished."""
+        self._lines: list[Strip] = []
+        """What is drawn."""
+        self._width = 0
+        """The width ``_lines`` were made for."""
+        self._drawn: tuple[str | None, int] = (None, 0)
+        """The source and width of the Markdown lines in ``_lines``."""
+        self._building: list[Strip] = []
+        self._at = 0
+        """How much of ``shown`` is rendered into ``_building``."""
+        self._style: Style | None = None
 
     def on_mount(self) -> None:
-        self.final.display = False
         self.show(self.said)
 
     def title(self) -> str:
@@ -48,13 +64,18 @@ class MessageView(Vertical, can_focus=True):
         parts = [said.speaker, said.model, figures(said)]
         return terminal_safe(" · ".join(p for p in parts if p))
 
+    @property
+    def drawn(self) -> bool:
+        """Whether what is drawn is the message as it stands (a finished one's Markdown rendered whole)."""
+        return self.shown is None or self._drawn == (self.shown, self._width)
+
+    # ------------------------------------------------------------------------------------------- text
+
     def add(self, text: str) -> None:
         """More of the answer, as it streams: its last ``LIVE_LINES`` lines are shown (the whole answer is drawn
         once it is finished), so a long answer costs no more to draw than a short one."""
         self.streamed += text
-        lines = self.streamed.splitlines()
-        tail = "\n".join(lines[-LIVE_LINES:])
-        self.body.update(terminal_safe(("…\n" if len(lines) > LIVE_LINES else "") + tail))  # model text: no escapes
+        self._live()
 
     def show(self, said: Said) -> None:
         """The message as it stands (finished: rendered as Markdown)."""
@@ -62,12 +83,83 @@ class MessageView(Vertical, can_focus=True):
         self.border_title = self.title()
         if said.status.finished or said.speaker == USER:
             text = said.text.strip() or (f"*{said.status}: {said.error}*" if said.error else f"*{said.status}*")
-            if text != self.shown:  # shown once: a finished answer is not drawn again
+            text = terminal_safe(text)  # model text: no escapes
+            if text != self.shown:  # rendered once: a finished answer is not drawn again
                 self.shown = text
-                self.final.update(Markdown(terminal_safe(text)))
-            self.final.display, self.body.display = True, False
+                self._render_finished()
         else:
-            self.body.update(self.streamed or ("queued…" if said.status == Status.QUEUED else "…"))
+            self._live()
+
+    def _live(self) -> None:
+        """The streamed text's last lines, plain (cheap to draw as it changes)."""
+        if self.shown is not None or self._width <= 0:
+            return
+        lines = self.streamed.splitlines()
+        tail = "\n".join(lines[-LIVE_LINES:])
+        text = ("…\n" if len(lines) > LIVE_LINES else "") + tail if self.streamed else (
+            "queued…" if self.said.status == Status.QUEUED else "…")
+        console = self.app.console
+        rendered = console.render_lines(Text(terminal_safe(text)), console.options.update_width(self._width),
+                                        pad=False)
+        self._swap([Strip(line) for line in rendered])
+
+    def _render_finished(self) -> None:
+        """Start rendering the finished text at the current width; until it is done the old lines stay."""
+        if self.shown is None or self._width <= 0 or self.drawn:
+            return
+        self._building, self._at = [], 0
+        renderer(self.app).add(self)
+
+    def catch_up(self, deadline: float) -> bool:
+        """Render the finished text a paragraph at a time until ``deadline`` (at least one); swap the lines in
+        once every paragraph is rendered. Returns whether it is done."""
+        source, width = self.shown, self._width
+        if source is None or self._drawn == (source, width):
+            return True
+        cuts = [*paragraph_cuts(source, self._at), len(source)]
+        for n, cut in enumerate(cuts):
+            if n and time.perf_counter() >= deadline:
+                return False
+            if cut > self._at:
+                self._building += markdown_lines(self.app.console, source[self._at:cut], width)
+                self._at = cut
+        while self._building and not self._building[-1].text.strip():
+            self._building.pop()  # no blank line under the last paragraph
+        self._drawn = (source, width)
+        self._swap(self._building or [Strip.blank(width)])
+        self._building = []
+        return True
+
+    def _swap(self, lines: list[Strip]) -> None:
+        grew = len(lines) != len(self._lines)
+        self._lines = lines
+        self.refresh(layout=grew)
+
+    # ---------------------------------------------------------------------------------------- drawing
+
+    def on_resize(self) -> None:
+        width = self.content_size.width
+        if width != self._width:
+            self._width = width
+            if self.shown is not None:
+                self._render_finished()
+            else:
+                self._live()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._lines))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+
+    def render_line(self, y: int) -> Strip:
+        if self._style is None:
+            self._style = self.rich_style
+        width = self.content_size.width
+        if y < len(self._lines):
+            return self._lines[y].crop_extend(0, width, self._style).apply_style(self._style)
+        return Strip.blank(width, self._style)
 
 
 #: From this width on, a round in flight shows its answers side by side (like the proposals).

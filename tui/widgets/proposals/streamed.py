@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from rich.style import Style
 from textual.geometry import Size
@@ -69,15 +69,38 @@ def paragraph_cuts(text: str, start: int) -> list[int]:
     return cuts
 
 
+def markdown_lines(console: Any, source: str, width: int) -> list[Strip]:
+    """``source`` as Markdown lines ``width`` cells wide without blank lines around them, followed by one blank
+    line: paragraphs rendered one by one are one blank line apart."""
+    if not source.strip() or width <= 0:
+        return []
+    options = console.options.update_width(width)
+    lines = console.render_lines(_markdown(source), options, pad=False)
+    blank = [not "".join(seg.text for seg in line).strip() for line in lines]
+    first = blank.index(False) if False in blank else len(lines)  # lists start with a blank line
+    last = len(blank) - blank[::-1].index(False) if False in blank else first
+    return [Strip(line).adjust_cell_length(width) for line in lines[first:last]] + [Strip.blank(width)]
+
+
+class Catching(Protocol):
+    """What the renderer works through: a view that renders what is waiting, a slice at a time."""
+
+    @property
+    def is_attached(self) -> bool: ...
+
+    def catch_up(self, deadline: float) -> bool:
+        """Render until ``deadline`` (at least one piece); whether everything is rendered."""
+
+
 class _Renderer:
     """An app's views with text waiting to be rendered, worked through a slice at a time, in turn."""
 
     def __init__(self, app: Any) -> None:
-        self.views: dict[StreamedMarkdown, None] = {}
+        self.views: dict[Catching, None] = {}
         """In the order they get their next turn."""
         self.timer = app.set_interval(EVERY_S, self._slice, name="markdown-render", pause=True)
 
-    def add(self, view: StreamedMarkdown) -> None:
+    def add(self, view: Catching) -> None:
         if not self.views:
             self.timer.resume()
         self.views.setdefault(view)
@@ -97,10 +120,11 @@ class _Renderer:
 _RENDERERS: weakref.WeakKeyDictionary[Any, _Renderer] = weakref.WeakKeyDictionary()
 
 
-def _renderer(app: Any) -> _Renderer:
-    if (renderer := _RENDERERS.get(app)) is None:
-        renderer = _RENDERERS[app] = _Renderer(app)
-    return renderer
+def renderer(app: Any) -> _Renderer:
+    """The app's one renderer: views with text waiting take turns, a slice at a time."""
+    if (found := _RENDERERS.get(app)) is None:
+        found = _RENDERERS[app] = _Renderer(app)
+    return found
 
 
 class StreamedMarkdown(ScrollView, can_focus=False):
@@ -151,18 +175,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
     # ---------------------------------------------------------------------------------------- rendering
 
     def _lines_of(self, source: str) -> list[Strip]:
-        """``source`` as Markdown lines at the current width without blank lines around them, followed by one
-        blank line: paragraphs are one blank line apart."""
-        if not source.strip() or self._width <= 0:
-            return []
-        console = self.app.console
-        options = console.options.update_width(self._width)
-        lines = console.render_lines(_markdown(source), options, pad=False)
-        blank = [not "".join(seg.text for seg in line).strip() for line in lines]
-        first = blank.index(False) if False in blank else len(lines)  # lists start with a blank line
-        last = len(blank) - blank[::-1].index(False) if False in blank else first
-        lines = lines[first:last]
-        return [Strip(line).adjust_cell_length(self._width) for line in lines] + [Strip.blank(self._width)]
+        return markdown_lines(self.app.console, source, self._width)
 
     def _paragraphs(self, start: int, end: int) -> list[Strip]:
         """The lines of the finished paragraphs between ``start`` and ``end``, each rendered on its own."""
@@ -184,7 +197,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
         self.refresh()
         self._queued = self._finished and self._settled < len(self.text)
         if self._queued:  # the last paragraph of a finished text is still the tail
-            _renderer(self.app).add(self)
+            renderer(self.app).add(self)
 
     def _content_height(self) -> int:
         return len(self._done) + len(self._tail)
@@ -287,7 +300,7 @@ class StreamedMarkdown(ScrollView, can_focus=False):
     def _queue(self) -> None:
         self._queued = True
         if self._width > 0:  # else rendered at the first layout
-            _renderer(self.app).add(self)
+            renderer(self.app).add(self)
 
     def catch_up(self, deadline: float) -> bool:
         """Render the text that has arrived, a finished paragraph at a time until ``deadline`` (at least one),
