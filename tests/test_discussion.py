@@ -216,3 +216,14 @@ async def test_a_model_named_with_at_joins_and_stays(echo, config, store) -> Non
     assert again is not None and again.participants == ["alpha", "beta", "gamma"]
     r = await DiscussionEngine(config, store, again).next_round()
     assert [m.speaker for m in r.messages] == ["alpha", "beta", "gamma"]
+
+
+def test_a_hosted_participant_s_window_is_the_one_its_client_knows() -> None:
+    from moot.core.config.models import ModelConfig
+    from moot.core.discussion.engine import HOSTED_WINDOW, LOCAL_WINDOW, window
+
+    assert window(ModelConfig(name="c", model="anthropic/claude-sonnet-4-5")) == 200_000
+    assert window(ModelConfig(name="g", model="openai/gpt-4o")) == 128_000
+    assert window(ModelConfig(name="u", model="openai/no-such-model-anywhere")) == HOSTED_WINDOW
+    assert window(ModelConfig(name="s", model="local/smollm2")) == LOCAL_WINDOW
+    assert window(ModelConfig(name="n", model="anthropic/claude-sonnet-4-5", num_ctx=8000)) == 8000

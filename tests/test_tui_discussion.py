@@ -12,7 +12,7 @@ from echo_model import EchoBackend
 from moot.core.discussion import store as stored
 from moot.tui.screens.discussion import DiscussionScreen
 from moot.tui.widgets.prompt import PromptInput
-from moot.tui.widgets.transcript import MessageView, TranscriptView
+from moot.tui.widgets.transcript import DigestView, MessageView, TranscriptView
 
 SIZE = (120, 34)
 
@@ -209,3 +209,36 @@ async def test_an_answer_s_escape_sequences_never_reach_the_terminal(workbench, 
         view = next(v for v in app.screen.query(MessageView) if v.said.speaker == "alpha")
         shown = view.shown or ""  # the Markdown the answer is drawn from
         assert "\x1b" not in shown and "\x07" not in shown and "owned" in shown
+
+
+async def test_a_digest_of_the_early_rounds_is_shown_in_the_transcript(workbench, echo) -> None:
+    """Once the transcript outgrows the smallest window, the digest handed over instead of the early rounds is
+    a box of its own under the last round it condenses, with its token counts; reopened, it is there again."""
+    small = SCRIPTED_CONFIG.replace('model = "scripted/alpha"', 'model = "scripted/alpha"\nnum_ctx = 1400') \
+        .replace('model = "scripted/beta"', 'model = "scripted/beta"\nnum_ctx = 1400')
+    app = workbench(small)
+    long = " ".join(["word"] * 150)
+    for _ in range(3):
+        for n in ("alpha", "beta", "gamma"):
+            echo.enqueue(n, f"{n} says {long}")
+    async with app.run_test(size=SIZE) as pilot:
+        await say(pilot, "/open which parser?")
+        await say(pilot, "/next")
+        await say(pilot, "/next")
+        screen = app.screen
+        assert isinstance(screen, DiscussionScreen) and screen.engine is not None
+        digest = screen.engine.d.digest
+        assert digest is not None and digest.tokens < digest.source_tokens
+        view = screen.query_one("#digest", DigestView)
+        assert f"{digest.source_tokens} → {digest.tokens} tokens" in str(view.border_title)
+        transcript = screen.query_one(TranscriptView)
+        children = list(transcript.children)
+        assert children.index(view) == children.index(transcript.query_one(f"#round-{digest.upto}")) + 1
+        run_id = screen.run_id
+        await pilot.press("escape")
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.run_id == run_id
+        assert app.screen.query_one("#digest", DigestView).digest.upto == digest.upto

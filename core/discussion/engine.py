@@ -39,7 +39,7 @@ from .model import USER, Digest, Discussion, Kind, Round, Said, Status
 
 EventSink = Callable[[DiscussionEvent], None]
 
-#: The window assumed for a hosted model (none that moot offers has less).
+#: The window assumed for a hosted model the client's model map does not know.
 HOSTED_WINDOW = 128_000
 #: The window assumed for a local model that does not say its own (the embedded engine's and Ollama's default).
 LOCAL_WINDOW = 4096
@@ -66,7 +66,11 @@ def window(model: ModelConfig) -> int:
     """The context window ``model`` is counted against."""
     if model.num_ctx:
         return model.num_ctx
-    return LOCAL_WINDOW if model.is_local else HOSTED_WINDOW
+    if model.is_local:
+        return LOCAL_WINDOW
+    from moot.core.providers.context_sizes import hosted_window
+
+    return hosted_window(model.model) or HOSTED_WINDOW
 
 
 class DiscussionEngine:

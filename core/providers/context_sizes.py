@@ -21,3 +21,32 @@ def remember(host: str, model: str, n: int) -> None:
 
 def forget_all() -> None:
     _sizes.clear()
+
+
+_HOSTED: dict[str, int] | None = None
+
+
+def hosted_window(model: str) -> int | None:
+    """The input window the hosted client's bundled model map gives ``model`` (``openai/gpt-4o`` or ``gpt-4o``),
+    if it knows it. The map is read from the client's package data, without importing the client (slow) and
+    without the network."""
+    global _HOSTED
+    if _HOSTED is None:
+        _HOSTED = _read_hosted_map()
+    return _HOSTED.get(model) or _HOSTED.get(model.split("/", 1)[-1])
+
+
+def _read_hosted_map() -> dict[str, int]:
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or spec.origin is None:
+        return {}
+    try:
+        data = json.loads((Path(spec.origin).parent / "model_prices_and_context_window_backup.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: int(n) for name, facts in data.items() if isinstance(facts, dict)
+            and isinstance(n := facts.get("max_input_tokens") or facts.get("max_tokens"), int) and n > 0}

@@ -84,8 +84,7 @@ class DiscussionScreen(MootScreen[str | None]):
             ev.RoundDone: self._round_done,
             ev.Digesting: lambda e: self.notify(f"The transcript would pass the smallest window ({e.window} "
                                                 f"tokens): condensing rounds 1-{e.upto}…", title="Digest"),
-            ev.Digested: lambda e: self.notify(f"Rounds 1-{e.digest.upto}: {e.digest.source_tokens} → "
-                                               f"{e.digest.tokens} tokens, by {e.digest.model}", title="Digest"),
+            ev.Digested: lambda e: self.query_one(TranscriptView).show_digest(e.digest),
             ev.DigestFailed: lambda e: self.notify(e.error, title="No digest", severity="warning", markup=False),
         }
 
@@ -280,6 +279,8 @@ class DiscussionScreen(MootScreen[str | None]):
         transcript.participants = list(d.participants)
         for r in d.rounds:
             await transcript.add_round(r)
+        if d.digest is not None:
+            await transcript.show_digest(d.digest)
         self._header()
 
     # ---------------------------------------------------------------------------------------- actions

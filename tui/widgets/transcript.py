@@ -18,7 +18,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from moot.core.discussion import USER, Round, Said, Status
+from moot.core.discussion import USER, Digest, Round, Said, Status
 from moot.core.discussion.export import TITLES, figures
 from moot.core.text import terminal_safe
 
@@ -33,8 +33,8 @@ class MessageView(Widget, can_focus=True):
 
     DEFAULT_CSS = "MessageView { height: auto; }"
 
-    def __init__(self, n: int, said: Said, colour: int) -> None:
-        super().__init__(classes=f"message -speaker-{colour % 6 + 1}")
+    def __init__(self, n: int, said: Said, colour: int, **kw: object) -> None:
+        super().__init__(classes=f"message -speaker-{colour % 6 + 1}", **kw)  # type: ignore[arg-type]
         self.n = n
         self.said = said
         self.streamed = ""
@@ -162,6 +162,22 @@ class MessageView(Widget, can_focus=True):
         return Strip.blank(width, self._style)
 
 
+class DigestView(MessageView):
+    """The digest of the early rounds: what every participant is handed instead of them, with its token counts
+    (never more than the rounds it replaces)."""
+
+    def __init__(self, digest: Digest) -> None:
+        super().__init__(digest.upto, Said(speaker="digest", model=digest.model, text=digest.text), 0, id="digest")
+        self.digest = digest
+        self.add_class("-digest")
+
+    def title(self) -> str:
+        d = self.digest
+        rounds = "round 1" if d.upto == 1 else f"rounds 1-{d.upto}"
+        return terminal_safe(f"digest of {rounds} · by {d.model} · {d.source_tokens} → {d.tokens} tokens · what the "
+                             f"models are handed instead")
+
+
 #: From this width on, a round in flight shows its answers side by side (like the proposals).
 WIDE = 100
 
@@ -204,6 +220,12 @@ class TranscriptView(VerticalScroll):
         """Round ``n`` is over: its answers stack like the rest of the transcript."""
         for row in self.query(f"#round-{n}"):
             row.remove_class("-live")
+
+    async def show_digest(self, digest: Digest) -> None:
+        """The digest under the last round it condenses (a newer digest takes the old one's place)."""
+        await self.query("#digest").remove()
+        rows = self.query(f"#round-{digest.upto}")
+        await self.mount(DigestView(digest), after=rows.first() if rows else None)
 
     def view(self, n: int, speaker: str) -> MessageView | None:
         return self.views.get((n, speaker))
