@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("accept", help="apply a run's changes to your branch")
     a.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
     a.add_argument("--files", type=_csv, help="only these files (comma-separated)")
+    a.add_argument("--force", action="store_true",
+                   help="accept although the reviewer's verdict is BLOCK (the override is stored with the run)")
 
     rj = sub.add_parser("reject", help="throw a run's changes away: remove its worktree and branch")
     rj.add_argument("run", metavar="RUN", help="a run id (or a unique prefix)")
