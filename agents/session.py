@@ -83,6 +83,20 @@ class RunSession:
             raise
         return note
 
+    def take(self, tasks: list[Task]) -> list[RoutedTask]:
+        """Use ``tasks`` (a task list made beforehand) instead of splitting the plan, and route them.
+
+        Raises:
+            RoutingError: the run is closed as failed, with the reason.
+        """
+        assert self.run_id is not None, "begin() first"
+        try:
+            self.tasks, self.routed = list(tasks), route(list(tasks), self.config, self.overrides)
+        except RoutingError as e:
+            self.close(runs.RunState.FAILED, str(e))
+            raise
+        return self.routed
+
     def reroute(self, overrides: Mapping[str, Override] | None = None) -> list[RoutedTask]:
         """Route the tasks again with the user's ``overrides`` added (``RoutingError`` leaves them as they
         were); the candidates' models follow."""

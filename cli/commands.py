@@ -32,7 +32,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 "context": context, "run": _lazy("run_cmd", "run"), "review": _lazy("run_cmd", "review"),
                 "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
                 "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf"),
-                "discuss": _lazy("discuss_cmd", "discuss")}
+                "discuss": _lazy("discuss_cmd", "discuss"), "workflow": _lazy("workflow_cmd", "workflow")}
     try:
         with guarded_output():
             loaded = load_config(Path.cwd())
@@ -278,6 +278,10 @@ def show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         from .discuss_cmd import show as show_discussion
 
         return show_discussion(run["id"], args.json)
+    if run["kind"] == "workflow":
+        from .workflow_cmd import show_run
+
+        return show_run(run, args.json)
     doc = json.loads(run["result_json"]) if run["result_json"] else None
     if args.json:
         print(dump_json({"run": {k: v for k, v in run.items() if k != "result_json"}, "result": by_label(doc),

@@ -393,3 +393,12 @@ gc.collect()
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["timeout", "timeout"]
     assert "never awaited" not in out.stderr and "ResourceWarning" not in out.stderr, out.stderr
+
+
+async def test_reasoning_effort_reaches_a_model_that_takes_one_and_no_other(server: OpenAIStandIn, key: str) -> None:
+    server.script("o3-mini", "Thought through.")
+    server.script("gpt-4o-mini", "Plain.")
+    assert text_of(await collect(gpt(server, "openai/o3-mini"), Params(retries=0, effort="high"))) == "Thought through."
+    assert server.requests[-1].body.get("reasoning_effort") == "high", server.requests[-1].body
+    assert text_of(await collect(gpt(server), Params(retries=0, effort="high"))) == "Plain."
+    assert "reasoning_effort" not in server.requests[-1].body  # the client says this model takes none

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..providers.kinds import KEY_ENV, KindName, ProviderKind, kind_of, provider_of
+from .policy import CheckpointsConfig, EffortPolicyConfig, ThresholdsConfig
 
 #: The roles that carry out the tasks of a plan.
 TASK_ROLES = ("frontend", "backend", "tests", "docs", "reviewer")
@@ -236,6 +237,12 @@ class Config(_Strict):
     """How plans are carried out on a branch."""
     router: RouterConfig = Field(default_factory=RouterConfig)
     """Local-or-hosted routing on measured speed."""
+    checkpoints: CheckpointsConfig = Field(default_factory=CheckpointsConfig)
+    """Where runs stop to ask (``policy``)."""
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    """What makes moot suggest a stop."""
+    effort_policy: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
+    """Reasoning effort per kind of phase."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Workbench key remapping: a binding id (see the help screen, F1) to keys, e.g. ``"proposal.maximise" =
     "z"`` or ``"screen.history" = "f3,ctrl+o"``."""

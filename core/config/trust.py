@@ -65,6 +65,8 @@ HARMLESS: dict[str, frozenset[str]] = {
     "agents": frozenset({"debug_limit", "escalation", "edit_retries", "accept", "candidates"}),
     "router": frozenset({"local_max_latency_s", "hosted"}),
     "project": frozenset({"test_timeout_s"}),
+    "thresholds": frozenset({"*"}),
+    "effort_policy": frozenset({"*"}),
 }
 #: Fields of one of the user's own models that a project file may tune.
 MODEL_TUNING = frozenset({"name", "max_tokens", "temperature", "timeout_s", "retries", "num_ctx"})
@@ -78,6 +80,7 @@ _WHY = {
     "project.test_command": "a command moot would run",
     "agents.test_env_allow": "hands those secrets to the test command",
     "keys": "changes what your keys do",
+    "checkpoints": "changes where moot stops to ask you",
     "file": "reads that file and sends it to the models",
 }
 

@@ -42,6 +42,8 @@ class Params:
     role: str | None = None
     """The part the call plays (its phase: ``propose``, ``rank``, ``judge``, ``decompose``, ``execute``,
     ``debug``, ``review``, ``distill``…); it picks the reply cap's factor (``stream.REPLY_CAP_FACTORS``)."""
+    effort: str | None = None
+    """Reasoning effort (``low``, ``medium``, ``high``) for models that take one; others ignore it."""
     max_reply_tokens: int | None = None
     """Cut the reply after this many tokens (thinking included). None: a few times ``max_tokens``, per role;
     a server that honours ``max_tokens`` never reaches it."""
@@ -60,6 +62,7 @@ class Params:
             schema=self.schema,
             grammar=self.grammar,
             role=self.role,
+            effort=self.effort,
             max_reply_tokens=self.max_reply_tokens,
             max_reply_bytes=self.max_reply_bytes,
         )

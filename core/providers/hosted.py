@@ -123,6 +123,19 @@ def _response_format(lt: Any, model: ModelConfig, params: Params) -> dict[str, A
                                 "json_schema": {"name": "answer", "schema": params.schema, "strict": False}}}
 
 
+def supports_effort(model: ModelConfig) -> bool:
+    """Whether the hosted client says ``model`` takes a reasoning effort."""
+    lt = _lite()
+    try:
+        return bool(lt.supports_reasoning(model=model.model))
+    except Exception:  # a model the client does not know
+        return False
+
+
+def _effort(model: ModelConfig, params: Params) -> dict[str, Any]:
+    return {"reasoning_effort": params.effort} if params.effort and supports_effort(model) else {}
+
+
 _STOP_GRACE_S = 5.0
 """How long a cancelled call may wait for litellm's worker thread to hand its request back (it takes
 milliseconds; a hung thread is left behind after this)."""
@@ -224,6 +237,7 @@ class HostedBackend(Backend):
                 max_retries=0,  # the OpenAI SDK client underneath (it retries twice by default)
                 drop_params=True,  # e.g. temperature for models that only accept the default
                 **_response_format(lt, model, params),
+                **_effort(model, params),
             ))
             async for chunk in response:
                 for choice in getattr(chunk, "choices", None) or ():
