@@ -330,3 +330,33 @@ def test_show_prints_a_workflow_run_phase_by_phase(repo: Path, capsys) -> None:
     assert "- checkpoint after (the workflow's first phase = ask): asked, went on" in out
     assert main(["history"]) == 0
     assert run_id in capsys.readouterr().out
+
+
+async def test_a_phase_sees_the_repository_by_its_context_strategy(repo, scripted) -> None:
+    (repo / "greeting.py").write_text("def greet(name):\n    return f'hi {name}'\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@t", "commit", "-qm", "greet")
+    text = "name: w\nphases:\n  - name: a\n    type: single\n    model: beta\n{extra}"
+    result = await engine(repo, text.format(extra="")).run("Change greet in greeting.py")
+    assert "## Repository context" in sent(scripted, "beta")[0] and "def greet(name)" in sent(scripted, "beta")[0]
+    context = result.phases[0].outcome.meta["context"]  # type: ignore[union-attr]
+    assert context["strategy"] == "scoped" and context["tokens"] > 0
+
+
+async def test_distilled_inputs_are_condensed_kept_and_counted_and_never_larger(repo, scripted) -> None:
+    long = " ".join(["detail"] * 300)
+    scripted.enqueue("beta", f"The plan: {long}")
+    scripted.enqueue("alpha", "Short digest.")  # the planner distils the input
+    text = ("name: w\nphases:\n  - name: a\n    type: single\n    model: beta\n"
+            "  - name: b\n    type: single\n    model: gamma\n    input: a.output\n    context_strategy: distilled\n")
+    result = await engine(repo, text).run("t")
+    assert result.state == "done"
+    handed = sent(scripted, "gamma")[0]
+    assert "Short digest." in handed and "detail detail" not in handed
+    counts = result.phases[1].outcome.meta["distilled"]["a.output"]  # type: ignore[union-attr]
+    assert counts["used"] is True and counts["tokens"] < counts["source_tokens"]
+    scripted.enqueue("beta", "tiny")
+    scripted.enqueue("alpha", f"A digest far longer than what it condenses: {long}")
+    result = await engine(repo, text).run("t")
+    assert "A digest far longer" not in sent(scripted, "gamma")[-1] and "tiny" in sent(scripted, "gamma")[-1]
+    assert result.phases[1].outcome.meta["distilled"]["a.output"]["used"] is False  # type: ignore[union-attr]

@@ -161,8 +161,9 @@ class WorkflowEngine:
         stored.phase_started(self.store, scope.run_id, position, phase.name, phase.type)
         self.on_event(("phase", phase.name, "running"))
         started = time.monotonic()
-        text = self.compose(phase, scope.task)
         try:
+            handed, distilled = await self._hand_on(phase, scope)
+            text = self.compose(phase, scope.task, handed=handed)
             outcome = await self._carry_out(phase, text, scope)
         except (PhaseFailed, Exception) as e:
             if isinstance(e, WorkflowStopped | CheckpointStop):
@@ -174,7 +175,8 @@ class WorkflowEngine:
             return PhaseRecord(phase.name, phase.type, "failed", error=error, wall_s=time.monotonic() - started)
         outcome.meta = {**outcome.meta, "run": scope.run_id, "phase": phase.name, "type": phase.type,
                         "workflow": self.workflow.name, "timestamp": time.time(),
-                        "input_sha256": {ref: provenance.sha256(self._input(ref)) for ref in phase.input}}
+                        "input_sha256": {ref: provenance.sha256(self._input(ref)) for ref in phase.input},
+                        **({"distilled": distilled} if distilled else {})}
         self.outcomes[phase.name] = outcome
         files = self._write(phase, outcome, scope)
         stored.phase_ended(self.store, scope.run_id, phase.name, state="done", output=outcome.output,
@@ -191,8 +193,7 @@ class WorkflowEngine:
                 self.outcomes[sub.name] = outcome
                 return outcome
 
-            return await run_phase.run_parallel(phase, self.compose(phase, scope.task, instructions=False), scope,
-                                                one)
+            return await run_phase.run_parallel(phase, text.removesuffix(self._instructions(phase)), scope, one)
         if isinstance(phase, RoutedPhase):
             (ref,) = phase.input
             source = self.outcomes[ref.split(".", 1)[0]]
@@ -222,17 +223,48 @@ class WorkflowEngine:
             return "\n\n".join(f"- {o}" for o in outcome.outputs) or outcome.output
         return outcome.output
 
-    def _section(self, ref: str) -> str:
-        return f"\n\n## {ref}\n\n{self._input(ref).strip()}"
+    def _section(self, ref: str, handed: dict[str, str] | None = None) -> str:
+        text = handed[ref] if handed is not None and ref in handed else self._input(ref)
+        return f"\n\n## {ref}\n\n{text.strip()}"
 
     @staticmethod
     def _instructions(phase: Any) -> str:
         return f"\n\n## What this step asks\n\n{phase.instructions.strip()}" if phase.instructions else ""
 
-    def compose(self, phase: Any, task: str, *, instructions: bool = True) -> str:
-        """What the phase works from: the task, its inputs by name, and its instructions."""
-        return (task.strip() + "".join(self._section(ref) for ref in phase.input)
-                + (self._instructions(phase) if instructions else ""))
+    def compose(self, phase: Any, task: str, *, handed: dict[str, str] | None = None) -> str:
+        """What the phase works from: the task, its inputs by name (as ``handed`` on, when given), and its
+        instructions."""
+        return task.strip() + "".join(self._section(ref, handed) for ref in phase.input) + self._instructions(phase)
+
+    async def _hand_on(self, phase: Any, scope: Scope) -> tuple[dict[str, str], dict[str, Any]]:
+        """The inputs as the phase gets them: whole, or under ``context_strategy: distilled`` each condensed by
+        the planner (kept with the run, and used only when smaller than its source); and the token counts."""
+        texts = {ref: self._input(ref) for ref in phase.input}
+        if phase.context_strategy != "distilled":
+            return texts, {}
+        from moot.agents.landing import planner_model
+        from moot.context.distill import DistillError, distill
+
+        model = planner_model(self.loaded.config)
+        counts: dict[str, Any] = {}
+        for ref, text in texts.items():
+            if model is None or not text.strip():
+                continue
+            try:
+                found = await distill(text, model, source=f"{phase.name}:{ref}", store=self.store,
+                                      run_id=scope.run_id)
+            except DistillError as e:
+                self.on_event(("note", phase.name, f"{e}; {ref} is handed on whole"))
+                continue
+            smaller = found.tokens < found.source_tokens
+            counts[ref] = {"model": found.model_alias, "source_tokens": found.source_tokens, "tokens": found.tokens,
+                           "used": smaller}
+            if smaller:
+                texts[ref] = found.text
+            self.on_event(("note", phase.name, f"{ref} distilled by {found.model_alias}: {found.source_tokens} → "
+                                               f"{found.tokens} tokens" + ("" if smaller else
+                                                                            " (not smaller: handed on whole)")))
+        return texts, counts
 
     # ---------------------------------------------------------------------------------------- outputs
 

@@ -76,6 +76,40 @@ class Scope:
     confirm_tasks: Callable[[RoutedPhase, list[Any]], Awaitable[bool]] | None = None
     """Asked before a routed phase carries out its tasks (the execute checkpoint); None: go on."""
 
+    async def repository(self, phase: Any, text: str, budget: int | None = None) -> tuple[str | None, dict[str, Any]]:
+        """The repository context for ``phase`` working on ``text``, by its ``context_strategy`` (else
+        ``[context] strategy``) within its role's budget (or ``budget``); and what was chosen, for its meta."""
+        config = self.loaded.config
+        strategy = phase.context_strategy or config.context.strategy
+        if strategy == "distilled":
+            strategy = "scoped"  # distilled: the inputs are condensed; the repository is scoped
+        role = "proposer" if phase.type in ("ensemble", "discussion") else getattr(phase, "role", "planner")
+        budget = config.budget_for(role) if budget is None else budget
+        if budget <= 0:
+            return None, {"strategy": strategy, "tokens": 0}
+
+        def build() -> Any:
+            from moot.context.cache import TagCache, build_index
+            from moot.context.choice import ContextChoice
+            from moot.context.files import git_lists, list_files
+            from moot.context.scope import scope
+
+            if not git_lists(self.repo):
+                return None
+            cache = TagCache()
+            try:
+                index = build_index(self.repo, files=list_files(self.repo, sniff=False), cache=cache)
+            finally:
+                cache.close()
+            return scope(index, text, budget, context_strategy=strategy,
+                         **ContextChoice.read(self.store, self.repo).options())
+
+        found = await asyncio.to_thread(build)
+        if found is None:
+            return None, {"strategy": strategy, "tokens": 0}
+        return found.text, {"strategy": strategy, "tokens": found.total_tokens, "budget": budget,
+                            "items": len(found.items)}
+
 
 def effort_for(phase: Any, scope: Scope) -> str | None:
     """The phase's own effort, else the policy's for its kind."""
@@ -85,6 +119,15 @@ def effort_for(phase: Any, scope: Scope) -> str | None:
     if phase.type == "single":
         kind = "review" if phase.role == "reviewer" else "planning"
     return getattr(scope.loaded.config.effort_policy, kind or "", None)
+
+
+def takes_effort(model: ModelConfig) -> bool:
+    """Whether ``model`` takes a reasoning effort (only hosted models the client says do)."""
+    if model.is_local:
+        return False
+    from moot.core.providers.hosted import supports_effort
+
+    return supports_effort(model)
 
 
 def _model_for(scope: Scope, alias: str | None, role: str) -> ModelConfig:
@@ -114,14 +157,17 @@ async def run_single(phase: SinglePhase, text: str, scope: Scope) -> PhaseOutcom
                             outputs=[t.title for t in tasks], tasks=[t.model_dump() for t in tasks],
                             meta={"model": model.name, "model_string": model.model, "format": "tasks"})
     effort = effort_for(phase, scope)
-    messages: list[Message] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+    context, chosen = await scope.repository(phase, text)
+    user = text + (f"\n\n## Repository context\n\n{context}" if context else "")
+    messages: list[Message] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
     params = Params(role="propose", effort=effort)
     result = await run_call(model, messages, params,
                             ctx=CallContext(scope.store, scope.run_id, "workflow", label=phase.name))
     if not result.ok:
         why = f"{result.error.kind}: {result.error.message}" if result.error else "no answer"
         raise PhaseFailed(f"{model.name}: {why}")
-    return PhaseOutcome(output=result.text.strip(), prompt=messages, meta=_call_meta(model, params, result))
+    return PhaseOutcome(output=result.text.strip(), prompt=messages,
+                        meta={**_call_meta(model, params, result), "context": chosen})
 
 
 def _call_meta(model: ModelConfig, params: Params, result: Any) -> dict[str, Any]:
@@ -129,6 +175,8 @@ def _call_meta(model: ModelConfig, params: Params, result: Any) -> dict[str, Any
             "parameters": {"max_tokens": params.max_tokens or model.max_tokens,
                            "temperature": params.temperature if params.temperature is not None else model.temperature,
                            "effort": params.effort},
+            **({"effort_ignored": f"{model.model} takes no reasoning effort"}
+               if params.effort and not takes_effort(model) else {}),
             "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
             "cost_usd": result.cost_usd, "latency_s": result.latency_s}
 
@@ -142,6 +190,13 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
     ensemble = Ensemble(scope.loaded, scope.store, scope.usable)
     result = ensemble.begin(text, opts)
     scope.on_event(("ensemble", phase.name, result.run_id))
+    from moot.context.planning import context_budget
+
+    budget = context_budget(scope.loaded.config.budget_for("proposer"), [p.proposer.model for p in ensemble.proposals])
+    if (shape := await ensemble.fit(budget)) is not None:  # an embedded-only run, cut to its engine
+        budget = int(shape.context_tokens)
+        scope.on_event(("note", phase.name, shape.note))
+    opts.context, chosen = await scope.repository(phase, text, budget)
     if phase.mode == "sequential":  # each proposer sees the proposals before it
         for p in ensemble.proposals:
             earlier = [q for q in ensemble.proposals[:p.index] if q.status == "done" and q.text.strip()]
@@ -162,7 +217,7 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
                         outputs=[p.text.strip() for p in result.proposals if p.status == "done"],
                         meta={"models": [f"{p.proposer.model.name} ({p.proposer.variant})" for p in result.proposals],
                               "judge": judge.model.name if judge is not None else None, "strategy": result.strategy,
-                              "mode": phase.mode, "effort": effort, **totals})
+                              "mode": phase.mode, "effort": effort, "context": chosen, **totals})
 
 
 async def run_discussion(phase: DiscussionPhase, text: str, scope: Scope) -> PhaseOutcome:
@@ -178,7 +233,8 @@ async def run_discussion(phase: DiscussionPhase, text: str, scope: Scope) -> Pha
         names = participants_of([(p.model, p.variant) for p in resolve(strategy, config, scope.usable)])
     judge = _model_for(scope, phase.judge, "judge") if phase.judge else judge_model(config, scope.usable or names,
                                                                                        "", None)
-    d = Discussion(id=new_run_id(), topic=text, participants=names, sequential=phase.sequential)
+    context, chosen = await scope.repository(phase, text)
+    d = Discussion(id=new_run_id(), topic=text, participants=names, sequential=phase.sequential, context=context)
     engine = DiscussionEngine.start(config, scope.store, d, judge=judge, project_dir=str(scope.repo))
     scope.on_event(("discussion", phase.name, d.id))
     await engine.open()
@@ -192,7 +248,8 @@ async def run_discussion(phase: DiscussionPhase, text: str, scope: Scope) -> Pha
     if not output:
         raise PhaseFailed("the discussion gave no outcome")
     return PhaseOutcome(output=output, child_run=d.id,
-                        meta={"participants": names, "rounds": len(d.rounds), "judge": judge.name if judge else None})
+                        meta={"participants": names, "rounds": len(d.rounds), "judge": judge.name if judge else None,
+                              "context": chosen})
 
 
 async def run_routed(phase: RoutedPhase, text: str, tasks: list[dict[str, Any]] | None, plan: str,
