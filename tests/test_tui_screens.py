@@ -213,7 +213,7 @@ async def test_strategy_is_saved_used_and_remembered(workbench, scripted) -> Non
         await pilot.pause()
         await pilot.click("#strategy-save")
         assert isinstance(app.screen, MainScreen)
-        assert app.plan_prefs() == {"strategy": "self-moa", "models": None, "variants": None, "judge": "beta",
+        assert app.plan_prefs() == {"workflow": None, "strategy": "self-moa", "models": None, "variants": None, "judge": "beta",
                                     "rank": False}
         assert "strategy: self-moa" in str(app.screen.query_one("#header", Static).content)
         await run_task(pilot)

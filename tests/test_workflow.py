@@ -94,7 +94,7 @@ def sent(scripted, name: str) -> list[str]:
 
 @pytest.mark.parametrize(("text", "where"), [
     ("name: x\nphases:\n  - name: a\n    type: single\n    colour: red\n", "wf.yaml:5: phases[0].colour: unknown key"),
-    ("name: x\nphases:\n  - name: a\n    type: solo\n", "wf.yaml:3: phases[0]: unknown phase type"),
+    ("name: x\nphases:\n  - name: a\n    type: solo\n", "wf.yaml:4: phases[0].type: unknown phase type"),
     ("name: x\nphases:\n  - name: a\n    type: single\n    input: b.output\n  - name: b\n    type: single\n",
      "wf.yaml:5: phases[0].input: b.output names a later phase"),
     ("name: x\nphases:\n  - name: a\n    type: single\n  - name: b\n    type: single\n    input: zz.output\n",
@@ -109,7 +109,7 @@ def sent(scripted, name: str) -> list[str]:
      "wf.yaml:5: phases[1].name: two phases are named 'a'"),
     ("name: x\nphases:\n  - name: a\n    type: single\n    checkpoint: maybe\n", "wf.yaml:5: phases[0].checkpoint:"),
     ("name: x\nphases:\n  - name: p\n    type: parallel\n    phases:\n      - name: b\n        type: single\n"
-     "      - name: c\n        type: routed\n", "wf.yaml:8: phases[0].phases[1]: unknown phase type"),
+     "      - name: c\n        type: routed\n", "wf.yaml:9: phases[0].phases[1].type: unknown phase type"),
     ("name: x\nphases: []\n", "wf.yaml:2: phases:"),
 ])
 def test_a_mistake_names_the_file_the_line_and_the_key(text: str, where: str) -> None:

@@ -84,6 +84,7 @@ class MootApp(App[None]):
         self.workers_warm = asyncio.Event()
         """Set once the model worker processes are started and have imported their clients."""
         self._given_statuses = statuses is not None
+        self._workflows: Any = None
         self.branch: str | None = None  # looked up with discovery, after the first frame
         self.shaped: str | None = None
         """The header's word on how the last run was shaped to the embedded engine, when it was."""
@@ -159,6 +160,7 @@ class MootApp(App[None]):
         self.warm_workers()
         self.add_perf_panel()
         self.watch_files()
+        self.watch_workflows()
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_remember_theme", False):
@@ -252,6 +254,34 @@ class MootApp(App[None]):
         finally:
             cache.close()
 
+    @property
+    def workflows(self) -> Any:
+        """The workflows on offer (``tui.workflows.WorkflowCatalog``), read on first use."""
+        if self._workflows is None:
+            from .workflows import WorkflowCatalog
+
+            self._workflows = WorkflowCatalog(self.loaded.project_dir)
+            self._workflows.reload()
+        return self._workflows
+
+    @work(exclusive=True, group="watch-workflows", exit_on_error=False)
+    async def watch_workflows(self) -> None:
+        """Keep the workflows current: an edited file is validated again; a broken one keeps its last good
+        version in use, and its mistake is shown."""
+        from moot.context.watch import watching_enabled
+
+        catalog = await asyncio.to_thread(lambda: self.workflows)
+        if not watching_enabled():
+            return
+
+        def changed(errors: list[Any]) -> None:
+            for e in errors:
+                kept = e.file is not None and Path(e.file).stem in catalog.found
+                then = "The last good version stays in use." if kept else "It is not offered until it reads."
+                self.notify(f"{e}. {then}", title="Workflow file", severity="error", timeout=12, markup=False)
+
+        await catalog.watch(changed)
+
     # ---------------------------------------------------------------------------------- shared state
 
     @property
@@ -272,6 +302,8 @@ class MootApp(App[None]):
         prefs = self.plan_prefs()
         strategy = prefs.get("strategy") or "auto"
         text = f" moot · {where} · {models} · strategy: {strategy}"
+        if workflow := prefs.get("workflow"):
+            text += f" · workflow: {workflow}"
         return text + (f" · plan: {chosen}" if chosen else "")
 
     def task_history(self) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 #: name -> ``module:Class`` under ``moot.tui.screens``.
 SCREENS: dict[str, str] = {
     "main": "main:MainScreen",
+    "checkpoint": "checkpoint:CheckpointScreen",
     "compare": "compare:CompareScreen",
     "context": "context:ContextScreen",
     "discussion": "discussion:DiscussionScreen",
@@ -23,6 +24,7 @@ SCREENS: dict[str, str] = {
     "run-view": "run_view:RunViewScreen",
     "strategy": "strategy:StrategyScreen",
     "trust": "trust:TrustScreen",
+    "workflow": "workflow:WorkflowScreen",
 }
 
 

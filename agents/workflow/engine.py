@@ -96,7 +96,7 @@ class WorkflowEngine:
     # ------------------------------------------------------------------------------------------ running
 
     async def run(self, task: str, *, run_id: str | None = None) -> WorkflowResult:
-        from moot.core.ensemble import new_run_id
+        from moot.core.ensemble.engine import new_run_id
 
         run_id = run_id or new_run_id()
         stored.begin(self.store, run_id, self.workflow.name, task, str(self.repo))

@@ -107,6 +107,8 @@ def parse(text: str, file: str) -> Workflow:
         first = e.errors()[0]
         loc = [part for part in first["loc"] if part not in PHASE_TYPES or not _is_tag(first["loc"], part)]
         message = _friendly(first)
+        if first["type"] == "union_tag_invalid":
+            loc.append("type")  # the type that is wrong, not the phase
         if not loc and (m := WHERE.match(message)):  # the workflow's own checks say where in their message
             loc = ["phases", int(m.group(1)), *([m.group(2)] if m.group(2) else [])]
             message = message[m.end():]

@@ -222,7 +222,7 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
 
 async def run_discussion(phase: DiscussionPhase, text: str, scope: Scope) -> PhaseOutcome:
     from moot.core.discussion import Discussion, DiscussionEngine, participants_of
-    from moot.core.ensemble import new_run_id
+    from moot.core.ensemble.engine import new_run_id
     from moot.core.ensemble.strategies import default_strategy, judge_model, resolve
 
     config = scope.loaded.config

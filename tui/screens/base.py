@@ -36,6 +36,8 @@ class Workbench(Protocol):
     gc: CalmCollector
     leaving: bool
     task_history: Any
+    workflows: Any
+    """The workflows on offer (``tui.workflows.WorkflowCatalog``)."""
 
     @property
     def usable(self) -> list[str]: ...

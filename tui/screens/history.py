@@ -31,13 +31,15 @@ def run_cells(run: dict[str, Any]) -> tuple[str, str, str, str, str, Text]:
         except ValueError:
             doc = None
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(run.get("created_at") or 0)))
-    plan = run.get("kind") not in ("exec", "discussion")  # only a planning run has proposals
+    plan = run.get("kind") not in ("exec", "discussion", "workflow")  # only a planning run has proposals
     proposals = str(len(doc.get("proposals") or [])) if doc and plan else "—"
     totals = doc.get("totals") if doc else None
     cost = f"${float(totals.get('cost_usd') or 0):.4f}" if isinstance(totals, dict) else "—"
     task = (str(run.get("task") or "").strip().splitlines() or [""])[0]
     kinds = {"exec": "carry out", "discussion": "discussion"}
     strategy = str(run.get("strategy") or kinds.get(str(run.get("kind")), "—"))
+    if run.get("kind") == "workflow":
+        strategy = f"workflow {strategy}"
     return when, str(run.get("status") or "?"), strategy, proposals, cost, Text(task)
 
 
@@ -158,6 +160,8 @@ class HistoryScreen(MootScreen[None]):
             self.open("run", run_id=run["id"], callback=self._relist)
         elif run.get("kind") == "discussion":
             self.open("discussion", run_id=run["id"])
+        elif run.get("kind") == "workflow":
+            self.open("workflow", run_id=run["id"], callback=self._relist)
         else:
             self.open("run-view", run["id"])
 

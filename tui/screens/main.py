@@ -128,13 +128,10 @@ class MainScreen(MootScreen[None]):
         prompt.remember(task)
         prompt.value = ""
         if is_command(task):  # /open, /discuss, @model …: the discussion's commands
-            self.open("discussion", task, callback=self._from_discussion)
-            return
-        self.run_task(task)
-
-    def _from_discussion(self, task: str | None) -> None:
-        """The discussion was handed to planning (``/plan``), or a task typed there."""
-        if task:
+            self.open("discussion", task, callback=lambda planned: planned and self.run_task(planned))
+        elif workflow := self.moot.plan_prefs().get("workflow"):  # F2 chose a workflow: it takes the task
+            self.open("workflow", workflow, task)
+        else:
             self.run_task(task)
 
     @work(exclusive=True, group="ensemble", exit_on_error=False)

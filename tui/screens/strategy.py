@@ -1,4 +1,4 @@
-"""Choose how the next run plans: strategy, models, prompt variants, judge and peer ranking.
+"""Choose how the next run plans: strategy, workflow, models, prompt variants, judge and peer ranking.
 
 The choice is checked against the config (``resolve``) before it is saved for the project; an impossible one
 is explained inside the dialog.
@@ -59,10 +59,15 @@ class StrategyScreen(MootModal[dict[str, Any] | None]):
         rank = prefs.get("rank")
         with Vertical(id="strategy-dialog"):
             yield Static("Plan options for the next run", id="strategy-title")
+            workflows = app.workflows.names()
             with Horizontal(classes="strategy-row"):
                 yield Label("Strategy", classes="strategy-label")
                 yield Select([(auto, AUTO), *((n, n) for n in names)], value=strategy, allow_blank=False,
                              id="strategy-name")
+                yield Label("Workflow", classes="strategy-label strategy-label-next")
+                yield Select([("none: plan the task", AUTO), *((n, n) for n in workflows)], allow_blank=False,
+                             value=prefs.get("workflow") if prefs.get("workflow") in workflows else AUTO,
+                             id="strategy-workflow")
             yield Static("Models and variants: none ticked means the strategy's own.", classes="strategy-caption")
             with Horizontal(id="strategy-lists"):
                 models_list = SelectionList[str](
@@ -95,7 +100,9 @@ class StrategyScreen(MootModal[dict[str, Any] | None]):
         variants = set(self.query_one("#strategy-variants", SelectionList).selected)
         strategy = self.query_one("#strategy-name", Select).value
         judge = self.query_one("#strategy-judge", Select).value
+        workflow = self.query_one("#strategy-workflow", Select).value
         return {
+            "workflow": workflow if isinstance(workflow, str) and workflow else None,
             "strategy": strategy if isinstance(strategy, str) and strategy else None,
             "models": [a for a in config.aliases if a in models] or None,
             "variants": [v for v in variant_names(config) if v in variants] or None,
