@@ -82,8 +82,15 @@ def read_task(arg: str) -> str | None:
     return text
 
 
-def _emit(args: argparse.Namespace, text: str) -> None:
-    if getattr(args, "output", None):
+def _emit(args: argparse.Namespace, text: str, *, export: bool = False) -> None:
+    """The result on stdout, or in ``-o FILE``; an ``export`` (a plan as Markdown) never replaces a file the
+    user edited since moot wrote it (``core.exports``)."""
+    if getattr(args, "output", None) and export:
+        from moot.core.exports import write_export
+
+        written, note = write_export(Path(args.output), text)
+        err(f"moot: {note}" if note else f"moot: wrote {written}")
+    elif getattr(args, "output", None):
         Path(args.output).write_text(clean(text), encoding="utf-8")
         err(f"moot: wrote {args.output}")
     else:
@@ -167,7 +174,7 @@ async def _plan(args: argparse.Namespace, loaded: LoadedConfig, task: str) -> in
             err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
     err(f"moot: run {result.run_id} in {result.wall_s:.1f} s, ${result.totals()['cost_usd']:.4f}")
     doc = by_label(result.to_json())
-    _emit(args, dump_json(doc) if args.json else result.to_markdown())
+    _emit(args, dump_json(doc) if args.json else result.to_markdown(), export=not args.json)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

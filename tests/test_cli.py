@@ -59,6 +59,23 @@ def test_plan_markdown_to_file_and_show(scripted, project, capsys) -> None:
     assert "The synthesis." in shown and "## Calls" in shown and "judge" in shown
 
 
+def test_plan_o_never_replaces_an_edited_export(scripted, project, capsys) -> None:
+    assert main(["plan", "add a flag", "-o", "plan.md"]) == 0
+    first = (project / "plan.md").read_text()
+    assert main(["plan", "add a flag", "-o", "plan.md"]) == 0  # moot's own, untouched: replaced
+    assert not (project / "plan.2.md").exists()
+    (project / "plan.md").write_text(first.replace("# Plan:", "# My plan:"))
+    capsys.readouterr()
+    assert main(["plan", "add a flag", "-o", "plan.md"]) == 0
+    assert (project / "plan.md").read_text().startswith("# My plan:")
+    assert (project / "plan.2.md").read_text().startswith("# Plan: add a flag")
+    assert "plan.md was edited since moot wrote it (or is not moot's): it is kept, the plan is in plan.2.md" \
+        in capsys.readouterr().err
+    (project / "notes.md").write_text("someone else's notes\n")  # not moot's at all
+    assert main(["plan", "add a flag", "-o", "notes.md"]) == 0
+    assert (project / "notes.md").read_text() == "someone else's notes\n"
+
+
 def subprocess_free_history(capsys) -> str:
     assert main(["history", "--json"]) == 0
     return capsys.readouterr().out

@@ -60,7 +60,18 @@ async def test_choose_accept_and_export(workbench, scripted, tmp_path) -> None:
         await pilot.press("f7")
         await app.workers.wait_for_complete()
         exported = app.loaded.project_dir / "plans" / "add-verbose-flag.md"
-        assert exported.read_text().startswith("# Add verbose flag!\n\n1. Change `cli.py`.")
+        text = exported.read_text()
+        assert text.startswith("# Plan: Add verbose flag!\n\n1. Change `cli.py`.")
+        assert "## Consensus" in text and "## Models consulted" in text and "- Plan A: " in text
+        exported.write_text(text.replace("1. Change", "1. (my note) Change"))  # the user edits the export
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        assert "(my note)" in exported.read_text()  # kept
+        again = exported.with_name("add-verbose-flag.2.md")
+        assert again.read_text() == text  # the export took the next name
+        await pilot.press("f7")  # an untouched export of moot's is replaced in place
+        await app.workers.wait_for_complete()
+        assert not exported.with_name("add-verbose-flag.3.md").exists()
 
 
 async def test_cancel_one_then_retry_it(workbench, scripted) -> None:

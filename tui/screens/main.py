@@ -14,7 +14,6 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
-from moot.core.text import clean
 from moot.core.words import plural, slug
 
 from ..bridge import FLUSH_S, TICKS, Bridge
@@ -439,15 +438,18 @@ class MainScreen(MootScreen[None]):
         if chosen is None or self.result is None:
             self.notify("Choose a proposal (p) or accept the synthesis (F5) first.", severity="warning")
             return
-        self.export_plan(self.result.task, chosen[1])
+        self.export_plan(self.result.task, {**self.result.to_json(), "plan": chosen[1]})
 
     @work(thread=True, group="disk", exit_on_error=False)
-    def export_plan(self, task: str, text: str) -> None:
-        folder = Path(self.moot.loaded.project_dir) / "plans"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{slug(task)}.md"
-        path.write_text(clean(f"# {task.strip()}\n\n{text.strip()}\n"), encoding="utf-8")  # as `moot plan -o`
-        self.app.call_from_thread(self.notify, str(path), title="Plan exported", markup=False)
+    def export_plan(self, task: str, doc: dict[str, Any]) -> None:
+        """The chosen plan with the synthesis's sections and the models consulted, as ``moot plan -o`` writes it;
+        a file edited since moot wrote it is kept (the export takes the next name)."""
+        from moot.core.ensemble.result import markdown_from_json
+        from moot.core.exports import write_export
+
+        written, note = write_export(Path(self.moot.loaded.project_dir) / "plans" / f"{slug(task)}.md",
+                                     markdown_from_json(doc))
+        self.app.call_from_thread(self.notify, note or str(written), title="Plan exported", markup=False)
 
     def action_compare(self, first: int | None = None) -> None:
         if self.result is None or len([p for p in self.result.proposals if p.text]) < 2:
