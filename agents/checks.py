@@ -84,6 +84,13 @@ class Checks(EngineBase):
         self.emit(TaskDone(n, label, sha, tuple(outcome.files)))
         return True
 
+    def _no_escalation(self, result: TestResult, rounds: int) -> str | None:
+        """Why the failing tests are not handed to the escalation model, else None: escalation needs evidence
+        (output from the failing tests, or a time-out), never only a failure."""
+        if not (result.output_tail.strip() or result.timed_out):
+            return "the failing tests printed nothing to go on (escalation needs a failing output or a traceback)"
+        return None
+
     async def _tests(self, c: runs.CandidateRow, wt: Worktree) -> TestResult | None:
         if not self.config.project.test_command:
             return None
@@ -92,6 +99,8 @@ class Checks(EngineBase):
         runs.set_state(self.store, self.run_id, runs.RunState.TESTING)
         result = await self._run_tests(n, wt, 0)
         limit = self.config.agents.debug_limit
+        if self.config.agents.escalation:  # the escalation model takes over after the cycles the thresholds say
+            limit = min(limit, self.config.thresholds.debug_escalation_after_cycles)
         round_ = 0
         while not result.passed and round_ < limit:
             round_ += 1
@@ -104,7 +113,9 @@ class Checks(EngineBase):
                                f"fix tests (round {round_})"):
                 result = await self._run_tests(n, wt, round_)
         escalation = self._model(self.config.agents.escalation)
-        if not result.passed and escalation is not None:
+        if not result.passed and escalation is not None and (why := self._no_escalation(result, round_)):
+            self.emit(Note(n, f"no escalation to {escalation.name}: {why}"))
+        elif not result.passed and escalation is not None:
             task = await self._debug_task(c, wt, result)
             role, title = (task.role, task.title) if task else ("backend", "the plan")
             self.emit(DebugStarted(n, "escalation", round_ + 1, escalation.name, escalation=True))
@@ -140,7 +151,8 @@ class Checks(EngineBase):
                 self.emit(CallQueued(n, "review", ev.ahead if isinstance(ev, Queued) else 0))
 
         try:
-            review = await review_diff(diff, self.run.plan, model, ctx=ctx, on_event=forward)
+            review = await review_diff(diff, self.run.plan, model, ctx=ctx, on_event=forward,
+                                       effort=self._effort("review"))
             cancel_point()
         except ReviewError as e:
             doc: dict[str, Any] = {"model": model.name, "verdict": None, "findings": [], "error": str(e)}

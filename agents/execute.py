@@ -124,7 +124,10 @@ class Engine(TaskInputs, Checks):
             if attempt:
                 self.emit(TaskStarted(cand, label, model.name, attempt))
             held = await grammar() if grammar is not None else None
-            params = Params(grammar=held, temperature=min(model.temperature, EDIT_TEMPERATURE)) if held else None
+            effort = self._effort("debugging_escalated" if label == "escalation" else
+                                  {"execute": "implementation", "debug": "debugging"}.get(phase, ""))
+            params = Params(grammar=held, temperature=min(model.temperature, EDIT_TEMPERATURE), effort=effort) \
+                if held else (Params(effort=effort) if effort else None)
             result = await run_call(model, messages, params, ctx=ctx, on_event=forward)
             text = close_cut_block(result.text) if held and result.finish_reason == "length" else result.text
             cancel_point()

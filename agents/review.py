@@ -310,6 +310,7 @@ async def review_diff(
     ctx: CallContext | None = None,
     on_event: EventSink | None = None,
     max_diff_tokens: int = 12000,
+    effort: str | None = None,
 ) -> Review:
     """Ask ``model`` for a verdict on ``diff`` as a way of carrying out ``plan``.
 
@@ -320,7 +321,8 @@ async def review_diff(
     structured = decodes_schema(model)
     messages = prompts.review_messages(plan, shown, note, json_form=structured)
     call_ctx = dataclasses.replace(ctx or CallContext(), phase="review")
-    result = await run_call(model, messages, Params(schema=REVIEW_SCHEMA), ctx=call_ctx, on_event=on_event)
+    result = await run_call(model, messages, Params(schema=REVIEW_SCHEMA, effort=effort), ctx=call_ctx,
+                            on_event=on_event)
     if not result.ok:
         error = result.error
         assert error is not None

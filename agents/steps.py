@@ -42,6 +42,10 @@ class EngineBase:
     def _model(self, alias: str | None) -> ModelConfig | None:
         return self.config.model(alias) if alias else None
 
+    def _effort(self, kind: str) -> str | None:
+        """The ``[effort_policy]`` effort for a kind of call (``implementation``, ``debugging``…), if any."""
+        return getattr(self.config.effort_policy, kind, None) if kind else None
+
     async def _context(self, wt: Worktree, text: str, files: Sequence[str], role: str, model: ModelConfig,
                        cand: int, budget: int | None = None) -> tuple[str, list[str]]:
         raise NotImplementedError

@@ -423,3 +423,41 @@ async def test_a_local_model_edits_under_a_grammar_of_its_files(store: Store, tm
         assert show(repo, c.branch, "src/app.py") == "def f():\n    return 1\n\n\ndef g():\n"
     finally:
         register_backend("local", builtin.FACTORIES["local"])
+
+
+async def test_escalation_needs_evidence_not_only_a_failure(scripted, repo, store) -> None:
+    silent = f'"{sys.executable}" -c "import sys; sys.exit(0 if open(\'x.txt\').read() == \'ok\\n\' else 1)"'
+    scripted.enqueue("alpha", reply(block("x.txt", "no\n", "nearly\n")))
+    scripted.enqueue("alpha", reply(block("x.txt", "nearly\n", "closer\n")))
+    config = make_config(project={"test_command": silent}, agents={"debug_limit": 1, "escalation": "gamma"})
+    events: list[Any] = []
+    run = await carry_out(config, store, repo, tasks({"id": "t1", "title": "x"}), events=events)
+    assert not run.ok and "gamma" not in [n for n, *_ in scripted.calls]
+    notes = [e.text for e in events if isinstance(e, xe.Note)]
+    assert any("no escalation to gamma: the failing tests printed nothing to go on" in n for n in notes)
+
+
+async def test_escalation_comes_after_the_cycles_the_thresholds_say(scripted, repo, store) -> None:
+    scripted.enqueue("alpha", reply(block("x.txt", "no\n", "nearly\n")))
+    scripted.enqueue("alpha", reply(block("x.txt", "nearly\n", "closer\n")))
+    scripted.enqueue("gamma", reply(block("x.txt", "closer\n", "ok\n")))
+    config = make_config(project={"test_command": TEST_CMD}, agents={"debug_limit": 5, "escalation": "gamma"},
+                         thresholds={"debug_escalation_after_cycles": 1})
+    run = await carry_out(config, store, repo, tasks({"id": "t1", "title": "x"}))
+    assert run.ok
+    assert branch_log(repo, run) == ["moot: x|alpha", "moot: fix tests (round 1)|alpha",
+                                     "moot: fix tests (escalation)|gamma"]
+
+
+async def test_effort_policy_reaches_each_kind_of_call(scripted, repo, store) -> None:
+    scripted.enqueue("alpha", reply(block("x.txt", "no\n", "nearly\n")))
+    scripted.enqueue("alpha", reply(block("x.txt", "nearly\n", "closer\n")))
+    scripted.enqueue("gamma", reply(block("x.txt", "closer\n", "ok\n")))
+    scripted.enqueue("beta", "VERDICT: PASS\nSUMMARY: fine\nFINDINGS:\n- none\n")
+    config = make_config(project={"test_command": TEST_CMD}, agents={"debug_limit": 1, "escalation": "gamma"},
+                         roles={"backend": "alpha", "tests": "beta", "reviewer": "beta"},
+                         effort_policy={"implementation": "low", "debugging": "medium",
+                                        "debugging_escalated": "high", "review": "medium"})
+    await carry_out(config, store, repo, tasks({"id": "t1", "title": "x"}))
+    assert [(n, p.effort) for n, _, p in scripted.calls] == [("alpha", "low"), ("alpha", "medium"),
+                                                             ("gamma", "high"), ("beta", "medium")]
