@@ -360,3 +360,46 @@ async def test_distilled_inputs_are_condensed_kept_and_counted_and_never_larger(
     result = await engine(repo, text).run("t")
     assert "A digest far longer" not in sent(scripted, "gamma")[-1] and "tiny" in sent(scripted, "gamma")[-1]
     assert result.phases[1].outcome.meta["distilled"]["a.output"]["used"] is False  # type: ignore[union-attr]
+
+
+BUILD = ("name: build\nphases:\n  - name: decompose\n    type: single\n    format: tasks\n"
+         "  - name: execute\n    type: routed\n    input: decompose.output\n")
+
+
+def one_task_edit(scripted, replace: str = "ok\n") -> None:
+    tasks = {"tasks": [{"id": "t1", "title": "make x ok", "role": "backend", "files": ["x.txt"]}]}
+    scripted.enqueue("alpha", "```json\n" + json.dumps(tasks) + "\n```")
+    scripted.enqueue("alpha", f"Done.\n\nx.txt\n<<<<<<< SEARCH\nno\n=======\n{replace}>>>>>>> REPLACE\n")
+
+
+@pytest.mark.parametrize(("thresholds", "replace", "reason"), [
+    ("files_changed_suggest_review = 1", "ok\n", "1 files changed (thresholds: review from 1)"),
+    ('security_sensitive_patterns = ["password"]', "password = 'ok'\n",
+     "the change touches password: a second model's review is suggested"),
+])
+async def test_auto_after_a_change_asks_when_a_threshold_is_passed(repo, scripted, user_config, thresholds, replace,
+                                                                    reason) -> None:
+    user_config(CONFIG + f'\n[checkpoints]\nexecute = "off"\npr_cross_review = "auto"\n\n[thresholds]\n{thresholds}\n')
+    one_task_edit(scripted, replace)
+    asked: list[Checkpoint] = []
+
+    async def ask(point: Checkpoint) -> bool:
+        asked.append(point)
+        return True
+
+    result = await engine(repo, BUILD, ask=ask).run("Make x ok")
+    assert result.state == "done", result.error
+    assert [(p.phase, p.when) for p in asked] == [("execute", "after")] and reason in asked[0].reasons
+
+
+async def test_auto_after_a_small_harmless_change_goes_on(repo, scripted, user_config) -> None:
+    user_config(CONFIG + '\n[checkpoints]\nexecute = "off"\npr_cross_review = "auto"\n')
+    one_task_edit(scripted)
+
+    async def ask(point: Checkpoint) -> bool:
+        raise AssertionError(f"asked: {point}")
+
+    result = await engine(repo, BUILD, ask=ask).run("Make x ok")
+    assert result.state == "done", result.error
+    decisions = [r["decision"] for r in stored.phases(Store(), result.run_id) if r["decision"]]
+    assert decisions and all(d["asked"] is False and d["go_on"] for d in decisions)
