@@ -29,7 +29,7 @@ def err(text: str) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers = {"plan": plan, "models": models, "doctor": doctor, "history": history, "show": show,
-                "context": context, "run": _lazy("run_cmd", "run"), "review": _lazy("run_cmd", "review"),
+                "context": context, "run": run, "review": _lazy("run_cmd", "review"),
                 "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
                 "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf"),
                 "discuss": _lazy("discuss_cmd", "discuss"), "workflow": _lazy("workflow_cmd", "workflow")}
@@ -43,6 +43,21 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err("moot: interrupted")
         return 130
+
+
+def run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    """``moot run``: TASK through the workflow ``--workflow`` or ``[agents] workflow`` names, else the run
+    command's own plan, split and carry out."""
+    workflow = getattr(args, "workflow", None) or loaded.config.agents.workflow
+    if workflow and not args.resume and not args.plan:
+        from .workflow_cmd import workflow as run_workflow
+
+        args.workflow_command, args.name = "run", workflow
+        return run_workflow(args, loaded)
+    if getattr(args, "workflow", None):
+        err("moot: --workflow takes a TASK (not --plan or --resume; moot workflow run --resume RUN resumes one)")
+        return EXIT_USAGE
+    return int(_lazy("run_cmd", "run")(args, loaded))
 
 
 def _lazy(module: str, name: str) -> Any:

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--candidates", type=int, help="how many models carry out the plan, each in its own worktree")
     r.add_argument("--yes", action="store_true", help="do not stop to confirm the task list")
     r.add_argument("--resume", metavar="RUN", help="resume an interrupted run")
+    r.add_argument("--workflow", metavar="NAME",
+                   help="run TASK through this workflow (default: [agents] workflow, else plan and carry out)")
     r.add_argument("--json", action="store_true", help="print one JSON document")
 
     rv = sub.add_parser("review", help="the diff of a run's branch against where it started")

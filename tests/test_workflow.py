@@ -403,3 +403,17 @@ async def test_auto_after_a_small_harmless_change_goes_on(repo, scripted, user_c
     assert result.state == "done", result.error
     decisions = [r["decision"] for r in stored.phases(Store(), result.run_id) if r["decision"]]
     assert decisions and all(d["asked"] is False and d["go_on"] for d in decisions)
+
+
+def test_moot_run_goes_through_the_workflow_it_is_given(repo: Path, user_config, capsys) -> None:
+    wf = repo / ".moot" / "workflows"
+    wf.mkdir(parents=True)
+    (wf / "w.yaml").write_text(ASKING.format(value="off"))
+    assert main(["run", "--workflow", "w", "t", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["workflow"] == "w" and [p["name"] for p in doc["phases"]] == ["first", "second"]
+    user_config(CONFIG + '\n[agents]\nworkflow = "w"\n')
+    assert main(["run", "t", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workflow"] == "w"
+    assert main(["run", "--workflow", "w", "--plan", "plan.md"]) == 2
+    assert "--workflow takes a TASK" in capsys.readouterr().err

@@ -62,7 +62,7 @@ HARMLESS: dict[str, frozenset[str]] = {
     "context": frozenset({"*"}),
     "roles": frozenset({"*"}),
     "strategies": frozenset({"*"}),
-    "agents": frozenset({"debug_limit", "escalation", "edit_retries", "accept", "candidates"}),
+    "agents": frozenset({"debug_limit", "escalation", "edit_retries", "accept", "candidates", "workflow"}),
     "router": frozenset({"local_max_latency_s", "hosted"}),
     "project": frozenset({"test_timeout_s"}),
     "thresholds": frozenset({"*"}),
