@@ -257,11 +257,12 @@ class MootApp(App[None]):
     @property
     def workflows(self) -> Any:
         """The workflows on offer (``tui.workflows.WorkflowCatalog``), read on first use."""
-        if self._workflows is None:
+        if self._workflows is None:  # read whole before it is shared (the watcher reads it in a thread)
             from .workflows import WorkflowCatalog
 
-            self._workflows = WorkflowCatalog(self.loaded.project_dir)
-            self._workflows.reload()
+            catalog = WorkflowCatalog(self.loaded.project_dir)
+            catalog.reload()
+            self._workflows = catalog
         return self._workflows
 
     @work(exclusive=True, group="watch-workflows", exit_on_error=False)

@@ -6,6 +6,7 @@ or with a stored run from the history.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.markdown import Markdown
@@ -82,7 +83,11 @@ class WorkflowScreen(MootScreen[None]):
                 self.notify(f"There is no workflow run {self.run_id}.", severity="error")
                 return
             self.workflow_name, self.job, self.state = str(run["strategy"]), str(run["task"]), str(run["status"])
-        self.found = self.moot.workflows.get(self.workflow_name or "")
+        catalog = self.moot.workflows
+        self.found = catalog.get(self.workflow_name or "")
+        if self.found is None:  # written since the catalog was read, perhaps: look again once
+            await asyncio.to_thread(catalog.reload)
+            self.found = catalog.get(self.workflow_name or "")
         if self.found is None:
             known = ", ".join(self.moot.workflows.names()) or "none"
             self.notify(f"There is no workflow {self.workflow_name!r} (known: {known}).", severity="error",
