@@ -8,9 +8,10 @@ whichever of them the user drives it from.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moot.core.config.models import Config, ModelConfig
 from moot.core.storage import Store
@@ -74,8 +75,31 @@ def accept_message(task: str, run_id: str) -> str:
     return f"moot: {title[:72]}\n\n{TRAILER}: {run_id}\n"
 
 
+class BlockedError(Exception):
+    """The reviewer's verdict on the candidate is BLOCK: nothing lands unless the user overrides it."""
+
+    def __init__(self, review: dict[str, Any]):
+        self.review = review
+        super().__init__(f"the reviewer ({review.get('model') or 'unknown'}) says BLOCK")
+
+
+def blocking_review(candidate: runs.CandidateRow) -> dict[str, Any] | None:
+    """The candidate's review when its verdict is BLOCK, else None."""
+    review = candidate.review
+    return review if review and review.get("verdict") == "BLOCK" else None
+
+
+def findings_text(review: dict[str, Any]) -> str:
+    """The review's summary and findings as plain lines (model text: show it through ``terminal_safe``)."""
+    lines = [str(review.get("summary") or "").strip()]
+    for f in review.get("findings") or []:
+        where = f"{f.get('file')}:{f.get('line')}" if f.get("file") and f.get("line") else (f.get("file") or "")
+        lines.append(f"- {where + ': ' if where else ''}{f.get('text', '')}")
+    return "\n".join(line for line in lines if line)
+
+
 def land(store: Store, run: runs.ExecRun, candidate: runs.CandidateRow,
-         selection: Mapping[str, set[int] | None], *, mode: AcceptMode) -> AcceptResult:
+         selection: Mapping[str, set[int] | None], *, mode: AcceptMode, force: bool = False) -> AcceptResult:
     """Land the chosen hunks of ``candidate`` on the user's branch, then close the run: the candidate becomes
     the winner, the run's worktrees and branches are removed, and the run is recorded as accepted.
 
@@ -85,14 +109,22 @@ def land(store: Store, run: runs.ExecRun, candidate: runs.CandidateRow,
         candidate: the candidate whose changes are landed.
         selection: path to chosen hunk indices, as for :func:`moot.agents.hunks.patch_text`.
         mode: ``commit`` (one commit with the ``Moot-Run`` trailer) or ``uncommitted``.
+        force: land it although the reviewer said BLOCK; the override is stored with the candidate's review.
 
     Raises:
+        BlockedError: the reviewer said BLOCK and ``force`` is not given; nothing was changed.
         DirtyTreeError: the user has uncommitted changes in files the hunks touch; nothing was changed.
         AcceptError: the hunks could not be applied; nothing was changed.
     """
+    blocked = blocking_review(candidate)
+    if blocked is not None and not force:
+        raise BlockedError(blocked)
     repo = Path(run.repo_dir)
     result = accept(repo, run.base_sha, candidate.branch, selection, mode=mode,
                     message=accept_message(run.task, run.run_id))
+    if blocked is not None:  # landed over the reviewer's BLOCK: the user's override is kept with the run
+        runs.set_candidate(store, run.run_id, candidate.candidate,
+                           review={**blocked, "overridden": {"verdict": "BLOCK", "at": time.time()}})
     if candidate.candidate != (run.winner or 0):
         runs.set_winner(store, run.run_id, candidate.candidate)
     wtree.remove(repo, run.run_id)

@@ -359,7 +359,8 @@ def accept(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents import runs
     from moot.agents.accept import AcceptError, DirtyTreeError
     from moot.agents.hunks import diff_between
-    from moot.agents.landing import land
+    from moot.agents.landing import BlockedError, findings_text, land
+    from moot.core.text import terminal_safe
 
     store = _open_store()
     runs.mark_stale(store)
@@ -381,7 +382,13 @@ def accept(args: argparse.Namespace, loaded: LoadedConfig) -> int:
                 return EXIT_USAGE
             chosen = [p for p in paths if p in args.files]
         try:
-            result = land(store, run, c, {p: None for p in chosen}, mode=loaded.config.agents.accept)
+            result = land(store, run, c, {p: None for p in chosen}, mode=loaded.config.agents.accept,
+                          force=args.force)
+        except BlockedError as e:
+            err(f"moot: {e}; nothing was changed:")
+            err(terminal_safe(findings_text(e.review)) or "(no findings given)")
+            err(f"moot: `moot accept {args.run} --force` accepts it anyway (the override is stored with the run)")
+            return EXIT_FAILED
         except DirtyTreeError as e:
             err("moot: you have uncommitted changes in " + ", ".join(e.files)
                 + "; commit or stash them, then accept again (nothing was changed)")
@@ -389,6 +396,8 @@ def accept(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         except AcceptError as e:
             err(f"moot: {e}")
             return EXIT_FAILED
+        if args.force and c.review and c.review.get("verdict") == "BLOCK":
+            err("moot: accepted over the reviewer's BLOCK; the override is stored with the run")
         if result.commit:
             print(f"accepted run {run.run_id} as commit {result.commit[:10]}: {', '.join(result.files)}")
         else:

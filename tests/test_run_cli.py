@@ -326,3 +326,39 @@ def test_an_interrupted_run_can_be_rejected(scripted, repo, tmp_path, capsys) ->
     assert run is not None and run.state == "interrupted"
     assert main(["reject", run_id]) == 0
     assert git(repo, "branch", "--list", "moot/*") == ""
+
+
+BLOCK_REVIEW = "VERDICT: BLOCK\nSUMMARY: it deletes the data\nFINDINGS:\n- x.txt:1: the old value is lost\n"
+
+
+def test_a_reviewer_s_block_stops_accept_unless_forced(scripted, repo, tmp_path, capsys, user_config) -> None:
+    from moot.agents import runs
+    from moot.core.storage import Store
+
+    configure(user_config, reviewer="gamma")
+    one_task(scripted)
+    scripted.enqueue("gamma", BLOCK_REVIEW)
+    code, doc, _ = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
+    assert code == 0 and doc["review"]["verdict"] == "BLOCK"
+    before = snapshot(repo)
+    assert main(["accept", doc["run_id"]]) == 1
+    err = capsys.readouterr().err
+    assert "the reviewer (gamma) says BLOCK; nothing was changed" in err
+    assert "- x.txt:1: the old value is lost" in err and "--force` accepts it anyway" in err
+    assert snapshot(repo) == before
+    assert main(["accept", doc["run_id"], "--force"]) == 0
+    out = capsys.readouterr()
+    assert "accepted run" in out.out and "override is stored with the run" in out.err
+    assert (repo / "x.txt").read_text() == "ok\n"
+    with Store() as store:
+        run = runs.load(store, doc["run_id"])
+        assert run is not None and run.chosen is not None and run.chosen.review is not None
+        assert run.chosen.review["overridden"]["verdict"] == "BLOCK"
+
+
+def test_a_concern_accepts_as_before(scripted, repo, tmp_path, capsys, user_config) -> None:
+    configure(user_config, reviewer="gamma")
+    one_task(scripted)
+    scripted.enqueue("gamma", "VERDICT: CONCERN\nSUMMARY: a nit\nFINDINGS:\n- x.txt:1: tidy it\n")
+    code, doc, _ = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
+    assert code == 0 and main(["accept", doc["run_id"]]) == 0

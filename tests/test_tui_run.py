@@ -595,3 +595,47 @@ async def test_escape_before_the_run_starts_cancels_it(workbench, scripted, repo
         assert isinstance(app.screen, MainScreen)
     assert run_id is not None and stored(run_id).state == "cancelled"
     assert branches(repo) == ""
+
+
+BLOCK_DOC = {"model": "gamma", "verdict": "BLOCK", "summary": "It drops the old greeting.",
+             "findings": [{"file": "src/app.py", "line": 18, "text": "the old greeting is lost"}]}
+
+
+async def test_a_block_verdict_asks_before_f5_lands_anything(workbench, repo: Path) -> None:
+    app = workbench(config_text())
+    run = fake_run(app.store, repo, review=BLOCK_DOC)
+    head = git(repo, "rev-parse", "HEAD")
+    async with app.run_test(size=(120, 34)) as pilot:
+        screen = await open_review(pilot, run.run_id)
+        await pilot.press("a", "f5")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.title_text == "The reviewer (gamma) says BLOCK"
+        assert "src/app.py:18: the old greeting is lost" in dialog.text and dialog.yes == "Accept anyway"
+        await pilot.press("n")  # no: nothing lands
+        await settle(pilot)
+        assert app.screen is screen and git(repo, "rev-parse", "HEAD") == head
+        await pilot.press("f5", "y")  # accept anyway
+        await settle(pilot)
+        await until(pilot, lambda: git(repo, "rev-parse", "HEAD") != head)
+        stored = runs.load(app.store, run.run_id)
+        assert stored is not None and stored.state == "accepted"
+        assert stored.chosen is not None and stored.chosen.review is not None
+        assert stored.chosen.review["overridden"]["verdict"] == "BLOCK"
+
+
+def test_snapshot_of_the_block_dialog(workbench, repo: Path, snap_compare) -> None:
+    """At 80x24: the dialog "The reviewer (gamma) says BLOCK" over the review, with the summary "It drops the old
+    greeting.", the finding "- src/app.py:18: the old greeting is lost", what would land, the line "Accepting
+    anyway is stored with the run." and the buttons Accept anyway (red) and Cancel."""
+    app = workbench(config_text())
+    run = fake_run(app.store, repo, review=BLOCK_DOC)
+
+    async def run_before(pilot: Any) -> None:
+        await open_review(pilot, run.run_id)
+        await pilot.press("a", "f5")
+        await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -19,6 +19,7 @@ from textual.worker import Worker, get_current_worker
 
 from moot.agents import runs
 from moot.agents.hunks import FileDiff
+from moot.core.text import terminal_safe
 
 from ..widgets.review import Choices, FileList, HunkView, Mark, ReviewerPanel
 from .base import MootScreen
@@ -311,11 +312,21 @@ class ReviewScreen(MootScreen[str | None]):
                 + (f" (with the trailer Moot-Run: {self.run.run_id})" if mode == "commit" else "") + ". "
                 "What is not accepted is dropped with the run's branch and worktree.")
 
+        from moot.agents.landing import blocking_review, findings_text
+
+        blocked = blocking_review(self.cand)
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self._busy(True)
-                self.apply(selection, mode)
+                self.apply(selection, mode, force=blocked is not None)
 
+        if blocked is not None:  # the reviewer said BLOCK: only an explicit override lands it (and is stored)
+            findings = terminal_safe(findings_text(blocked)) or "(no findings given)"
+            self.open("confirm", f"The reviewer ({blocked.get('model') or 'unknown'}) says BLOCK",
+                      f"{findings}\n\n{text}\n\nAccepting anyway is stored with the run.", "Accept anyway",
+                      danger=True, callback=answered)
+            return
         self.open("confirm", "Apply the accepted changes?", text, "Apply", callback=answered)
 
     def _busy(self, busy: bool) -> None:
@@ -324,14 +335,15 @@ class ReviewScreen(MootScreen[str | None]):
         self.refresh_bindings()
 
     @work(exclusive=True, group="review-apply", exit_on_error=False, thread=True)
-    def apply(self, selection: dict[str, set[int] | None], mode: Any) -> None:
-        """Land the accepted hunks (git, hence a thread); a refusal changes nothing."""
+    def apply(self, selection: dict[str, set[int] | None], mode: Any, force: bool = False) -> None:
+        """Land the accepted hunks (git, hence a thread); a refusal changes nothing. ``force``: over the
+        reviewer's BLOCK (the user said so)."""
         from moot.agents.accept import AcceptError, DirtyTreeError
         from moot.agents.landing import land
 
         assert self.run is not None and self.cand is not None
         try:
-            result = land(self.moot.store, self.run, self.cand, selection, mode=mode)
+            result = land(self.moot.store, self.run, self.cand, selection, mode=mode, force=force)
         except DirtyTreeError as e:
             self.app.call_from_thread(self._refused, dirty_message(e.files))
             return
