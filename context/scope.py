@@ -3,8 +3,9 @@
 Strategies:
 
 - ``scoped``: explicit inputs, then pinned files (whole if they fit, else an outline), then by rank the
-  top files whole (up to half of what is left), outlines of the next ones, and a compact tree of the rest;
-  what the tree leaves unused shows outlined files whole.
+  top files whole (up to half of what is left), short outlines of many of the next ones (each at most a few
+  percent of the budget, cut to its first lines), and a compact tree of the rest; what the tree leaves unused
+  shows outlined files whole.
 - ``distilled``: the same, with the distillation of earlier phases passed in ``extra`` first.
 - ``full``: every file whole, in rank order, as long as the budget allows.
 - ``fresh``: only the explicit inputs and the pinned files.
@@ -34,6 +35,13 @@ CONTEXT_STRATEGIES: tuple[str, ...] = ("full", "scoped", "distilled", "fresh")
 FULL_SHARE = 0.5
 #: Most of that budget kept back for the tree (less when the whole tree is smaller).
 TREE_SHARE = 0.15
+#: The most of the outlines' budget one file's outline may take: a central file's long outline is cut to its
+#: first lines, so that many more of the files ranked after it are shown too (measured with
+#: bench/context_quality.py: breadth finds the changed files; the whole files above give the depth).
+OUTLINE_SHARE = 0.03
+#: ... but never less than this many tokens, and no outline is started with fewer than ``OUTLINE_MIN`` left.
+OUTLINE_FLOOR = 60
+OUTLINE_MIN = 24
 #: Stop looking for whole files after this many in a row did not fit.
 FULL_MISSES = 3
 #: A file larger than this many bytes per token left is not read (no real text is that sparse).
@@ -168,15 +176,14 @@ def _scoped(b: _Builder, ranked: list[str]) -> None:
     rest = [rel for rel in ranked if rel not in b.covered]
     reserve = min(int(available * TREE_SHARE), b.count(render_tree(rest)))
     outline_cap = b.budget - reserve
+    cap = max(OUTLINE_FLOOR, int((outline_cap - b.used) * OUTLINE_SHARE))
     for rel in rest:
         info = b.index.files[rel]
         if not info.outline:
             continue
-        if outline_cap - b.used <= 0:
+        if outline_cap - b.used < OUTLINE_MIN:
             break
-        fitted = b.outline(rel, outline_cap - b.used)
-        if fitted is None or not fitted.whole:
-            break  # the first outline that does not fit whole ends the outlines
+        b.outline(rel, min(cap, outline_cap - b.used))  # a long outline is cut to its first lines; the next follow
     b.tree([rel for rel in rest if rel not in b.covered])
     _upgrade(b, start)
 
