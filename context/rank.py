@@ -30,6 +30,11 @@ PLAN_MASS = 6.0
 DIR_MASS = 2.0
 WORD_MASS = 3.0
 MENTIONED_MUL = 10.0
+#: The lexical match (``lexical``): its mass, shared by the best-matching ``LEX_TOP`` files by their scores.
+LEX_MASS = 6.0
+LEX_TOP = 20
+#: Added to a lexically matching file's final score, in proportion to its match (the best gets all of it).
+LEX_LIFT = 0.2
 #: Added to the score of files named outright, which puts them ahead of every other file.
 NAMED_LIFT = 2.0
 #: Added to the score of the few files (at most FEW_DEFINERS) that define a code-like name the task uses.
@@ -118,7 +123,7 @@ def pagerank(nodes: Iterable[str], graph: Mapping[str, Mapping[str, float]],
 
 
 def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] = (),
-                    plan_files: Iterable[str] = ()) -> dict[str, float]:
+                    plan_files: Iterable[str] = (), lexical: Mapping[str, float] | None = None) -> dict[str, float]:
     """Teleport weights: 1 for every file, plus each hint's mass shared among the files it names."""
     n = len(index.files)
     weights = dict.fromkeys(index.files, 1.0)
@@ -137,6 +142,10 @@ def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] 
     named = sorted(name for name in mentions.identifiers if name in defines)
     for name in named:
         spread(defines[name], IDENT_MASS / len(named))
+    best = sorted((lexical or {}).items(), key=lambda kv: (-kv[1], kv[0]))[:LEX_TOP]
+    total = sum(score for _, score in best)
+    for f, score in best:  # the files whose own words are the task's, by how well they match
+        weights[f] += LEX_MASS * n * score / total
     return weights
 
 
@@ -169,7 +178,14 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     mentions = replace(mentions, identifiers=defined_names(mentions.identifiers, defines),
                        explicit=defined_names(mentions.explicit, defines))
     graph = build_graph(index, mentions.identifiers)
-    scores = pagerank(index.files, graph, personalization(index, mentions, chosen, plan_files))
+    from moot.context.lexical import lexical_scores
+
+    lexical = lexical_scores(index, task) if task.strip() else {}
+    scores = pagerank(index.files, graph, personalization(index, mentions, chosen, plan_files, lexical))
+    if lexical:  # the walk carries a file's share on to what it uses: its own match keeps part of it
+        peak = max(lexical.values())
+        for rel, score in sorted(lexical.items(), key=lambda kv: (-kv[1], kv[0]))[:LEX_TOP]:
+            scores[rel] += LEX_LIFT * score / peak
     for rel in {rel for name in mentions.explicit if 0 < len(defines.get(name, ())) <= FEW_DEFINERS
                 for rel in defines[name]}:
         scores[rel] += DEFINES_LIFT
