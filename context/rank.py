@@ -163,7 +163,8 @@ def defined_names(mentioned: Iterable[str], defines: Mapping[str, object]) -> fr
 
 
 def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
-               plan_files: Iterable[str] = ()) -> list[tuple[str, float]]:
+               plan_files: Iterable[str] = (),
+               signals: dict[str, dict[str, float]] | None = None) -> list[tuple[str, float]]:
     """Every file of the index with its score, best first; ties by path, so the order is deterministic.
 
     Files named outright (by path in the task, chosen, or in the plan) come first, then the few files
@@ -171,6 +172,9 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     carries score away from a file toward what it uses, so a named file could otherwise trail the modules
     it imports. Their scores are lifted by :data:`NAMED_LIFT` and :data:`DEFINES_LIFT`; PageRank scores
     sum to 1, so each lift puts a file above every file without it.
+
+    ``signals``, when given, is filled with what put each file where it is: ``walk`` (its PageRank),
+    ``lexical`` (its BM25 match, when it has one), ``defines`` and ``named`` (the lifts it got).
     """
     chosen, plan_files = list(chosen), list(plan_files)
     defines = index.defines()
@@ -182,14 +186,20 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
 
     lexical = lexical_scores(index, task) if task.strip() else {}
     scores = pagerank(index.files, graph, personalization(index, mentions, chosen, plan_files, lexical))
+    why: dict[str, dict[str, float]] = {rel: {"walk": round(score, 6)} for rel, score in scores.items()}
     if lexical:  # the walk carries a file's share on to what it uses: its own match keeps part of it
         peak = max(lexical.values())
         for rel, score in sorted(lexical.items(), key=lambda kv: (-kv[1], kv[0]))[:LEX_TOP]:
             scores[rel] += LEX_LIFT * score / peak
+            why[rel]["lexical"] = round(score, 3)
     for rel in {rel for name in mentions.explicit if 0 < len(defines.get(name, ())) <= FEW_DEFINERS
                 for rel in defines[name]}:
         scores[rel] += DEFINES_LIFT
+        why[rel]["defines"] = DEFINES_LIFT
     for rel in {*mentions.files, *chosen, *plan_files}:
         if rel in scores:
             scores[rel] += NAMED_LIFT
+            why[rel]["named"] = NAMED_LIFT
+    if signals is not None:
+        signals.update(why)
     return sorted(scores.items(), key=lambda kv: (-round(kv[1], 12), kv[0]))

@@ -76,6 +76,9 @@ class ContextResult:
     left_out: list[str]
     """Files of the index in no item (not even the tree), best-ranked first (by path for ``fresh``)."""
     strategy: str
+    why: dict[str, dict[str, float]] = field(default_factory=dict)
+    """For each file shown whole or outlined: its rank and score, and the signals behind them (``walk``, the
+    PageRank; ``lexical``, the BM25 match; ``defines`` and ``named``, the lifts), as ``rank_files`` gives."""
 
     @property
     def text(self) -> str:
@@ -87,7 +90,8 @@ class ContextResult:
         return {
             "budget": self.budget,
             "total_tokens": self.total_tokens,
-            "items": [{"path": i.path, "kind": i.kind, "tokens": i.tokens} for i in self.items],
+            "items": [{"path": i.path, "kind": i.kind, "tokens": i.tokens,
+                       **({"why": self.why[i.path]} if i.path in self.why else {})} for i in self.items],
             "left_out": list(self.left_out),
         }
 
@@ -230,11 +234,14 @@ def scope(index: RepoIndex, task: str, budget: int, *, context_strategy: Context
     pins = [p for p in dict.fromkeys(pinned) if p not in skip]
     for label, text in extra:
         b.input(label, text)
+    signals: dict[str, dict[str, float]] = {}
+    ranks: dict[str, tuple[int, float]] = {}
     if context_strategy == "fresh":
         order = sorted(index.files)
     else:
-        ranking = rank_files(index, task=task, chosen=pins, plan_files=plan_files)
+        ranking = rank_files(index, task=task, chosen=pins, plan_files=plan_files, signals=signals)
         order = [rel for rel, _ in ranking]
+        ranks = {rel: (n, score) for n, (rel, score) in enumerate(ranking, start=1)}
     for rel in pins:
         if not b.full(rel, b.remaining):
             b.outline(rel, b.remaining)
@@ -248,4 +255,8 @@ def scope(index: RepoIndex, task: str, budget: int, *, context_strategy: Context
                 b.full(rel, b.remaining)
         else:
             _scoped(b, ranked)
-    return b.result(order, context_strategy)
+    result = b.result(order, context_strategy)
+    result.why = {rel: {"rank": ranks[rel][0], "score": round(ranks[rel][1], 6), **signals.get(rel, {})}
+                  for item in result.items for rel in ([item.path] if item.kind in ("full", "outline") else [])
+                  if rel in ranks}
+    return result

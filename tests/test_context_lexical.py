@@ -40,3 +40,16 @@ def test_a_file_whose_words_are_the_task_s_outranks_the_central_file_it_uses(tmp
     ranked = [rel for rel, _ in rank_files(index, task="Add a --verbose flag to the CLI")]
     assert ranked[0] == "cli/options.py" and ranked.index("cli/options.py") < ranked.index("core.py")
     assert lexical_scores(index, "the of a") == {}  # nothing but stop words: no signal
+
+
+def test_the_json_says_why_each_file_is_there(tmp_path: Path) -> None:
+    from moot.context.scope import scope
+
+    files = {"core.py": CORE, **USERS,
+             "cli/options.py": "from core import load\n\n\ndef verbose_flag(args):\n    return load() if args else None\n"}
+    index = index_of(tmp_path, files)
+    found = scope(index, "Add a --verbose flag to the CLI (see core.py)", 4000).to_json()
+    why = {item["path"]: item["why"] for item in found["items"] if "why" in item}
+    assert why["cli/options.py"]["rank"] >= 1 and why["cli/options.py"]["lexical"] > 0
+    assert why["core.py"]["named"] == 2.0 and "walk" in why["core.py"]
+    assert all(item["kind"] == "tree" for item in found["items"] if "why" not in item)

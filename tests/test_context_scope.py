@@ -163,7 +163,8 @@ def test_json_shape(repo: RepoIndex) -> None:
     doc = scope(repo, "core/store.py", 900, model="openai/gpt-4o").to_json()
     assert list(doc) == ["budget", "total_tokens", "items", "left_out"]
     assert doc["budget"] == 900 and doc["total_tokens"] <= 900
-    assert all(list(i) == ["path", "kind", "tokens"] for i in doc["items"])
+    assert all(list(i) == ["path", "kind", "tokens", "why"] if i["kind"] in ("full", "outline")
+               else list(i) == ["path", "kind", "tokens"] for i in doc["items"])  # why: a ranked file's signals
     assert {i["kind"] for i in doc["items"]} <= {"full", "outline", "tree", "input"}
     assert json.loads(json.dumps(doc)) == doc
 
