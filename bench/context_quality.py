@@ -6,7 +6,9 @@ is the task and the parent commit is the repository: the parent's files are extr
 and 8k tokens. For each commit, of the files it changed that already existed in the parent:
 
 * shown: the share the context shows whole or outlined;
-* named: the share it names at all (shown, or in the compact tree of the rest).
+* named: the share it names at all (shown, or in the compact tree of the rest);
+* commits with a hit (at least one changed file shown), tokens used (never above the budget: checked), and
+  seconds per query on the indexed tree.
 
 Files the commit created cannot be in any context and are not counted; commits that only created files are
 skipped. The figures are the mean over commits (each commit weighs the same) and the share over all files.
@@ -82,6 +84,9 @@ def main() -> None:
         shown: dict[int, list[float]] = {b: [] for b in budgets}
         named: dict[int, list[float]] = {b: [] for b in budgets}
         totals = {b: [0, 0, 0] for b in budgets}  # shown, named, changed
+        hits = {b: 0 for b in budgets}  # commits with at least one changed file shown
+        tokens: dict[int, list[int]] = {b: [] for b in budgets}
+        seconds: dict[int, list[float]] = {b: [] for b in budgets}
         started = time.perf_counter()
         cache = TagCache()
         for i, (sha, message, changed) in enumerate(picked):
@@ -90,12 +95,17 @@ def main() -> None:
             index = build_index(tree, files=list_files(tree, sniff=False), cache=cache)
             row = []
             for budget in budgets:
+                t0 = time.perf_counter()
                 result = scope(index, message, budget)
+                seconds[budget].append(time.perf_counter() - t0)
+                tokens[budget].append(result.total_tokens)
+                assert result.total_tokens <= budget, (sha, budget, result.total_tokens)
                 in_items = {path for item in result.items if item.kind in ("full", "outline") for path in item.covers}
                 in_tree = {path for item in result.items if item.kind == "tree" for path in item.covers}
                 s = sum(path in in_items for path in changed)
                 n = sum(path in in_items or path in in_tree for path in changed)
                 shown[budget].append(s / len(changed))
+                hits[budget] += s > 0
                 named[budget].append(n / len(changed))
                 totals[budget][0] += s
                 totals[budget][1] += n
@@ -109,6 +119,9 @@ def main() -> None:
             print(f"budget {budget:>5}: shown whole or outlined: mean {statistics.mean(shown[budget]):.0%} per commit, "
                   f"{s}/{c} files ({s / c:.0%});  named at all: mean {statistics.mean(named[budget]):.0%}, "
                   f"{n}/{c} ({n / c:.0%})")
+            print(f"              commits with a hit {hits[budget]}/{len(picked)}, tokens used mean "
+                  f"{statistics.mean(tokens[budget]):.0f} (max {max(tokens[budget])}), "
+                  f"{statistics.mean(seconds[budget]):.2f} s per query (warm index)")
 
 
 if __name__ == "__main__":
