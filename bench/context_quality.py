@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -65,11 +66,22 @@ def extract(repo: Path, sha: str, into: Path) -> None:
     subprocess.run(["git", "-C", str(into), "add", "-A"], check=True, env=env)
 
 
+def other_map(python: str, tree: Path, task: str, budgets: list[int]) -> dict[str, dict]:
+    """The other tool's map of ``tree`` for ``task`` at each budget (bench/aider_map.py in its environment)."""
+    request = json.dumps({"root": str(tree), "task": task, "budgets": budgets})
+    out = subprocess.run([python, str(ROOT / "bench" / "aider_map.py")], input=request, capture_output=True,
+                         text=True, timeout=600)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("repo", nargs="?", default=str(ROOT))
     parser.add_argument("--commits", type=int, default=50)
     parser.add_argument("--budgets", default="2000,4000,8000")
+    parser.add_argument("--aider", metavar="PYTHON",
+                        help="a Python with aider-chat installed (its own environment): measure its map side by side")
     args = parser.parse_args()
     repo = Path(args.repo).resolve()
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -87,6 +99,8 @@ def main() -> None:
         hits = {b: 0 for b in budgets}  # commits with at least one changed file shown
         tokens: dict[int, list[int]] = {b: [] for b in budgets}
         seconds: dict[int, list[float]] = {b: [] for b in budgets}
+        other: dict[int, list[float]] = {b: [] for b in budgets}  # the other map's shown share, per commit
+        other_tokens: dict[int, list[int]] = {b: [] for b in budgets}
         started = time.perf_counter()
         cache = TagCache()
         for i, (sha, message, changed) in enumerate(picked):
@@ -94,6 +108,7 @@ def main() -> None:
             extract(repo, sha, tree)
             index = build_index(tree, files=list_files(tree, sniff=False), cache=cache)
             row = []
+            theirs = other_map(args.aider, tree, message, budgets) if args.aider else {}
             for budget in budgets:
                 t0 = time.perf_counter()
                 result = scope(index, message, budget)
@@ -111,6 +126,12 @@ def main() -> None:
                 totals[budget][1] += n
                 totals[budget][2] += len(changed)
                 row.append(f"{budget // 1000}k {s}/{len(changed)}")
+                if theirs:
+                    got = theirs[str(budget)]
+                    o = sum(path in got["shown"] for path in changed)
+                    other[budget].append(o / len(changed))
+                    other_tokens[budget].append(got["tokens"])
+                    row[-1] += f" (other {o})"
             print(f"  {sha[:8]} {message.splitlines()[0][:60]:60}  " + "  ".join(row))
         cache.close()
         print(f"\n{len(picked)} commits in {time.perf_counter() - started:.0f} s")
@@ -122,6 +143,11 @@ def main() -> None:
             print(f"              commits with a hit {hits[budget]}/{len(picked)}, tokens used mean "
                   f"{statistics.mean(tokens[budget]):.0f} (max {max(tokens[budget])}), "
                   f"{statistics.mean(seconds[budget]):.2f} s per query (warm index)")
+            if other[budget]:
+                over = sum(t > budget for t in other_tokens[budget])
+                print(f"              the other map: shown mean {statistics.mean(other[budget]):.0%} per commit, tokens "
+                      f"mean {statistics.mean(other_tokens[budget]):.0f} (max {max(other_tokens[budget])}, over the "
+                      f"budget {over}/{len(other_tokens[budget])})")
 
 
 if __name__ == "__main__":

@@ -72,11 +72,15 @@ async def settle(pilot) -> None:
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     for table in pilot.app.screen.query("#history-table"):  # widths follow the rows on an idle turn: wait for it
-        for _ in range(200):
+        for _ in range(500):
             when = next(iter(table.columns.values()), None)
             if not table.row_count or (when is not None and when.content_width >= len("2026-01-01 13:00")):
                 break
             await pilot.pause(0.01)
+        table._clear_caches()  # rows drawn before the widths changed are cached at the old widths: drop them
+        table.refresh(layout=True)
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
 
