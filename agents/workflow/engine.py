@@ -168,6 +168,7 @@ class WorkflowEngine:
         except (PhaseFailed, Exception) as e:
             if isinstance(e, WorkflowStopped | CheckpointStop):
                 stored.phase_ended(self.store, scope.run_id, phase.name, state="stopped", error=str(e))
+                self.on_event(("phase", phase.name, "stopped"))
                 raise
             error = str(e) if isinstance(e, PhaseFailed) else f"{type(e).__name__}: {e}"
             stored.phase_ended(self.store, scope.run_id, phase.name, state="failed", error=error)
