@@ -18,7 +18,7 @@ def test_context_inspector(snap_compare, workbench) -> None:
     src/cli.py first marked + (pinned before), then src/billing/invoice.py whole, the other files
     whole or outlined, each with its tokens and a bar of its share of the budget; src/billing/tax.py is
     marked - "dropped" at the end, dimmed, aligned with the others. The note line says "1 pinned, 1 dropped
-    (+ pinned, - dropped) · the next run uses this choice". The footer lists Back, Pin, Drop and Recompute."""
+    (+ pinned, - dropped) · the next run uses this choice". The footer lists Back, Pin, Drop, Recompute and Why."""
     app = workbench('[[models]]\nname = "alpha"\nmodel = "scripted/alpha"\n[ensemble]\ncontext_budget = 1000\n')
     make_project(Path.cwd())
 

@@ -55,6 +55,12 @@ async def test_inspector_lists_items_with_tokens_and_the_total(workbench, tmp_pa
         assert sum(i.tokens for i in result.items) <= result.total_tokens <= result.budget
         summary = str(screen.query_one("#context-summary").render())
         assert f"Total {result.total_tokens} of {result.budget} tokens" in summary
+        table.focus()
+        await pilot.press("w")  # why: the first file's reasons, on demand
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.title == "src/billing/invoice.py"]
+        assert shown and shown[-1].message.startswith("rank 1, score ")
+        assert "named by the task" in shown[-1].message and "its path and names match" in shown[-1].message
 
 
 async def test_pin_and_drop_are_kept_and_the_next_run_uses_them(workbench, scripted, tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ class ContextScreen(MootScreen[None]):
         Binding("p", "pin", "Pin", id="context.pin", tooltip="Always show the selected file first (again: unpin)"),
         Binding("d", "drop", "Drop", id="context.drop", tooltip="Never show the selected file (again: undrop)"),
         Binding("r", "recompute", "Recompute", id="context.recompute", tooltip="Choose the context again"),
+        Binding("w", "why", "Why", id="context.why",
+                tooltip="Why the selected file is in the context: its rank and the signals behind it"),
     ]
 
     def __init__(self, task: str) -> None:
@@ -185,6 +187,15 @@ class ContextScreen(MootScreen[None]):
     def action_drop(self) -> None:
         self._toggle("dropped")
 
+    def action_why(self) -> None:
+        path = self._selected()
+        why = self.result.why.get(path or "") if self.result is not None else None
+        if path is None or not why:
+            self.notify("Select a file shown whole or outlined (a file left out has no rank here).",
+                        severity="warning")
+            return
+        self.notify(why_text(why), title=path, timeout=12, markup=False)
+
     def action_recompute(self) -> None:
         self.compute()
 
@@ -194,6 +205,19 @@ class ContextScreen(MootScreen[None]):
     @on(FilesChanged)
     def _files_changed(self, event: FilesChanged) -> None:
         self.compute()
+
+
+def why_text(why: dict[str, float]) -> str:
+    """A file's reasons in words: its rank and score, then each signal that put it there."""
+    parts = [f"rank {int(why.get('rank', 0))}, score {why.get('score', 0):.3f}"]
+    if "named" in why:
+        parts.append("named by the task (or pinned, or in the plan)")
+    if "defines" in why:
+        parts.append("defines a name the task uses")
+    if "lexical" in why:
+        parts.append(f"its path and names match the task's words (BM25 {why['lexical']:.2f})")
+    parts.append(f"its share of the walk over who uses whose definitions: {why.get('walk', 0):.4f}")
+    return "; ".join(parts)
 
 
 def context_options(app: Workbench) -> dict[str, Any]:
