@@ -90,15 +90,42 @@ def _part(text: str, limit: int, count: Callable[[str], int]) -> Fitted | None:
 
 
 def fit_outline(path: str, items: Sequence[OutlineItem], limit: int,
-                count: Callable[[str], int]) -> Fitted | None:
-    """The outline of ``path`` with as many of its lines as fit (at least one), or None."""
+                count: Callable[[str], int], first: Sequence[int] = ()) -> Fitted | None:
+    """The outline of ``path`` with as many of its lines as fit (at least one), or None. When it is cut, the
+    lines at the indices ``first`` (those that matter to the task, each after its enclosing lines) are kept
+    before the others; what is shown stays in the file's order."""
     if not items or limit <= 0:
         return None
     whole = fit_text(render_outline_item(path, items), limit, count)
     if whole is not None:
         return whole
-    n = last_true(1, len(items) - 1, lambda k: count(render_outline_item(path, items, k)) <= limit)
-    return _part(render_outline_item(path, items, n), limit, count) if n >= 1 else None
+    if not first:
+        n = last_true(1, len(items) - 1, lambda k: count(render_outline_item(path, items, k)) <= limit)
+        return _part(render_outline_item(path, items, n), limit, count) if n >= 1 else None
+    order = list(dict.fromkeys([*(i for i in first if 0 <= i < len(items)), *range(len(items))]))
+
+    def rendered(k: int) -> str:
+        shown = [items[i] for i in sorted(order[:k])]
+        return render_outline_item(path, shown) + (f"  … {len(items) - k} more\n" if k < len(items) else "")
+
+    n = last_true(1, len(items) - 1, lambda k: count(rendered(k)) <= limit)
+    return _part(rendered(n), limit, count) if n >= 1 else None
+
+
+def relevant_lines(items: Sequence[OutlineItem], wanted: set[str], split: Callable[[str], list[str]]) -> list[int]:
+    """The indices of the outline lines whose names share a word with ``wanted``, each after the lines that
+    enclose it (a method after its class), in the file's order."""
+    out: list[int] = []
+    for i, item in enumerate(items):
+        if not wanted.intersection(split(item.name)):
+            continue
+        parents, depth = [], item.depth
+        for j in range(i - 1, -1, -1):
+            if items[j].depth < depth:
+                parents.append(j)
+                depth = items[j].depth
+        out += [*reversed(parents), i]
+    return list(dict.fromkeys(out))
 
 
 def fit_input(label: str, text: str, limit: int, count: Callable[[str], int]) -> Fitted | None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from moot.context.budget import Counter, Fitted, fit_input, fit_outline, fit_text, fit_tree
+from moot.context.budget import Counter, Fitted, fit_input, fit_outline, fit_text, fit_tree, relevant_lines
 from moot.context.encoding import decode_source
 from moot.context.index import RepoIndex
 from moot.context.rank import rank_files
@@ -99,8 +99,13 @@ class ContextResult:
 class _Builder:
     """Items chosen so far and what is left of the budget."""
 
-    def __init__(self, index: RepoIndex, budget: int, count: Counter) -> None:
+    def __init__(self, index: RepoIndex, budget: int, count: Counter, task: str = "") -> None:
         self.index, self.budget, self.count = index, budget, count
+        from moot.context.lexical import words
+
+        self.split = words
+        self.wanted = set(words(task))
+        """The task's words: a cut outline keeps the lines that name them."""
         self.items: list[ContextItem] = []
         self.used = 0
 
@@ -145,7 +150,8 @@ class _Builder:
         info = self.index.files.get(rel)
         if info is None:
             return None
-        fitted = fit_outline(rel, info.outline, min(limit, self.remaining), self.count)
+        first = relevant_lines(info.outline, self.wanted, self.split) if self.wanted else []
+        fitted = fit_outline(rel, info.outline, min(limit, self.remaining), self.count, first)
         if fitted is not None:
             self.add(rel, "outline", fitted, [rel])
         return fitted
@@ -229,7 +235,7 @@ def scope(index: RepoIndex, task: str, budget: int, *, context_strategy: Context
     """
     if context_strategy not in CONTEXT_STRATEGIES:
         raise ValueError(f"unknown context strategy {context_strategy!r} (known: {', '.join(CONTEXT_STRATEGIES)})")
-    b = _Builder(index, max(0, budget), Counter(model))
+    b = _Builder(index, max(0, budget), Counter(model), task)
     skip = set(dropped)
     pins = [p for p in dict.fromkeys(pinned) if p not in skip]
     for label, text in extra:

@@ -53,3 +53,21 @@ def test_the_json_says_why_each_file_is_there(tmp_path: Path) -> None:
     assert why["cli/options.py"]["rank"] >= 1 and why["cli/options.py"]["lexical"] > 0
     assert why["core.py"]["named"] == 2.0 and "walk" in why["core.py"]
     assert all(item["kind"] == "tree" for item in found["items"] if "why" not in item)
+
+
+def test_a_cut_outline_keeps_the_lines_that_name_the_task_s_words(tmp_path: Path) -> None:
+    from moot.context.budget import fit_outline, relevant_lines
+    from moot.core.tokens import count_tokens as count
+
+    many = "".join(f"def helper_{i}(x):\n    return x\n\n\n" for i in range(40))
+    source = "class Ledger:\n" + "".join(f"    def step_{i}(self):\n        pass\n\n" for i in range(20)) \
+        + "    def borda_count(self):\n        pass\n\n\n" + many
+    index = index_of(tmp_path, {"ledger.py": source})
+    items = index.files["ledger.py"].outline
+    first = relevant_lines(items, {"borda"}, words)
+    assert [items[i].name for i in first] == ["Ledger", "borda_count"]  # the method after its class
+    fitted = fit_outline("ledger.py", items, 60, count, first)
+    assert fitted is not None and not fitted.whole and fitted.tokens <= 60
+    text = fitted.text
+    assert "borda_count" in text and text.index("Ledger") < text.index("borda_count")  # in the file's order
+    assert "more" in text
