@@ -15,20 +15,21 @@ from .text import clean
 MARK = re.compile(r"<!-- moot export sha256:([0-9a-f]{64}) -->\n?\Z")
 
 
-def _sha(text: str) -> str:
+def text_sha256(text: str) -> str:
+    """The SHA-256 of ``text`` as UTF-8, in hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def marked(text: str) -> str:
     """``text`` (cleaned for a terminal and a file) with the marker line that says it is moot's, unchanged."""
     body = clean(text).rstrip("\n") + "\n"
-    return f"{body}<!-- moot export sha256:{_sha(body)} -->\n"
+    return f"{body}<!-- moot export sha256:{text_sha256(body)} -->\n"
 
 
 def untouched(existing: str) -> bool:
     """Whether ``existing`` is an export of moot's that nobody has edited since."""
     m = MARK.search(existing)
-    return m is not None and _sha(existing[:m.start()]) == m.group(1)
+    return m is not None and text_sha256(existing[:m.start()]) == m.group(1)
 
 
 def free_path(path: Path) -> Path:

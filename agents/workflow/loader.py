@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moot.core.config import ConfigError
-from moot.core.config.loader import user_config_path
+from moot.core.config.loader import dotted_key, friendly_error, user_config_path
 
 from .model import PHASE_TYPES, Workflow
 
@@ -113,7 +113,7 @@ def parse(text: str, file: str) -> Workflow:
             loc = ["phases", int(m.group(1)), *([m.group(2)] if m.group(2) else [])]
             message = message[m.end():]
         line = line_of(node, loc)
-        key = _dotted(loc)
+        key = dotted_key(loc)
         raise ConfigError(message, file=file, line=line, key=key or None) from None
 
 
@@ -125,15 +125,11 @@ def _is_tag(loc: Sequence[Any], part: Any) -> bool:
 
 def _friendly(err: Any) -> str:
     kind = err.get("type")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
     if kind == "union_tag_invalid":
         return f"unknown phase type (known: {', '.join(PHASE_TYPES)})"
     if kind == "union_tag_not_found":
         return f"a phase needs a type ({', '.join(PHASE_TYPES)})"
-    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return friendly_error(err).removeprefix("Value error, ")
 
 
 def line_of(node: Any, loc: Sequence[Any]) -> int | None:
@@ -155,9 +151,3 @@ def line_of(node: Any, loc: Sequence[Any]) -> int | None:
         line = node.start_mark.line + 1 if not isinstance(part, str) else line
     return line
 
-
-def _dotted(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out

@@ -10,13 +10,13 @@ Paths stay inside the repository and pass through no symlink.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from moot.core.exports import text_sha256 as sha256
 from moot.core.storage import Store, redact
 from moot.core.text import clean
 from moot.core.words import slug
@@ -24,10 +24,6 @@ from moot.core.words import slug
 
 class OutputRefused(Exception):
     """The output path is not one moot writes (outside the repository, through a symlink, into .git)."""
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def output_path(template: str, *, task: str, run_id: str, now: float | None = None) -> str:

@@ -170,14 +170,16 @@ def locate(text: str, loc: Sequence[Any]) -> int | None:
     return None
 
 
-def _dotted(loc: Sequence[Any]) -> str:
+def dotted_key(loc: Sequence[Any]) -> str:
+    """A pydantic error location as the key a user reads (``phases[0].rounds``, ``models[1].model``)."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _friendly(err: Mapping[str, Any]) -> str:
+def friendly_error(err: Mapping[str, Any]) -> str:
+    """A pydantic error in a user's words."""
     if err.get("type") == "extra_forbidden":
         return "unknown key"
     if err.get("type") == "missing":
@@ -234,7 +236,7 @@ def _validate_layer(layer: Layer) -> None:
         if errors:
             loc = errors[0]["loc"]
             raise ConfigError(
-                _friendly(errors[0]), file=str(layer.path), line=locate(layer.text, loc), key=_dotted(loc)
+                friendly_error(errors[0]), file=str(layer.path), line=locate(layer.text, loc), key=dotted_key(loc)
             ) from None
     names = [m.get("name") for m in layer.data.get("models", []) if isinstance(m, Mapping)]
     for j, name in enumerate(names):
@@ -332,7 +334,7 @@ def _checked(merged: dict[str, Any], layers: list[Layer], environ: Mapping[str, 
     except ValidationError as e:  # a model no layer completes, or a bad override from the command line
         first = e.errors()[0]
         f, line = _where(layers, tuple(first["loc"]), merged.get("models", []))
-        raise ConfigError(_friendly(first), file=f or "command line", line=line, key=_dotted(first["loc"])) from None
+        raise ConfigError(friendly_error(first), file=f or "command line", line=line, key=dotted_key(first["loc"])) from None
     if not config.models:
         config.models = default_models(environ)
     from ..storage.redact import register_secret_env
@@ -384,7 +386,7 @@ def _check_references(config: Config, layers: list[Layer]) -> None:
         f, line = _where(layers, loc)
         known = ", ".join(sorted(aliases)) or "none"
         return ConfigError(f"{what} {alias!r} is not a configured model (known: {known})", file=f, line=line,
-                           key=_dotted(loc))
+                           key=dotted_key(loc))
 
     for role, alias in config.roles.items():
         if role not in ROLE_NAMES:
