@@ -21,9 +21,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from moot.context.scope import ContextStrategy
+
 Checkpoint = Literal["ask", "auto", "off"]
 Effort = Literal["low", "medium", "high"]
-ContextStrategy = Literal["full", "scoped", "distilled", "fresh"]
 
 #: A reference to what an earlier phase produced.
 REF = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\.(output|outputs)$")
@@ -192,7 +193,3 @@ class Workflow(_Strict):
                     if sub.name == name:
                         return sub
         return None
-
-
-PhaseModel = _Phase
-"""The fields every phase has."""

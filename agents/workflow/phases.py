@@ -54,8 +54,6 @@ class PhaseOutcome:
     tasks: list[dict[str, Any]] | None = None
     """A task list phase's tasks."""
     child_run: str | None = None
-    prompt: list[Message] = field(default_factory=list)
-    """The exact messages sent (the main call's)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Model, parameters, tokens, cost, latency: written beside the output."""
     facts: dict[str, Any] = field(default_factory=dict)
@@ -166,7 +164,7 @@ async def run_single(phase: SinglePhase, text: str, scope: Scope) -> PhaseOutcom
     if not result.ok:
         why = f"{result.error.kind}: {result.error.message}" if result.error else "no answer"
         raise PhaseFailed(f"{model.name}: {why}")
-    return PhaseOutcome(output=result.text.strip(), prompt=messages,
+    return PhaseOutcome(output=result.text.strip(),
                         meta={**_call_meta(model, params, result), "context": chosen})
 
 
