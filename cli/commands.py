@@ -46,16 +46,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    """``moot run``: TASK through the workflow ``--workflow`` or ``[agents] workflow`` names, else the run
-    command's own plan, split and carry out."""
-    workflow = getattr(args, "workflow", None) or loaded.config.agents.workflow
-    if workflow and not args.resume and not args.plan:
-        from .workflow_cmd import workflow as run_workflow
-
-        args.workflow_command, args.name = "run", workflow
-        return run_workflow(args, loaded)
-    if getattr(args, "workflow", None):
-        err("moot: --workflow takes a TASK (not --plan or --resume; moot workflow run --resume RUN resumes one)")
+    """``moot run``: TASK (or ``--plan FILE``) through the workflow ``--workflow`` or ``[agents] workflow``
+    names, ``feature-build`` unless set."""
+    if getattr(args, "workflow", None) and args.resume:
+        err("moot: --workflow takes a TASK or --plan (--resume RUN goes on with the workflow RUN ran)")
         return EXIT_USAGE
     return int(_lazy("run_cmd", "run")(args, loaded))
 

@@ -63,14 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON document")
     c.add_argument("--show", action="store_true", help="also print the text that would be sent")
 
-    r = sub.add_parser("run", help="carry out a plan on a branch of its own: tasks, edits, tests, review")
+    r = sub.add_parser("run", help="a workflow (feature-build) on TASK: plan, tasks carried out on a branch, review")
     r.add_argument("task", metavar="TASK", nargs="?", help="the task (planned first), or - to read it from stdin")
-    r.add_argument("--plan", metavar="FILE", help="carry out this plan (Markdown) instead of planning TASK")
+    r.add_argument("--plan", metavar="FILE", help="carry out this plan (Markdown): the workflow's plan is given")
     r.add_argument("--candidates", type=int, help="how many models carry out the plan, each in its own worktree")
     r.add_argument("--yes", action="store_true", help="do not stop to confirm the task list")
-    r.add_argument("--resume", metavar="RUN", help="resume an interrupted run")
+    r.add_argument("--resume", metavar="RUN", help="resume an interrupted workflow run (or branch run)")
     r.add_argument("--workflow", metavar="NAME",
-                   help="run TASK through this workflow (default: [agents] workflow, else plan and carry out)")
+                   help="the workflow to run (default: [agents] workflow, else feature-build; build: plan and tasks)")
     r.add_argument("--json", action="store_true", help="print one JSON document")
 
     rv = sub.add_parser("review", help="the diff of a run's branch against where it started")

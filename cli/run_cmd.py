@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from moot.core.config import LoadedConfig
+from moot.core.text import terminal_safe
 
-from .commands import _fit, _open_store, _planning_context, dump_json, err, plural, read_task
+from .commands import _open_store, dump_json, err, plural, read_task
 from .exec_printer import ExecPrinter, ticking
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
@@ -74,127 +75,62 @@ def _title(plan: str) -> str:
     return lines[0][:120] if lines else ""
 
 
-async def _make_plan(loaded: LoadedConfig, store: Any, task: str) -> tuple[str, str] | None:
-    """Plan ``task`` with the ensemble, exactly as ``moot plan`` does; the plan and its run id."""
-    from moot.core.discovery import model_statuses
-    from moot.core.ensemble import Ensemble, PlanOptions, StrategyError
-    from moot.core.ensemble.prompts import UnknownVariant
-
-    from .progress import ProgressPrinter
-
-    statuses = await model_statuses(loaded)
-    usable = [s.model.name for s in statuses if s.usable]
-    opts = PlanOptions()
-    ensemble = Ensemble(loaded, store, usable)
-    try:
-        result = ensemble.begin(task, opts)
-    except (StrategyError, UnknownVariant) as e:
-        err(f"moot: {e}")
-        return None
-    budget = await _fit(ensemble, loaded)
-    proposers = [p.proposer for p in result.proposals]
-    opts.context = _planning_context(loaded, task, [p.model for p in proposers], budget)
-    err(f"moot: planning: {result.strategy}: {plural(len(proposers), 'proposer')}")
-    printer = ProgressPrinter([f"{p.model.name} ({p.variant})" for p in proposers])
-    ensemble.on_progress = printer
-    try:
-        await ensemble.complete()
-    finally:
-        printer.finish()
-    for p in result.proposals:
-        if p.status != "done" and p.error:
-            err(f"  {p.proposer.model.name} ({p.proposer.variant}) {p.status}: {p.error}")
-    if not result.ok or not result.plan.strip():
-        err(f"moot: planning run {result.run_id} gave no plan")
-        return None
-    err(f"moot: planned in run {result.run_id}")
-    return result.plan, result.run_id
-
-
-def _show_tasks(routed: list[Any], models: list[str] | None) -> None:
-    err(f"moot: {len(routed)} task(s)" + (f", carried out by each of {', '.join(models)}" if models else "") + ":")
-    for rt in routed:
-        t = rt.task
-        deps = f" after {', '.join(t.depends_on)}" if t.depends_on else ""
-        who = "" if models else f" → {rt.alias}"
-        err(f"  {t.id}  [{rt.role}{who}] {t.title}{deps}")
-        if t.files:
-            err(f"      files: {', '.join(t.files)}")
-
-
-def _confirm(yes: bool) -> bool:
-    if yes or not sys.stdin.isatty():
-        return True
-    print("moot: carry out these tasks? [Y/n] ", end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("", "y", "yes")
-
-
 async def _run(args: argparse.Namespace, loaded: LoadedConfig, task: str, plan: str | None, n: int) -> int:
-    from moot.agents import execute as x
-    from moot.agents import runs
-    from moot.agents.routing import RoutingError
-    from moot.agents.session import RunSession
-    from moot.agents.tasks import DecomposeError
+    """TASK through the workflow ``--workflow`` or ``[agents] workflow`` names (``feature-build`` unless set);
+    with ``--plan FILE`` the plan is given to the workflow and the phases only it needed are skipped."""
+    from moot.agents.workflow.loader import DEFAULT_WORKFLOW, find, plan_phase
     from moot.core.providers.base import close_backends
 
-    store = _open_store()
-    runs.mark_stale(store)
-    printer = ExecPrinter()
-    session = RunSession(loaded.config, store, loaded.project_dir, on_event=printer)
-    try:
-        plan_run_id = None
-        if plan is None:
-            made = await _make_plan(loaded, store, task)
-            if made is None:
-                return EXIT_FAILED
-            plan, plan_run_id = made
-        model = session.planner
-        if model is None:
-            err("moot: no model to split the plan into tasks")
-            return EXIT_USAGE
-        run_id = session.begin(task, plan, plan_run_id=plan_run_id)
-        err(f"moot: run {run_id}: {model.name} splits the plan into tasks…")
-        meter = printer.step(f"{model.name} splits the plan into tasks")
-        try:
-            async with ticking(printer):
-                note = await session.split(on_event=meter.on_event)
-            session.set_candidates(n)
-        except (DecomposeError, RoutingError, x.ExecuteError) as e:
-            if isinstance(e, x.ExecuteError):
-                session.close(runs.RunState.FAILED, str(e))
-            err(f"moot: {e}")
-            return EXIT_FAILED if isinstance(e, DecomposeError) else EXIT_USAGE
-        err(f"moot: split in {meter.seconds:.0f} s ({plural(meter.tokens, 'token')})")
-        if note:
-            err(f"moot: {note}")
-        _show_tasks(session.routed, session.models)
-        if not _confirm(args.yes):
-            session.cancel()
-            err("moot: not carried out; nothing was changed")
-            return EXIT_FAILED
-        async with ticking(printer):
-            result = await session.carry_out()
-        return _report(args, result)
-    except asyncio.CancelledError:
-        if session.run_id and (stopped := runs.load(store, session.run_id)) is not None:
-            if stopped.state == runs.RunState.DECOMPOSING:  # nothing was carried out yet: nothing to resume
-                session.cancel()
-            else:
-                err(f"moot: interrupted; resume with `moot run --resume {session.run_id}` or drop it with "
-                    f"`moot reject {session.run_id}`")
-        raise
-    except Exception as e:
-        from moot.agents.worktree import WorktreeError
+    from .workflow_cmd import drive
 
-        if isinstance(e, WorktreeError):
-            err(f"moot: {e}")
-            return EXIT_FAILED
-        raise
+    found = find(args.workflow or loaded.config.agents.workflow or DEFAULT_WORKFLOW, loaded.project_dir)
+    given = None
+    if plan is not None:
+        if (source := plan_phase(found.workflow)) is None:
+            err(f"moot: workflow {found.workflow.name} carries no plan out (it has no routed phase): --plan needs "
+                "one that does")
+            return EXIT_USAGE
+        given = {source: plan}
+    try:
+        result = await drive(args, loaded, found, task, given=given, candidates=n)
+        return _finish(args, result)
     finally:
-        session.release()
-        store.close()
         await close_backends()
+
+
+def _finish(args: argparse.Namespace, result: Any) -> int:
+    """``moot run``'s answer once its workflow ends: the phases after the branch was made, then the branch run
+    (its tasks, tests, review and what to do next); ``--json``: the branch run's document with the workflow's."""
+    from moot.agents import runs
+
+    if isinstance(result, int):
+        return result
+    routed = next((p for p in result.phases if p.type == "routed" and p.outcome and p.outcome.child_run), None)
+    store = _open_store()
+    try:
+        branch_run = runs.load(store, routed.outcome.child_run) if routed and routed.outcome else None
+    finally:
+        store.close()
+    ok = result.state == "done" and (branch_run is None or branch_run.ok)
+    if args.json:
+        doc = _run_json(branch_run) if branch_run is not None else {}
+        print(dump_json({**doc, "workflow": result.to_json()}))
+        return EXIT_OK if ok else EXIT_FAILED
+    after = result.phases[result.phases.index(routed) + 1:] if routed is not None else result.phases
+    for p in after:
+        if p.state == "skipped":
+            continue
+        print(f"## {p.name} ({p.type}) · {p.state}\n")
+        print(terminal_safe((p.outcome.output if p.outcome else p.error or "").strip()) + "\n")
+        for f in p.files:
+            print(f"- wrote {f}")
+    if branch_run is not None:
+        _report(args, branch_run)
+    else:
+        print(f"workflow run {result.run_id} {result.state}: no branch was made"
+              + (f" ({result.error})" if result.error else "")
+              + f". `moot show {result.run_id}` shows each phase; `moot run --resume {result.run_id}` goes on")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
@@ -204,9 +140,14 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     from moot.agents.worktree import WorktreeError
     from moot.core.providers.base import close_backends
 
+    from .workflow_cmd import drive, resumed
+
     store = _open_store()
     runs.mark_stale(store)
     try:
+        if (found := resumed(store, args.resume, loaded)) is not None:  # a workflow run: on at its phase
+            store.close()
+            return _finish(args, await drive(args, loaded, found, None))
         run = runs.load(store, args.resume)
         if run is None:
             err(f"moot: no execution run {args.resume!r} (see `moot history`)")
@@ -231,15 +172,21 @@ async def _resume(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         await close_backends()
 
 
+def _run_json(run: Any) -> dict[str, Any]:
+    from moot.agents.hunks import flagged_changes
+
+    doc = dict(run.to_json())
+    c = run.chosen
+    doc["warnings"] = [{"path": path, "why": why}
+                       for path, why in (flagged_changes(Path(run.repo_dir), run.base_sha, c.branch) if c else [])]
+    return doc
+
+
 def _report(args: argparse.Namespace, run: Any) -> int:
     from moot.agents.hunks import flagged_changes
 
     if args.json:
-        doc = run.to_json()
-        c = run.chosen
-        doc["warnings"] = [{"path": path, "why": why}
-                           for path, why in (flagged_changes(Path(run.repo_dir), run.base_sha, c.branch) if c else [])]
-        print(dump_json(doc))
+        print(dump_json(_run_json(run)))
         return EXIT_OK if run.ok else EXIT_FAILED
     out: list[str] = []
     for c in run.candidates if len(run.candidates) > 1 else run.candidates[:1]:

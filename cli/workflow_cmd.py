@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from moot.core.config import ConfigError, LoadedConfig
+from moot.core.config import LoadedConfig
 from moot.core.text import one_line
 
 from .commands import _open_store, dump_json, err, read_task
 from .exec_printer import ExecPrinter, ticking
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .progress import ProgressPrinter
 
 
 def workflow(args: argparse.Namespace, loaded: LoadedConfig) -> int:
@@ -134,11 +135,17 @@ def show_run(run: dict[str, Any], as_json: bool) -> int:
 
 def _asker(args: argparse.Namespace) -> Any:
     """The checkpoint's question: ``--yes`` says yes; a terminal is asked; otherwise nobody (the run stops)."""
+    from moot.agents.workflow.engine import DEFAULT
+
     async def yes(point: Any) -> bool:
         err(f"moot: checkpoint at {point.phase} ({'; '.join(point.reasons)}): going on (--yes)")
         return True
 
     async def terminal(point: Any) -> bool:
+        if point.setting == DEFAULT:  # nobody set it: the task list was just shown, and yes is the default
+            print("moot: carry out these tasks? [Y/n] ", end="", file=sys.stderr, flush=True)
+            answer = await asyncio.to_thread(sys.stdin.readline)
+            return answer.strip().lower() in ("", "y", "yes")
         err(f"\nmoot: checkpoint {point.when} {point.phase} ({point.setting} = {point.value})")
         for reason in point.reasons:
             err(f"  - {reason}")
@@ -150,24 +157,108 @@ def _asker(args: argparse.Namespace) -> Any:
 
     if args.yes:
         return yes
-    return terminal if sys.stdin.isatty() and sys.stderr.isatty() else None
+    return terminal if sys.stdin.isatty() else None
 
 
-async def _run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+def progress(printer: Any) -> Any:
+    """The engine's events as lines on stderr: phases and notes here, a routed phase's run by ``printer``."""
+    def on_event(ev: Any) -> None:
+        if not isinstance(ev, tuple):
+            printer(ev)
+            return
+        kind, name, what = ev
+        if kind == "phase":
+            err(f"moot: phase {name}: {what}")
+        elif kind == "note":
+            err(f"moot: {name}: {what}")
+        elif kind == "tasks":
+            show_tasks(*what)
+        elif kind == "routed":
+            err(f"moot: run {what}: phase {name} carries the tasks out on a branch of its own")
+        else:
+            err(f"moot: phase {name}: {kind} run {what}")
+
+    return on_event
+
+
+def show_tasks(routed: list[Any], models: list[str] | None) -> None:
+    """A routed phase's task list, each with its role, model (or the candidates' models), files and what it
+    waits for."""
+    err(f"moot: {len(routed)} task(s)" + (f", carried out by each of {', '.join(models)}" if models else "") + ":")
+    for rt in routed:
+        t = rt.task
+        deps = f" after {', '.join(t.depends_on)}" if t.depends_on else ""
+        who = "" if models else f" → {rt.alias}"
+        err(f"  {t.id}  [{rt.role}{who}] {t.title}{deps}")
+        if t.files:
+            err(f"      files: {', '.join(t.files)}")
+
+
+async def drive(args: argparse.Namespace, loaded: LoadedConfig, found: Any, task: str | None, *,
+                given: dict[str, str] | None = None, candidates: int | None = None) -> Any:
+    """Run (or with ``args.resume``, resume) the workflow ``found`` on ``task``, its progress on stderr; the
+    ``WorkflowResult``, or an exit code when it could not run. ``moot run`` and ``moot workflow run`` share it."""
     from moot.agents.workflow.engine import WorkflowEngine
-    from moot.agents.workflow.loader import find
     from moot.agents.workflow.phases import CheckpointStop, PhaseFailed
     from moot.core.discovery import model_statuses
-    from moot.core.providers.base import close_backends
+    from moot.core.ensemble.engine import new_run_id
 
     store = _open_store()
     try:
+        statuses = await model_statuses(loaded)
+        usable = [s.model.name for s in statuses if s.usable]
+        printer = ExecPrinter()
+        engine = WorkflowEngine(loaded, store, usable, loaded.project_dir, found, ask=_asker(args),
+                                on_event=progress(printer))
+        engine.ensemble_progress = ProgressPrinter  # an ensemble phase's proposers, a line each
+        phases = [p.name for p in found.workflow.phases]
+        err(f"moot: workflow {found.workflow.name}: " + " → ".join(
+            f"{n} (given)" if n in (given or {}) else n for n in phases))
+        run_id = args.resume or new_run_id()
+        try:
+            async with ticking(printer):
+                result = await (engine.resume(run_id) if args.resume else
+                                engine.run(task or "", run_id=run_id, given=given, candidates=candidates))
+        except asyncio.CancelledError:
+            err(f"moot: interrupted; `moot run --resume {run_id}` goes on at the phase it stopped in")
+            raise
+        except CheckpointStop as e:
+            err(f"moot: {e}")
+            return EXIT_FAILED
+        except PhaseFailed as e:
+            err(f"moot: {e}")
+            return EXIT_USAGE
+        err(f"moot: workflow run {result.run_id} {result.state} in {result.wall_s:.1f} s"
+            + (f": {result.error}" if result.error else ""))
+        return result
+    finally:
+        store.close()
+
+
+def resumed(store: Any, run_id: str, loaded: LoadedConfig) -> Any:
+    """The workflow a stored workflow run ran (None when ``run_id`` is no workflow run)."""
+    from moot.agents.workflow.loader import find
+
+    run = store.run(run_id)
+    if run is None or run.get("kind") != "workflow":
+        return None
+    return find(str(run["strategy"]), loaded.project_dir)
+
+
+async def _run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from moot.agents.workflow.loader import find
+    from moot.core.providers.base import close_backends
+
+    try:
         if args.resume:
-            run = store.run(args.resume)
-            if run is None or run.get("kind") != "workflow":
+            store = _open_store()
+            try:
+                found = resumed(store, args.resume, loaded)
+            finally:
+                store.close()
+            if found is None:
                 err(f"moot: no workflow run {args.resume!r} (see `moot history`)")
                 return EXIT_USAGE
-            found = find(str(run["strategy"]), loaded.project_dir)
             task = None
         else:
             if not args.name or not args.task:
@@ -178,35 +269,9 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             if task is None or not task.strip():
                 err("moot: the task is empty")
                 return EXIT_USAGE
-        statuses = await model_statuses(loaded)
-        usable = [s.model.name for s in statuses if s.usable]
-        printer = ExecPrinter()
-
-        def progress(ev: Any) -> None:
-            if isinstance(ev, tuple):
-                kind, name, what = ev
-                if kind == "phase":
-                    err(f"moot: phase {name}: {what}")
-                elif kind == "note":
-                    err(f"moot: {name}: {what}")
-                else:
-                    err(f"moot: phase {name}: {kind} run {what}")
-            else:
-                printer(ev)
-
-        engine = WorkflowEngine(loaded, store, usable, loaded.project_dir, found, ask=_asker(args), on_event=progress)
-        err(f"moot: workflow {found.workflow.name}: " + " → ".join(p.name for p in found.workflow.phases))
-        try:
-            async with ticking(printer):
-                result = await (engine.resume(args.resume) if args.resume else engine.run(task or ""))
-        except CheckpointStop as e:
-            err(f"moot: {e}")
-            return EXIT_FAILED
-        except PhaseFailed as e:
-            err(f"moot: {e}")
-            return EXIT_USAGE
-        err(f"moot: workflow run {result.run_id} {result.state} in {result.wall_s:.1f} s"
-            + (f": {result.error}" if result.error else ""))
+        result = await drive(args, loaded, found, task)
+        if isinstance(result, int):
+            return result
         if args.json:
             print(dump_json(result.to_json()))
         else:
@@ -216,8 +281,5 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
                 for f in p.files:
                     print(f"- wrote {f}")
         return EXIT_OK if result.state == "done" else EXIT_FAILED
-    except ConfigError:
-        raise
     finally:
-        store.close()
         await close_backends()

@@ -95,7 +95,13 @@ def test_run_json_document(scripted, repo, tmp_path, capsys, user_config) -> Non
     before = snapshot(repo)
     code, doc, err = run_json(capsys, "--plan", str(tmp_path / "plan.md"), "--yes")
     assert code == 0, err
-    assert set(doc) == {"run_id", "branch", "tasks", "tests", "review", "warnings"}
+    assert set(doc) == {"run_id", "branch", "tasks", "tests", "review", "warnings", "workflow"}
+    wf = doc["workflow"]  # the plan is given: the workshop is not needed; the rest of feature-build runs
+    assert wf["workflow"] == "feature-build" and wf["state"] == "done"
+    assert [(p["name"], p["state"]) for p in wf["phases"]] == [
+        ("workshop", "skipped"), ("plan", "done"), ("decompose", "done"), ("execute", "done"),
+        ("integrate", "done"), ("audit", "done")]
+    assert wf["phases"][1]["meta"] == {"given": True} and wf["phases"][3]["child_run"] == doc["run_id"]
     assert doc["warnings"] == []  # no file of moot's, the shell's, CI's or git's was changed
     assert doc["branch"] == f"moot/{doc['run_id']}"
     assert doc["tasks"] == [{"id": "t1", "title": "make x ok", "role": "backend", "model": "alpha",
@@ -107,19 +113,22 @@ def test_run_json_document(scripted, repo, tmp_path, capsys, user_config) -> Non
 
 
 def test_run_plans_the_task_first(scripted, repo, capsys) -> None:
-    scripted.enqueue("alpha", "plan a")
-    scripted.enqueue("beta", "plan b")
-    scripted.enqueue("gamma", "plan c")
-    scripted.enqueue("alpha", "## Plan\nChange x.txt to ok.\n")
+    """``moot run TASK`` is the feature-build workflow: a workshop, a plan, its tasks, a summary and an audit."""
+    for phase in ("workshop", "plan"):  # three proposers, and alpha judges
+        scripted.enqueue("alpha", f"{phase} a")
+        scripted.enqueue("beta", f"{phase} b")
+        scripted.enqueue("gamma", f"{phase} c")
+        scripted.enqueue("alpha", f"## {phase}\nChange x.txt to ok.\n")
     one_task(scripted)
     code, doc, err = run_json(capsys, "make x ok", "--yes")
     assert code == 0 and doc["tasks"][0]["status"] == "done"
-    decompose = next(msgs for name, msgs, _ in scripted.calls[4:] if name == "alpha")
+    assert [p["state"] for p in doc["workflow"]["phases"]] == ["done"] * 6  # feature-build, whole
+    decompose = next(msgs for name, msgs, _ in scripted.calls[8:] if name == "alpha")
     assert "Change x.txt to ok." in decompose[-1]["content"]
-    assert "planned in run" in err
+    assert "workflow feature-build: workshop → plan → decompose → execute → integrate → audit" in err
     assert main(["history", "--json"]) == 0
-    kinds = {r["kind"]: r["status"] for r in json.loads(capsys.readouterr().out)}
-    assert kinds == {"plan": "done", "exec": "done"}
+    kinds = sorted((r["kind"], r["status"]) for r in json.loads(capsys.readouterr().out))
+    assert kinds == [("exec", "done"), ("plan", "done"), ("plan", "done"), ("workflow", "done")]
 
 
 def test_a_planner_that_cannot_split_the_plan_gets_it_as_one_task(scripted, repo, tmp_path, capsys) -> None:
@@ -294,6 +303,39 @@ def test_a_killed_run_is_listed_interrupted_and_resumes(scripted, repo, tmp_path
     assert len(scripted.calls) == 1  # only t2 was asked again
     assert git(repo, "show", f"{doc['branch']}:y.txt") == "because\n"
     assert main(["run", "--resume", run_id]) == 2  # nothing left to resume
+
+
+def test_a_killed_workflow_resumes_its_branch_run_where_it_stopped(scripted, repo, tmp_path, capsys) -> None:
+    """``moot run --resume`` of the workflow run goes on with the branch run its execute phase had begun (the
+    task done stays done), then the phases after it."""
+    tasks = task_list({"id": "t1", "title": "x", "files": ["x.txt"]},
+                      {"id": "t2", "title": "y", "files": ["y.txt"], "depends_on": ["t1"]})
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(tests=str(ROOT / "tests"), tasks=tasks, first=block("x.txt", "no\n", "ok\n"),
+                                    plan=str(tmp_path / "plan.md")))
+    proc = subprocess.Popen([sys.executable, str(driver)], cwd=repo, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "t2: alpha working" in line:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert main(["history", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    workflow = next(r["id"] for r in rows if r["kind"] == "workflow")
+    branch_run = next(r["id"] for r in rows if r["kind"] == "exec")
+
+    scripted.enqueue("alpha", block("y.txt", "why\n", "because\n"))
+    assert main(["run", "--resume", workflow, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run_id"] == branch_run  # the same branch run, carried on
+    assert [(t["id"], t["status"]) for t in doc["tasks"]] == [("t1", "done"), ("t2", "done")]
+    assert [p["state"] for p in doc["workflow"]["phases"]] == ["skipped"] + ["done"] * 5
+    assert git(repo, "show", f"{doc['branch']}:y.txt") == "because\n"
+    work = [msgs[-1]["content"] for _, msgs, _ in scripted.calls]
+    assert len(work) == 4 and "y.txt" in work[0]  # t2, then integrate and the audit's two reviews
+    assert main(["run", "--resume", workflow]) == 0  # done already: shown again, nothing asked
+    assert len(scripted.calls) == 4 and f"run {branch_run} ready" in capsys.readouterr().out
 
 
 def test_an_interrupted_run_can_be_rejected(scripted, repo, tmp_path, capsys) -> None:

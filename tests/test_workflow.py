@@ -5,6 +5,7 @@ phase that stopped, and the ``moot workflow`` commands."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from gitrepo import git, hermetic_git, make_repo  # noqa: F401  (hermetic_git is
 from moot.agents.workflow import store as stored
 from moot.agents.workflow.engine import Checkpoint, WorkflowEngine
 from moot.agents.workflow.loader import available, find, parse
-from moot.agents.workflow.phases import CheckpointStop
+from moot.agents.workflow.phases import CheckpointStop, PhaseFailed
 from moot.cli.main import main
 from moot.core.config import ConfigError, load_config
 from moot.core.storage import Store
@@ -410,10 +411,33 @@ def test_moot_run_goes_through_the_workflow_it_is_given(repo: Path, user_config,
     wf.mkdir(parents=True)
     (wf / "w.yaml").write_text(ASKING.format(value="off"))
     assert main(["run", "--workflow", "w", "t", "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["workflow"]  # no branch was made: the workflow's document alone
     assert doc["workflow"] == "w" and [p["name"] for p in doc["phases"]] == ["first", "second"]
     user_config(CONFIG + '\n[agents]\nworkflow = "w"\n')
     assert main(["run", "t", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["workflow"] == "w"
+    assert json.loads(capsys.readouterr().out)["workflow"]["workflow"] == "w"
+    (repo / "plan.md").write_text("# A plan\n\nDo it.\n")
     assert main(["run", "--workflow", "w", "--plan", "plan.md"]) == 2
-    assert "--workflow takes a TASK" in capsys.readouterr().err
+    assert "workflow w carries no plan out" in capsys.readouterr().err
+    assert main(["run", "--workflow", "w", "--resume", "x"]) == 2
+    assert "--workflow takes a TASK or --plan" in capsys.readouterr().err
+
+
+def test_moot_run_with_a_plan_skips_what_only_the_plan_needed(repo: Path, scripted, capsys) -> None:
+    """The build workflow with the plan given: plan is recorded as given, the rest runs; an unknown given phase
+    is refused before anything runs."""
+    from moot.agents.workflow.loader import plan_phase
+
+    assert plan_phase(find("build", repo).workflow) == "plan"
+    assert plan_phase(find("feature-build", repo).workflow) == "plan"
+    assert plan_phase(find("workshop", repo).workflow) is None
+    one_task_edit(scripted)
+    (repo / "plan.md").write_text("# Make x ok\n\nChange x.txt to ok.\n")
+    assert main(["run", "--workflow", "build", "--plan", "plan.md", "--json", "--yes"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(p["name"], p["state"]) for p in doc["workflow"]["phases"]] == [
+        ("plan", "done"), ("decompose", "done"), ("execute", "done")]
+    assert doc["tasks"][0]["status"] == "done" and "Change x.txt to ok." in scripted.calls[0][1][-1]["content"]
+    loaded = load_config(repo)
+    with pytest.raises(PhaseFailed, match="has no phase nope"):
+        asyncio.run(WorkflowEngine(loaded, Store(), [], repo, find("build", repo)).run("t", given={"nope": "x"}))

@@ -47,6 +47,8 @@ class Checkpoint:
 
 
 Ask = Callable[[Checkpoint], Awaitable[bool]]
+#: A phase the run did not need (its output only fed phases that were given).
+SKIPPED = "skipped"
 #: The execute checkpoint nobody configured: it asks on a terminal and goes on without one, as ``moot run`` does.
 DEFAULT = "the default"
 
@@ -92,15 +94,57 @@ class WorkflowEngine:
         self.ask = ask
         self.on_event = on_event or (lambda e: None)
         self.outcomes: dict[str, PhaseOutcome] = {}
+        self.candidates: int | None = None
+        self.ensemble_progress: Callable[[list[str]], Any] | None = None
+        """What follows an ensemble phase's proposers (see ``Scope.ensemble_progress``)."""
+        self.interrupted: dict[str, str] = {}
+        """Routed phases stopped mid-way, with the branch run each had begun (``resume`` carries it on)."""
 
     # ------------------------------------------------------------------------------------------ running
 
-    async def run(self, task: str, *, run_id: str | None = None) -> WorkflowResult:
+    async def run(self, task: str, *, run_id: str | None = None, given: dict[str, str] | None = None,
+                  candidates: int | None = None) -> WorkflowResult:
+        """Run every phase on ``task``. ``given`` names phases whose output the user brings (``{"plan": text}``
+        for ``moot run --plan FILE``): they are recorded as given, and the phases only they needed are skipped.
+        ``candidates`` is how many models carry out a routed phase that does not say."""
         from moot.core.ensemble.engine import new_run_id
 
+        given = given or {}
+        unknown = [name for name in given if self.workflow.phase(name) is None]
+        if unknown:
+            raise PhaseFailed(f"workflow {self.workflow.name} has no phase {', '.join(unknown)}")
         run_id = run_id or new_run_id()
+        self.candidates = candidates
         stored.begin(self.store, run_id, self.workflow.name, task, str(self.repo))
-        return await self._go(run_id, task, done={})
+        done: dict[str, PhaseOutcome] = {}
+        needed = self.needed(set(given))
+        for position, phase in enumerate(self.workflow.phases):
+            if phase.name in given:
+                outcome = PhaseOutcome(output=given[phase.name].strip(), meta={"given": True})
+                stored.phase_started(self.store, run_id, position, phase.name, phase.type)
+                stored.phase_ended(self.store, run_id, phase.name, state="done", output=outcome.output,
+                                   meta=outcome.meta)
+                done[phase.name] = outcome
+            elif phase.name not in needed:
+                stored.phase_started(self.store, run_id, position, phase.name, phase.type)
+                stored.phase_ended(self.store, run_id, phase.name, state=SKIPPED)
+        return await self._go(run_id, task, done=done, skipped=set(self.phase_names()) - needed - set(given))
+
+    def phase_names(self) -> list[str]:
+        return [p.name for p in self.workflow.phases]
+
+    def needed(self, given: set[str]) -> set[str]:
+        """The phases that must run when ``given`` are given: every one after the last given, and the earlier
+        ones whose output a needed phase takes."""
+        names = self.phase_names()
+        last = max((names.index(g) for g in given if g in names), default=-1)
+        need = set(names[last + 1:])
+        for phase in reversed(self.workflow.phases):
+            if phase.name not in need:
+                continue
+            refs = list(phase.input) + [ref for sub in getattr(phase, "phases", []) for ref in sub.input]
+            need |= {ref.split(".", 1)[0] for ref in refs} - given
+        return need
 
     async def resume(self, run_id: str) -> WorkflowResult:
         """Go on with a stored run at the first phase that did not finish (or whose checkpoint said no)."""
@@ -109,24 +153,36 @@ class WorkflowEngine:
             raise PhaseFailed(f"there is no workflow run {run_id}")
         done: dict[str, PhaseOutcome] = {}
         reask: set[str] = set()
+        skipped: set[str] = set()
+        self.interrupted = {}
         for row in stored.phases(self.store, run_id):
+            if row["state"] == SKIPPED:
+                skipped.add(row["name"])
+            elif row["state"] != "done" and row["type"] == "routed" and row["child_run"]:
+                self.interrupted[row["name"]] = row["child_run"]  # its branch run goes on where it stopped
             if row["state"] == "done":
                 done[row["name"]] = PhaseOutcome(output=row["output"], outputs=row["outputs"], tasks=row["tasks"],
                                                  child_run=row["child_run"], meta=row["meta"])
                 if row["decision"] is not None and not row["decision"].get("go_on", True):
                     reask.add(row["name"])  # its output stands; its checkpoint is asked again
         self.store.set_run_status(run_id, "running")
-        return await self._go(run_id, str(run["task"]), done=done, reask=reask)
+        return await self._go(run_id, str(run["task"]), done=done, reask=reask, skipped=skipped)
 
     async def _go(self, run_id: str, task: str, done: dict[str, PhaseOutcome],
-                  reask: set[str] | None = None) -> WorkflowResult:
+                  reask: set[str] | None = None, skipped: set[str] | None = None) -> WorkflowResult:
         result = WorkflowResult(run_id, self.workflow.name, task)
         started = time.monotonic()
-        scope = Scope(self.loaded, self.store, self.usable, self.repo, run_id, task, on_event=self.on_event)
+        scope = Scope(self.loaded, self.store, self.usable, self.repo, run_id, task, on_event=self.on_event,
+                      candidates=self.candidates, interrupted=self.interrupted,
+                      ensemble_progress=self.ensemble_progress)
         scope.confirm_tasks = lambda phase, routed: self._confirm_tasks(phase, routed, scope)
         status = "failed"
         try:
             for position, phase in enumerate(self.workflow.phases):
+                if phase.name in (skipped or set()):
+                    result.phases.append(PhaseRecord(phase.name, phase.type, SKIPPED))
+                    self.on_event(("phase", phase.name, SKIPPED))
+                    continue
                 if phase.name in done:
                     self.outcomes[phase.name] = done[phase.name]
                     record = PhaseRecord(phase.name, phase.type, "done", done[phase.name])

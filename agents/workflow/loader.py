@@ -18,7 +18,7 @@ from typing import Any
 from moot.core.config import ConfigError
 from moot.core.config.loader import dotted_key, friendly_error, user_config_path
 
-from .model import PHASE_TYPES, Workflow
+from .model import PHASE_TYPES, RoutedPhase, SinglePhase, Workflow
 
 SUFFIXES = (".yaml", ".yml")
 WHERE = re.compile(r"phases\[(\d+)\](?:\.(\w+))?:\s*")
@@ -63,6 +63,10 @@ def available(project_dir: Path | None) -> tuple[dict[str, Found], list[ConfigEr
                 continue
             found[wf.name] = Found(wf, str(entry), source)
     return found, errors
+
+
+#: The workflow ``moot run TASK`` runs when neither ``--workflow`` nor ``[agents] workflow`` names one.
+DEFAULT_WORKFLOW = "feature-build"
 
 
 def find(name: str, project_dir: Path | None) -> Found:
@@ -151,3 +155,16 @@ def line_of(node: Any, loc: Sequence[Any]) -> int | None:
         line = node.start_mark.line + 1 if not isinstance(part, str) else line
     return line
 
+
+
+def plan_phase(workflow: Workflow) -> str | None:
+    """The phase whose output is the plan the workflow's first routed phase carries out (``moot run --plan FILE``
+    gives it): the input of the task list phase that feeds the routed one, else that phase itself. None when the
+    workflow carries nothing out."""
+    routed = next((p for p in workflow.phases if isinstance(p, RoutedPhase)), None)
+    if routed is None or not routed.input:
+        return None
+    source = workflow.phase(routed.input[0].split(".", 1)[0])
+    if isinstance(source, SinglePhase) and source.format == "tasks" and source.input:
+        return source.input[0].split(".", 1)[0]
+    return source.name if source is not None else None

@@ -73,6 +73,13 @@ class Scope:
     on_event: Callable[[Any], None] = lambda e: None
     confirm_tasks: Callable[[RoutedPhase, list[Any]], Awaitable[bool]] | None = None
     """Asked before a routed phase carries out its tasks (the execute checkpoint); None: go on."""
+    candidates: int | None = None
+    """How many models carry out a routed phase that does not say (``moot run --candidates``)."""
+    interrupted: dict[str, str] = field(default_factory=dict)
+    """Routed phases to go on with: phase name → the branch run it had begun."""
+    ensemble_progress: Callable[[list[str]], Any] | None = None
+    """Given an ensemble phase's proposers, what follows its progress (called with each ``Progress``; its
+    ``finish()`` when the phase ends): a command line's status lines. None: the events alone."""
 
     async def repository(self, phase: Any, text: str, budget: int | None = None) -> tuple[str | None, dict[str, Any]]:
         """The repository context for ``phase`` working on ``text``, by its ``context_strategy`` (else
@@ -149,6 +156,8 @@ async def run_single(phase: SinglePhase, text: str, scope: Scope) -> PhaseOutcom
         from moot.agents.landing import split_plan
 
         tasks, note = await split_plan(scope.loaded.config, scope.store, scope.repo, scope.run_id, text)
+        if note:
+            scope.on_event(("note", phase.name, note))
         listed = "\n".join(f"{n}. {t.title} ({t.role or 'role from its files'}): {', '.join(t.files) or 'no files'}"
                            for n, t in enumerate(tasks, start=1))
         return PhaseOutcome(output=listed + (f"\n\n{note}" if note else ""),
@@ -195,17 +204,26 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
         budget = int(shape.context_tokens)
         scope.on_event(("note", phase.name, shape.note))
     opts.context, chosen = await scope.repository(phase, text, budget)
-    if phase.mode == "sequential":  # each proposer sees the proposals before it
-        for p in ensemble.proposals:
-            earlier = [q for q in ensemble.proposals[:p.index] if q.status == "done" and q.text.strip()]
-            ensemble.task = text + "".join(f"\n\n## An earlier proposal ({q.proposer.model.name})\n\n{q.text.strip()}"
-                                           for q in earlier)
-            await ensemble.propose([p.index])
-        ensemble.task = text
-        await ensemble.synthesise()
-        ensemble.finish("done" if result.ok else "failed")
-    else:
-        await ensemble.complete()
+    printer = None
+    if scope.ensemble_progress is not None:
+        printer = scope.ensemble_progress([f"{p.proposer.model.name} ({p.proposer.variant})"
+                                           for p in result.proposals])
+        ensemble.on_progress = printer
+    try:
+        if phase.mode == "sequential":  # each proposer sees the proposals before it
+            for p in ensemble.proposals:
+                earlier = [q for q in ensemble.proposals[:p.index] if q.status == "done" and q.text.strip()]
+                ensemble.task = text + "".join(f"\n\n## An earlier proposal ({q.proposer.model.name})\n\n"
+                                               f"{q.text.strip()}" for q in earlier)
+                await ensemble.propose([p.index])
+            ensemble.task = text
+            await ensemble.synthesise()
+            ensemble.finish("done" if result.ok else "failed")
+        else:
+            await ensemble.complete()
+    finally:
+        if printer is not None:
+            printer.finish()
     if not result.ok or not result.plan.strip():
         raise PhaseFailed("no proposal and no synthesis: " + "; ".join(
             f"{p.proposer.model.name}: {p.error}" for p in result.proposals if p.error) or "every model failed")
@@ -256,19 +274,29 @@ async def run_routed(phase: RoutedPhase, text: str, tasks: list[dict[str, Any]] 
     from moot.agents.session import RunSession
     from moot.agents.tasks import Task
 
+    from . import store as stored
+
     config = scope.loaded.config
     if phase.routing:
         config = config.model_copy(update={"roles": {**config.roles, **phase.routing}})
     session = RunSession(config, scope.store, scope.repo, on_event=scope.on_event)
+    if (begun := _begun(scope, phase.name)) is not None:  # resumed: the branch run it had begun goes on
+        scope.on_event(("routed", phase.name, begun.run_id))
+        run = await session.resume(begun.run_id) if begun.state in _UNFINISHED else begun
+        session.release()
+        return await _routed_outcome(run, scope)
     run_id = session.begin(scope.task, plan)
+    stored.child_begun(scope.store, scope.run_id, phase.name, run_id)
     scope.on_event(("routed", phase.name, run_id))
     try:
         if tasks is not None:
             session.take([Task.model_validate(t) for t in tasks])
         else:
             await session.split()
-        if phase.candidates > 1:
-            session.set_candidates(phase.candidates)
+        candidates = phase.candidates if phase.candidates > 1 else scope.candidates or 1
+        if candidates > 1:
+            session.set_candidates(candidates)
+        scope.on_event(("tasks", phase.name, (session.routed, session.models)))
         if scope.confirm_tasks is not None:
             try:
                 await scope.confirm_tasks(phase, session.routed)
@@ -278,6 +306,26 @@ async def run_routed(phase: RoutedPhase, text: str, tasks: list[dict[str, Any]] 
         run = await session.carry_out()
     finally:
         session.release()
+    return await _routed_outcome(run, scope)
+
+
+#: Branch run states an interrupted routed phase goes on from (carried on), besides ready and failed (kept).
+_UNFINISHED = ("executing", "testing", "reviewing", "interrupted")
+
+
+def _begun(scope: Scope, phase: str) -> Any:
+    """The branch run an interrupted routed phase had begun, when it got past its task list: it is carried on
+    (or, if it had finished, kept) rather than begun again. None: begin a new one."""
+    from moot.agents import runs
+
+    begun = scope.interrupted.get(phase)
+    run = runs.load(scope.store, begun) if begun else None
+    if run is None or str(run.state) not in (*_UNFINISHED, "ready", "failed"):
+        return None
+    return run
+
+
+async def _routed_outcome(run: Any, scope: Scope) -> PhaseOutcome:
     chosen = run.chosen
     done = [t for t in (chosen.tasks if chosen else [])]
     outputs = [f"{t.title}: {t.status}" + (f" ({t.commit[:10]})" if t.commit else "") +

@@ -27,7 +27,7 @@ SCHEMA = Schema(
                 position     INTEGER NOT NULL,        -- order in the workflow (sub-phases after their parent)
                 name         TEXT NOT NULL,
                 type         TEXT NOT NULL,
-                state        TEXT NOT NULL,           -- running, done, failed, stopped
+                state        TEXT NOT NULL,           -- running, done, failed, stopped, skipped
                 output       TEXT NOT NULL DEFAULT '',
                 outputs_json TEXT NOT NULL DEFAULT '[]',
                 tasks_json   TEXT,                    -- a task list phase's tasks
@@ -71,6 +71,12 @@ def phase_ended(store: Store, run_id: str, name: str, *, state: str, output: str
         (state, redact(output), json.dumps([redact(o) for o in outputs or []]),
          json.dumps(tasks) if tasks is not None else None, child_run, json.dumps(meta or {}),
          redact(error) if error else None, time.time(), run_id, name))
+
+
+def child_begun(store: Store, run_id: str, name: str, child_run: str) -> None:
+    """Phase ``name`` began the run ``child_run`` (kept at once, so an interrupted phase can go on with it)."""
+    _sql(store).execute("UPDATE workflow_phases SET child_run = ? WHERE run_id = ? AND name = ?",
+                        (child_run, run_id, name))
 
 
 def decided(store: Store, run_id: str, name: str, decision: dict[str, Any]) -> None:

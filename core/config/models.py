@@ -201,8 +201,8 @@ class AgentsConfig(_Strict):
     candidates: int = Field(default=1, ge=1, le=4)
     """How many models carry out the same plan, each in its own worktree (the tests pick the winner)."""
     workflow: str | None = None
-    """The workflow ``moot run TASK`` runs (``feature-build``…); unset: plan, split into tasks and carry them
-    out, as the run command always has."""
+    """The workflow ``moot run TASK`` runs; unset: ``feature-build`` (workshop, plan, task list, the tasks on a
+    branch, a summary and an audit); ``build`` is the plan, the task list and the tasks alone."""
     test_env_allow: list[str] = Field(default_factory=list)
     """Variables holding a secret (``*_API_KEY``, ``*_TOKEN``, a model's ``api_key_env``…) that the test command
     may see all the same; every other one is left out of its environment, since it runs code a model wrote."""

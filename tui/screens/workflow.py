@@ -183,6 +183,9 @@ class WorkflowScreen(MootScreen[None]):
                     self.call_next(self._line, f"{name} failed", "workflow-error")
             elif kind == "note":
                 self.call_next(self._line, f"{name}: {what}")
+            elif kind == "tasks":
+                for rt in what[0]:
+                    self.call_next(self._line, f"{name}: {rt.task.id} {rt.task.title} [{rt.role} → {rt.alias}]")
             else:
                 self.call_next(self._line, f"{name}: {kind} run {what}")
             return

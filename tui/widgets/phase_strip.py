@@ -1,4 +1,4 @@
-"""A workflow's phases in a row, each with its state: waiting, running, done, failed or stopped (a parallel
+"""A workflow's phases in a row, each with its state: waiting, running, done, failed, stopped or skipped (a parallel
 phase lists the phases it runs at once)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-MARKS = {"waiting": "·", "running": "▶", "done": "✓", "failed": "✗", "stopped": "■"}
+MARKS = {"waiting": "·", "running": "▶", "done": "✓", "failed": "✗", "stopped": "■", "skipped": "–"}
 STATES = tuple(MARKS)
 
 
