@@ -402,3 +402,12 @@ async def test_reasoning_effort_reaches_a_model_that_takes_one_and_no_other(serv
     assert server.requests[-1].body.get("reasoning_effort") == "high", server.requests[-1].body
     assert text_of(await collect(gpt(server), Params(retries=0, effort="high"))) == "Plain."
     assert "reasoning_effort" not in server.requests[-1].body  # the client says this model takes none
+
+
+async def test_a_seed_is_sent_only_when_given(server: OpenAIStandIn, key: str) -> None:
+    server.script("gpt-4o-mini", "Same again.")
+    await collect(gpt(server), Params(retries=0, seed=42))
+    assert server.requests[-1].body.get("seed") == 42
+    server.script("gpt-4o-mini", "Any.")
+    await collect(gpt(server), Params(retries=0))
+    assert "seed" not in server.requests[-1].body

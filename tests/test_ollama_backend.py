@@ -121,6 +121,8 @@ async def test_options_sent(server: OllamaStandIn) -> None:
     assert first["messages"] == MESSAGES
     assert first["options"] == {"num_predict": 77, "temperature": 0.25, "num_ctx": 8192}
     assert second["options"] == {"num_predict": 5, "temperature": 0.0}
+    await collect(cfg(server.url, num_ctx=None, seed=11), Params(max_tokens=5, temperature=0.0, retries=0))
+    assert server.requests_to("/api/chat")[-1].body["options"]["seed"] == 11  # the model's seed, when it has one
 
 
 async def test_num_ctx_from_model_config(server: OllamaStandIn) -> None:

@@ -49,6 +49,7 @@ phases:
     model: beta
     instructions: Name the approach.
     output: out/{feature}/first.md
+    seed: 7
   - name: plan
     type: ensemble
     models: [beta, gamma]
@@ -150,7 +151,7 @@ def test_workflow_list_show_and_check(repo: Path, tmp_path: Path, capsys) -> Non
     assert main(["workflow", "check", str(good)]) == 0
     assert "4 phase(s): first, plan, talk, checks" in capsys.readouterr().out
     assert main(["workflow", "check", str(bad)]) == 2
-    assert f"{bad}:17: phases[2].rounds:" in capsys.readouterr().err
+    assert f"{bad}:18: phases[2].rounds:" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------ engine
@@ -177,6 +178,7 @@ async def test_each_phase_gets_the_inputs_it_names_and_writes_its_output_with_pr
     meta = json.loads((folder / "first.meta.json").read_text())
     assert meta["model"] == "beta" and meta["phase"] == "first" and meta["run"] == result.run_id
     assert meta["completion_tokens"] == 5 and "latency_s" in meta and "timestamp" in meta
+    assert meta["parameters"]["seed"] == 7 and scripted.calls[0][2].seed == 7  # given to the call, and recorded
     prompt = (folder / "first.prompt.txt").read_text()
     assert "Make x ok" in prompt and "Name the approach." in prompt and "[system]" in prompt
     rows = stored.phases(e.store, result.run_id)

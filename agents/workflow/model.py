@@ -55,6 +55,8 @@ class _Phase(_Strict):
     ``[checkpoints]`` policy."""
     effort: Effort | None = None
     """Reasoning effort asked of models that take one (others note it as ignored)."""
+    seed: int | None = Field(default=None, ge=0)
+    """A sampling seed for this phase's calls (where the engine honours one); written in its meta."""
 
     @field_validator("name")
     @classmethod

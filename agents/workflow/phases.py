@@ -167,7 +167,7 @@ async def run_single(phase: SinglePhase, text: str, scope: Scope) -> PhaseOutcom
     context, chosen = await scope.repository(phase, text)
     user = text + (f"\n\n## Repository context\n\n{context}" if context else "")
     messages: list[Message] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
-    params = Params(role="propose", effort=effort)
+    params = Params(role="propose", effort=effort, seed=phase.seed)
     result = await run_call(model, messages, params,
                             ctx=CallContext(scope.store, scope.run_id, "workflow", label=phase.name))
     if not result.ok:
@@ -181,7 +181,7 @@ def _call_meta(model: ModelConfig, params: Params, result: Any) -> dict[str, Any
     return {"model": model.name, "model_string": model.model,
             "parameters": {"max_tokens": params.max_tokens or model.max_tokens,
                            "temperature": params.temperature if params.temperature is not None else model.temperature,
-                           "effort": params.effort},
+                           "effort": params.effort, "seed": params.seed if params.seed is not None else model.seed},
             **({"effort_ignored": f"{model.model} takes no reasoning effort"}
                if params.effort and not takes_effort(model) else {}),
             "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
@@ -193,7 +193,7 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
 
     effort = effort_for(phase, scope)
     opts = PlanOptions(strategy=phase.strategy, models=phase.models, variants=phase.variants, judge=phase.judge,
-                       params=Params(effort=effort))
+                       params=Params(effort=effort, seed=phase.seed))
     ensemble = Ensemble(scope.loaded, scope.store, scope.usable)
     result = ensemble.begin(text, opts)
     scope.on_event(("ensemble", phase.name, result.run_id))
@@ -233,7 +233,8 @@ async def run_ensemble(phase: EnsemblePhase, text: str, scope: Scope) -> PhaseOu
                         outputs=[p.text.strip() for p in result.proposals if p.status == "done"],
                         meta={"models": [f"{p.proposer.model.name} ({p.proposer.variant})" for p in result.proposals],
                               "judge": judge.model.name if judge is not None else None, "strategy": result.strategy,
-                              "mode": phase.mode, "effort": effort, "context": chosen, **totals})
+                              "mode": phase.mode, "effort": effort, "context": chosen,
+                              **({"seed": phase.seed} if phase.seed is not None else {}), **totals})
 
 
 async def run_discussion(phase: DiscussionPhase, text: str, scope: Scope) -> PhaseOutcome:

@@ -40,6 +40,8 @@ class ModelConfig(_Strict):
     """Most tokens the model may write in one answer."""
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     """Sampling temperature."""
+    seed: int | None = Field(default=None, ge=0)
+    """A fixed sampling seed, for answers that repeat where the engine honours one (unset: none is sent)."""
     timeout_s: float = Field(default=300.0, gt=0)
     """Per-call time limit in seconds; a call that runs longer fails alone."""
     retries: int = Field(default=3, ge=0, le=10)

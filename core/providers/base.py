@@ -44,6 +44,8 @@ class Params:
     ``debug``, ``review``, ``distill``…); it picks the reply cap's factor (``stream.REPLY_CAP_FACTORS``)."""
     effort: str | None = None
     """Reasoning effort (``low``, ``medium``, ``high``) for models that take one; others ignore it."""
+    seed: int | None = None
+    """A sampling seed (None: the model's ``seed``, else none is sent)."""
     max_reply_tokens: int | None = None
     """Cut the reply after this many tokens (thinking included). None: a few times ``max_tokens``, per role;
     a server that honours ``max_tokens`` never reaches it."""
@@ -63,6 +65,7 @@ class Params:
             grammar=self.grammar,
             role=self.role,
             effort=self.effort,
+            seed=self.seed if self.seed is not None else model.seed,
             max_reply_tokens=self.max_reply_tokens,
             max_reply_bytes=self.max_reply_bytes,
         )

@@ -348,6 +348,7 @@ class EmbeddedBackend(Backend):
                 # the penalty would push them off the lines an edit has to copy
                 repeat_penalty=1.1,
                 grammar=grammar,
+                **({"seed": params.seed} if params.seed is not None else {}),
             )
             try:
                 for chunk in chunks:

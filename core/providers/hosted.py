@@ -238,6 +238,7 @@ class HostedBackend(Backend):
                 drop_params=True,  # e.g. temperature for models that only accept the default
                 **_response_format(lt, model, params),
                 **_effort(model, params),
+                **({"seed": params.seed} if params.seed is not None else {}),
             ))
             async for chunk in response:
                 for choice in getattr(chunk, "choices", None) or ():

@@ -137,7 +137,8 @@ class OllamaBackend(Backend):
     ) -> AsyncIterator[Event]:
         """Yield the answer of ``model`` as events; raise ``ProviderError`` on failure."""
         host, tag = resolve_host(model.api_base), model_tag(model.model)
-        options: dict[str, Any] = {"num_predict": params.max_tokens, "temperature": params.temperature}
+        options: dict[str, Any] = {"num_predict": params.max_tokens, "temperature": params.temperature,
+                                   "seed": params.seed}
         # moot's stable context size: a different one than the model is loaded with makes the server reload it
         num_ctx = params.num_ctx or context_sizes.remembered(host, model.model)
         if num_ctx:
