@@ -2,7 +2,8 @@
 
 For each of the last N non-merge commits of a git repository (default: this one, 50 commits), the commit message
 is the task and the parent commit is the repository: the parent's files are extracted to a temporary folder
-(``git archive``, the repository itself is not touched), indexed, and scoped for the task at budgets of 2k, 4k
+(a clone sharing its objects, checked out at the parent, so the history up to the parent and nothing after it is
+there; the repository itself is not touched), indexed, and scoped for the task at budgets of 2k, 4k
 and 8k tokens. For each commit, of the files it changed that already existed in the parent:
 
 * shown: the share the context shows whole or outlined;
@@ -13,7 +14,8 @@ and 8k tokens. For each commit, of the files it changed that already existed in 
 Files the commit created cannot be in any context and are not counted; commits that only created files are
 skipped. The figures are the mean over commits (each commit weighs the same) and the share over all files.
 
-Run: .venv/bin/python bench/context_quality.py [REPO] [--commits N] [--budgets 2000,4000,8000]
+Run: .venv/bin/python bench/context_quality.py [REPO] [--commits N] [--budgets 2000,4000,8000] [--no-history]
+     [--set CO_MASS=0 ...] [--aider PYTHON]
 """
 
 from __future__ import annotations
@@ -55,13 +57,18 @@ def commits(repo: Path, n: int) -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def extract(repo: Path, sha: str, into: Path) -> None:
-    """The parent's tracked files, and a git repository holding them (so the listing is git's)."""
+def extract(repo: Path, sha: str, into: Path, history: bool = True) -> None:
+    """The parent commit checked out in a repository of its own: a clone sharing the objects (the history up to
+    the parent, nothing after it), or with ``history=False`` the parent's files alone in a new repository."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}
+    if history:
+        subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(repo), str(into)], check=True, env=env)
+        subprocess.run(["git", "-C", str(into), "checkout", "-q", "--detach", f"{sha}^"], check=True, env=env)
+        return
     data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", f"{sha}^"], check=True,
                           capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}
     subprocess.run(["git", "init", "-q", str(into)], check=True, env=env)
     subprocess.run(["git", "-C", str(into), "add", "-A"], check=True, env=env)
 
@@ -80,6 +87,10 @@ def main() -> None:
     parser.add_argument("repo", nargs="?", default=str(ROOT))
     parser.add_argument("--commits", type=int, default=50)
     parser.add_argument("--budgets", default="2000,4000,8000")
+    parser.add_argument("--no-history", action="store_true",
+                        help="extract each parent without its history (the history signals then have nothing)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="set one of the ranking's constants (moot.context.rank), to measure a signal on its own")
     parser.add_argument("--aider", metavar="PYTHON",
                         help="a Python with aider-chat installed (its own environment): measure its map side by side")
     args = parser.parse_args()
@@ -87,9 +98,15 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MOOT_HOME"] = str(Path(tmp) / "home")
+        from moot.context import rank
         from moot.context.cache import TagCache, build_index
         from moot.context.files import list_files
         from moot.context.scope import scope
+
+        for setting in args.set:
+            name, _, value = setting.partition("=")
+            setattr(rank, name, type(getattr(rank, name))(value))
+            print(f"rank.{name} = {getattr(rank, name)}")
 
         picked = commits(repo, args.commits)
         print(f"{repo.name}: {len(picked)} commits with files changed that existed before them")
@@ -105,7 +122,7 @@ def main() -> None:
         cache = TagCache()
         for i, (sha, message, changed) in enumerate(picked):
             tree = Path(tmp) / f"c{i}"
-            extract(repo, sha, tree)
+            extract(repo, sha, tree, history=not args.no_history)
             index = build_index(tree, files=list_files(tree, sniff=False), cache=cache)
             row = []
             theirs = other_map(args.aider, tree, message, budgets) if args.aider else {}

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from moot.context.history import History
 from moot.context.index import RepoIndex
 from moot.context.mentions import Mentions, find_mentions, is_strong
 
@@ -35,6 +36,16 @@ LEX_MASS = 6.0
 LEX_TOP = 20
 #: Added to a lexically matching file's final score, in proportion to its match (the best gets all of it).
 LEX_LIFT = 0.2
+#: The history (``history``): the mass of the files that changed together with the task's files (those it names or
+#: defines, and its best lexical matches), shared by the ``CO_TOP`` best by how often; the lift of the best.
+CO_MASS = 4.0
+CO_TOP = 20
+CO_LIFT = 0.1
+#: How many of the best lexical matches count as the task's files for the history, and their weight.
+CO_LEX_SEEDS = 5
+CO_LEX_WEIGHT = 0.5
+#: The mass of files changed lately, shared in proportion to how lately and often.
+RECENT_MASS = 1.0
 #: Added to the score of files named outright, which puts them ahead of every other file.
 NAMED_LIFT = 2.0
 #: Added to the score of the few files (at most FEW_DEFINERS) that define a code-like name the task uses.
@@ -123,7 +134,9 @@ def pagerank(nodes: Iterable[str], graph: Mapping[str, Mapping[str, float]],
 
 
 def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] = (),
-                    plan_files: Iterable[str] = (), lexical: Mapping[str, float] | None = None) -> dict[str, float]:
+                    plan_files: Iterable[str] = (), lexical: Mapping[str, float] | None = None,
+                    cochange: Mapping[str, float] | None = None,
+                    recent: Mapping[str, float] | None = None) -> dict[str, float]:
     """Teleport weights: 1 for every file, plus each hint's mass shared among the files it names."""
     n = len(index.files)
     weights = dict.fromkeys(index.files, 1.0)
@@ -146,7 +159,24 @@ def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] 
     total = sum(score for _, score in best)
     for f, score in best:  # the files whose own words are the task's, by how well they match
         weights[f] += LEX_MASS * n * score / total
+    for mass, found, top in ((CO_MASS, cochange, CO_TOP), (RECENT_MASS, recent, None)):
+        picked = sorted(((f, s) for f, s in (found or {}).items() if f in weights), key=lambda kv: (-kv[1], kv[0]))
+        picked = picked[:top] if top else picked
+        total = sum(s for _, s in picked)
+        for f, s in picked:  # the history: what changes with the task's files, and what changed lately
+            weights[f] += mass * n * s / total
     return weights
+
+
+def history_signals(index: RepoIndex, history: History | None, seeds: Mapping[str, float]) -> tuple[
+        dict[str, float], dict[str, float]]:
+    """(co-change with ``seeds``, recency) of the files in the index, from the repository's history."""
+    if history is None:
+        return {}, {}
+    present = index.files
+    cochange = {f: s for f, s in history.cochange(seeds).items() if f in present} if seeds and CO_MASS else {}
+    recent = {f: s for f, s in history.recency().items() if f in present} if RECENT_MASS else {}
+    return cochange, recent
 
 
 def defined_names(mentioned: Iterable[str], defines: Mapping[str, object]) -> frozenset[str]:
@@ -163,7 +193,7 @@ def defined_names(mentioned: Iterable[str], defines: Mapping[str, object]) -> fr
 
 
 def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
-               plan_files: Iterable[str] = (),
+               plan_files: Iterable[str] = (), history: History | None = None,
                signals: dict[str, dict[str, float]] | None = None) -> list[tuple[str, float]]:
     """Every file of the index with its score, best first; ties by path, so the order is deterministic.
 
@@ -174,7 +204,8 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     sum to 1, so each lift puts a file above every file without it.
 
     ``signals``, when given, is filled with what put each file where it is: ``walk`` (its PageRank),
-    ``lexical`` (its BM25 match, when it has one), ``defines`` and ``named`` (the lifts it got).
+    ``lexical`` (its BM25 match, when it has one), ``cochange`` (how often it changed with the task's files,
+    from ``history``), ``defines`` and ``named`` (the lifts it got).
     """
     chosen, plan_files = list(chosen), list(plan_files)
     defines = index.defines()
@@ -185,15 +216,28 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     from moot.context.lexical import lexical_scores
 
     lexical = lexical_scores(index, task) if task.strip() else {}
-    scores = pagerank(index.files, graph, personalization(index, mentions, chosen, plan_files, lexical))
+    few = {rel for name in mentions.explicit if 0 < len(defines.get(name, ())) <= FEW_DEFINERS
+           for rel in defines[name]}
+    seeds = dict.fromkeys([*mentions.files, *chosen, *plan_files, *few], 1.0)
+    if lexical:
+        peak = max(lexical.values())
+        for rel, score in sorted(lexical.items(), key=lambda kv: (-kv[1], kv[0]))[:CO_LEX_SEEDS]:
+            seeds.setdefault(rel, CO_LEX_WEIGHT * score / peak)
+    cochange, recent = history_signals(index, history, seeds)
+    scores = pagerank(index.files, graph,
+                      personalization(index, mentions, chosen, plan_files, lexical, cochange, recent))
     why: dict[str, dict[str, float]] = {rel: {"walk": round(score, 6)} for rel, score in scores.items()}
+    if cochange and CO_LIFT:
+        peak = max(cochange.values())
+        for rel, score in sorted(cochange.items(), key=lambda kv: (-kv[1], kv[0]))[:CO_TOP]:
+            scores[rel] += CO_LIFT * score / peak
+            why[rel]["cochange"] = round(score, 3)
     if lexical:  # the walk carries a file's share on to what it uses: its own match keeps part of it
         peak = max(lexical.values())
         for rel, score in sorted(lexical.items(), key=lambda kv: (-kv[1], kv[0]))[:LEX_TOP]:
             scores[rel] += LEX_LIFT * score / peak
             why[rel]["lexical"] = round(score, 3)
-    for rel in {rel for name in mentions.explicit if 0 < len(defines.get(name, ())) <= FEW_DEFINERS
-                for rel in defines[name]}:
+    for rel in few:
         scores[rel] += DEFINES_LIFT
         why[rel]["defines"] = DEFINES_LIFT
     for rel in {*mentions.files, *chosen, *plan_files}:

@@ -245,7 +245,10 @@ def scope(index: RepoIndex, task: str, budget: int, *, context_strategy: Context
     if context_strategy == "fresh":
         order = sorted(index.files)
     else:
-        ranking = rank_files(index, task=task, chosen=pins, plan_files=plan_files, signals=signals)
+        from moot.context.history import read_history
+
+        ranking = rank_files(index, task=task, chosen=pins, plan_files=plan_files, signals=signals,
+                             history=read_history(index.root) if task.strip() or pins or plan_files else None)
         order = [rel for rel, _ in ranking]
         ranks = {rel: (n, score) for n, (rel, score) in enumerate(ranking, start=1)}
     for rel in pins:

@@ -41,6 +41,14 @@ def test_bar_never_exceeds_its_width_and_shows_a_sliver() -> None:
     assert bar(500, 100, width=10) == "█" * 10
 
 
+def test_why_names_each_signal() -> None:
+    from moot.tui.screens.context import why_text
+
+    text = why_text({"rank": 2, "score": 0.31, "walk": 0.02, "lexical": 1.5, "cochange": 2.0})
+    assert text.startswith("rank 2, score 0.310") and "BM25 1.50" in text
+    assert "changed together with the task's files in the history (2.00)" in text
+
+
 async def test_inspector_lists_items_with_tokens_and_the_total(workbench, tmp_path: Path) -> None:
     app = workbench()
     make_project(Path.cwd())

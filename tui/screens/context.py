@@ -216,6 +216,8 @@ def why_text(why: dict[str, float]) -> str:
         parts.append("defines a name the task uses")
     if "lexical" in why:
         parts.append(f"its path and names match the task's words (BM25 {why['lexical']:.2f})")
+    if "cochange" in why:
+        parts.append(f"it changed together with the task's files in the history ({why['cochange']:.2f})")
     parts.append(f"its share of the walk over who uses whose definitions: {why.get('walk', 0):.4f}")
     return "; ".join(parts)
 
