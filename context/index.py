@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from .outline import OutlineItem
 from .tags import Tag
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,29 @@ class RepoIndex:
     root: Path
     files: dict[str, FileInfo] = field(default_factory=dict)
     stats: IndexStats = field(default_factory=IndexStats)
+    memo: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
+    """What ``derived`` worked out from the files, with the files' fingerprint it was worked out for."""
+
+    def derived(self, name: str, build: Callable[[RepoIndex], T]) -> T:
+        """``build(self)``, kept until a file is added, removed or read again (the ranking's graph, the lexical
+        index: the same for every task, so a warm query does not rebuild them)."""
+        key = tuple((rel, id(info), id(info.tags), info.size) for rel, info in self.files.items())
+        kept = self.memo.get(name)
+        if kept is not None and kept[0] == key:
+            return cast(T, kept[1])
+        value = build(self)
+        self.memo[name] = (key, value)
+        return value
 
     def defines(self) -> dict[str, set[str]]:
-        """Identifier -> the files that define it."""
-        out: dict[str, set[str]] = {}
-        for info in self.files.values():
-            for t in info.tags:
-                if t.kind == "def":
-                    out.setdefault(t.name, set()).add(info.rel)
-        return out
+        """Identifier -> the files that define it (kept: see ``derived``; do not change what it returns)."""
+        return self.derived("defines", _defines)
+
+
+def _defines(index: RepoIndex) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for info in index.files.values():
+        for t in info.tags:
+            if t.kind == "def":
+                out.setdefault(t.name, set()).add(info.rel)
+    return out

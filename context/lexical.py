@@ -9,6 +9,7 @@ task's words is a place to start from, whatever the graph of references says.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from moot.context.index import RepoIndex
 from moot.context.mentions import STOP_WORDS
@@ -57,12 +58,18 @@ def document(index: RepoIndex, rel: str) -> list[str]:
 def lexical_scores(index: RepoIndex, task: str) -> dict[str, float]:
     """Each file's BM25 score against ``task`` (files without a shared word are left out)."""
     query = sorted(set(words(task)))
-    files = sorted(index.files)
-    if not query or not files:
+    if not query or not index.files:
         return {}
-    import bm25s
-
-    retriever = bm25s.BM25()
-    retriever.index([document(index, rel) or ["-"] for rel in files], show_progress=False)
+    files, retriever = index.derived("bm25", _fitted)
     scores = retriever.get_scores(query)
     return {rel: float(s) for rel, s in zip(files, scores, strict=True) if s > 0}
+
+
+def _fitted(index: RepoIndex) -> tuple[list[str], Any]:
+    """The BM25 index of every file's words (the same for every task: kept with the index)."""
+    import bm25s
+
+    files = sorted(index.files)
+    retriever = bm25s.BM25()
+    retriever.index([document(index, rel) or ["-"] for rel in files], show_progress=False)
+    return files, retriever

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from moot.context.history import History
 from moot.context.index import RepoIndex
@@ -105,32 +106,102 @@ def pagerank(nodes: Iterable[str], graph: Mapping[str, Mapping[str, float]],
     Nodes without outgoing edges (dangling) hand their score back through the personalisation, as
     networkx does by default. Edges to nodes outside ``nodes`` are ignored.
     """
+    import numpy as np
+
     order = sorted(set(nodes))
-    if not order:
+    pos = {n: i for i, n in enumerate(order)}
+    edges = [(pos[src], pos[dst], w) for src in order for dst, w in sorted(graph.get(src, {}).items())
+             if dst in pos and w > 0]
+    src = np.array([e[0] for e in edges], dtype=np.int64)
+    dst = np.array([e[1] for e in edges], dtype=np.int64)
+    weight = np.array([e[2] for e in edges], dtype=np.float64)
+    return walk(order, src, dst, weight, personalization, damping=damping, tol=tol, max_iter=max_iter)
+
+
+def walk(order: list[str], src: Any, dst: Any, weight: Any, personalization: Mapping[str, float] | None,
+         *, damping: float = DAMPING, tol: float = 1e-10, max_iter: int = 200) -> dict[str, float]:
+    """PageRank over ``order`` with edges given as arrays (``src[i] -> dst[i]`` of ``weight[i]``, several edges
+    between two nodes adding up); see ``pagerank``."""
+    import numpy as np
+
+    n = len(order)
+    if not n:
         return {}
-    present = set(order)
-    weights = {n: max(0.0, (personalization or {}).get(n, 0.0)) for n in order}
-    total = sum(weights.values())
-    teleport = {n: w / total for n, w in weights.items()} if total > 0 else dict.fromkeys(order, 1 / len(order))
-    out: dict[str, list[tuple[str, float]]] = {}
-    for src in order:
-        edges = [(dst, w) for dst, w in sorted(graph.get(src, {}).items()) if dst in present and w > 0]
-        norm = sum(w for _, w in edges)
-        if norm > 0:
-            out[src] = [(dst, w / norm) for dst, w in edges]
-    score = dict(teleport)
+    teleport = np.array([max(0.0, (personalization or {}).get(node, 0.0)) for node in order], dtype=np.float64)
+    total = teleport.sum()
+    teleport = teleport / total if total > 0 else np.full(n, 1 / n)
+    norm = np.bincount(src, weights=weight, minlength=n)
+    dangling = norm <= 0
+    share = weight / np.where(norm > 0, norm, 1.0)[src]
+    score = teleport.copy()
     for _ in range(max_iter):
-        dangling = sum(score[n] for n in order if n not in out)
-        new = {n: (1 - damping + damping * dangling) * teleport[n] for n in order}
-        for src, edges in out.items():
-            share = damping * score[src]
-            for dst, w in edges:
-                new[dst] += share * w
-        change = sum(abs(new[n] - score[n]) for n in order)
+        new = (1 - damping + damping * score[dangling].sum()) * teleport
+        new += damping * np.bincount(dst, weights=score[src] * share, minlength=n)
+        change = np.abs(new - score).sum()
         score = new
-        if change < tol * len(order):
+        if change < tol * n:
             break
-    return score
+    return dict(zip(order, score.tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Edges:
+    """The reference graph as arrays (kept with the index: the same for every task but for the weight of the
+    names the task mentions)."""
+
+    order: list[str]
+    src: Any
+    dst: Any
+    weight: Any
+    """Each edge's weight for a task that mentions none of its names."""
+    name: Any
+    """Each edge's identifier, as an index into ``names``."""
+    names: dict[str, int]
+
+
+def edges(index: RepoIndex) -> Edges:
+    return index.derived("edges", _edges)
+
+
+def _edges(index: RepoIndex) -> Edges:
+    import numpy as np
+
+    order = sorted(index.files)
+    pos = {rel: i for i, rel in enumerate(order)}
+    defines = index.defines()
+    src: list[int] = []
+    dst: list[int] = []
+    weight: list[float] = []
+    name_of: list[int] = []
+    names: dict[str, int] = {}
+    for name, users in sorted(reference_counts(index).items()):
+        definers = defines.get(name)
+        if not definers:
+            continue
+        mul = identifier_weight(name, len(definers), False)
+        nid = names.setdefault(name, len(names))
+        for user, count in sorted(users.items()):
+            for definer in sorted(definers):
+                if definer != user:
+                    src.append(pos[user])
+                    dst.append(pos[definer])
+                    weight.append(mul * math.sqrt(count))
+                    name_of.append(nid)
+    return Edges(order, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
+                 np.array(weight, dtype=np.float64), np.array(name_of, dtype=np.int64), names)
+
+
+def walk_for(index: RepoIndex, mentioned: Iterable[str], personalization: Mapping[str, float]) -> dict[str, float]:
+    """PageRank of the index's graph (``build_graph``'s, from the kept arrays) for a task mentioning
+    ``mentioned``."""
+    import numpy as np
+
+    g = edges(index)
+    weight = g.weight
+    ids = [g.names[name] for name in set(mentioned) if name in g.names]
+    if ids:
+        weight = np.where(np.isin(g.name, ids), weight * MENTIONED_MUL, weight)
+    return walk(g.order, g.src, g.dst, weight, personalization)
 
 
 def personalization(index: RepoIndex, mentions: Mentions, chosen: Iterable[str] = (),
@@ -212,7 +283,6 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
     mentions = find_mentions(task, index.files)
     mentions = replace(mentions, identifiers=defined_names(mentions.identifiers, defines),
                        explicit=defined_names(mentions.explicit, defines))
-    graph = build_graph(index, mentions.identifiers)
     from moot.context.lexical import lexical_scores
 
     lexical = lexical_scores(index, task) if task.strip() else {}
@@ -224,7 +294,7 @@ def rank_files(index: RepoIndex, *, task: str = "", chosen: Iterable[str] = (),
         for rel, score in sorted(lexical.items(), key=lambda kv: (-kv[1], kv[0]))[:CO_LEX_SEEDS]:
             seeds.setdefault(rel, CO_LEX_WEIGHT * score / peak)
     cochange, recent = history_signals(index, history, seeds)
-    scores = pagerank(index.files, graph,
+    scores = walk_for(index, mentions.identifiers,
                       personalization(index, mentions, chosen, plan_files, lexical, cochange, recent))
     why: dict[str, dict[str, float]] = {rel: {"walk": round(score, 6)} for rel, score in scores.items()}
     if cochange and CO_LIFT:

@@ -172,3 +172,22 @@ def test_a_name_defined_as_written_is_not_widened_to_other_cases() -> None:
     assert defined_names({"Widget"}, defines) == {"Widget"}
     assert defined_names({"WIDGET"}, defines) == {"Widget", "widget"}
     assert defined_names({"Borda", "nothing"}, defines) == {"borda", "nothing"}
+
+
+def test_the_kept_graph_walks_as_the_graph_does() -> None:
+    """The ranking's arrays, kept with the index, give the scores of ``pagerank`` over ``build_graph``; they are
+    worked out again when a file changes."""
+    from moot.context.rank import edges, walk_for
+
+    index = make_index()
+    teleport = {rel: 1.0 + (rel == "shop/views.py") * 5 for rel in index.files}
+    for mentioned in ((), ("make_widget",)):
+        fast = walk_for(index, mentioned, teleport)
+        slow = pagerank(index.files, build_graph(index, mentioned), teleport)
+        assert fast.keys() == slow.keys()
+        assert all(abs(fast[k] - slow[k]) < 1e-12 for k in fast)
+    first = edges(index)
+    assert edges(index) is first  # kept
+    data = b"def slugify(text):\n    return text\n\n\ndef shout(text):\n    return text.upper()\n"
+    index.files["util/text.py"] = FileInfo("util/text.py", None, extract_tags("util/text.py", data), [], len(data))
+    assert edges(index) is not first and "shout" in index.defines()
