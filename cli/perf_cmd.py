@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from moot.core.config import LoadedConfig
-from moot.core.text import control
+from moot.core.text import control, terminal_safe
 
 from .commands import dump_json
 from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -120,6 +120,14 @@ def render(snap: PerfSnapshot) -> str:
         out += _table(["MODEL", "HOST", "SAMPLES", "EVAL tok/s", "PROMPT tok/s", "LOAD s", "RELOADS"], rows)
     else:
         out.append("  no local models configured and no figures yet (try: moot perf bench MODEL)")
+    if snap.pools:
+        out.append("")
+        out.append("Pools (each model's calls by host)")
+        rows = [[p["alias"], p["host"], str(p["answered"]), f"{p['share']:.0%}", str(p["failures"]),
+                 str(p["failovers"]), f"{p['wall_tokens_per_s']:.1f}" if p["wall_tokens_per_s"] else "-"]
+                for p in snap.pools]
+        out += _table(["MODEL", "HOST", "ANSWERED", "SHARE", "FAILED", "HANDED ON", "WALL tok/s"], rows)
+        out += [f"  last chosen: {terminal_safe(p['last_reason'])}" for p in snap.pools]
     if snap.reloads:
         out.append("")
         out.append("Recent reloads")

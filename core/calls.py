@@ -8,11 +8,12 @@ cancellation propagates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from .config.models import ModelConfig
 from .events import Done, Error, Event, Perf, Started, TextDelta, ThinkingDelta, Usage
@@ -46,6 +47,10 @@ class CallResult:
     cost_usd: float = 0.0
     call_id: int | None = None
     """The call's row in the log, when it was logged."""
+    host: str | None = None
+    """For a model served by a pool of hosts: the host that answered (or the last one tried)."""
+    hosts_tried: list[str] = field(default_factory=list)
+    """For a pool: the hosts tried, in order, each with why it was chosen."""
 
     @property
     def ok(self) -> bool:
@@ -94,8 +99,10 @@ async def run_call(
     text: list[str] = []
     thinking: list[str] = []
     call_id: int | None = None
+    events = cast(AsyncGenerator[Event, None], _pooled(model, messages, params, ctx, result)
+                  if len(model.pool) > 1 else stream(model, messages, params))
     try:
-        async for event in stream(model, messages, params):
+        async for event in events:
             if isinstance(event, Started):
                 result.queued_s = time.monotonic() - t0
                 t0 = time.monotonic()  # latency and time to first token count from the start on the engine
@@ -119,6 +126,7 @@ async def run_call(
         result.cancelled = True
         raise
     finally:
+        await events.aclose()  # a pool's try ends (its host's count of calls in flight with it) now, not later
         if on_event is not None:
             on_event.flush()
         result.text = redact("".join(text))
@@ -132,6 +140,8 @@ async def run_call(
         if ctx.store is not None:
             call_id = result.call_id = _log(ctx, model, messages, result, started_wall)
     if local and ctx.store is not None and result.perf is not None:
+        if result.host is not None:  # the host of the pool that answered
+            model = model.model_copy(update={"api_base": result.host, "pool": []})
         n = (params.num_ctx if params else None) or await perf_num_ctx.learn(model, ctx.store)
         record_call(
             ctx.store, model, result.perf, prompt_tokens=result.usage.prompt_tokens,
@@ -139,6 +149,57 @@ async def run_call(
             source="bench" if ctx.phase == "bench" else "call",
         )
     return result
+
+
+#: Failures that say something about the host rather than the request: the next host of a pool may answer.
+HOST_FAULTS = frozenset({"connection", "server", "timeout", "rate_limit", "not_found"})
+
+
+async def _pooled(model: ModelConfig, messages: list[Message], params: Params | None, ctx: CallContext,
+                  result: CallResult) -> AsyncGenerator[Event, None]:
+    """The call on the pool's hosts in order (``perf.pool.order``): a host that fails before any text was shown
+    hands the call to the next one (each but the last tried once, without retries); after text, a failure is
+    the call's. Each try is kept in ``host_calls``."""
+    from .perf import pool
+
+    asked = sum(len(str(m.get("content") or "")) for m in messages) // 4
+    cap = (params.max_tokens if params else None) or model.max_tokens
+    picks = await pool.order(model, ctx.store, prompt_tokens=asked,
+                             output_tokens=min(cap, pool.expected_output(ctx.store, model) or cap))
+    for n, pick in enumerate(picks):
+        last = n == len(picks) - 1
+        on_host = model.model_copy(update={"api_base": pick.host, "pool": []})
+        tried = params if last else replace(params or Params(), retries=0)
+        result.host = pick.host
+        result.hosts_tried.append(pick.reason)
+        shown, tokens, failed = False, 0, None
+        t0 = time.monotonic()
+        pool.LIVE.begin(pick.host)
+        try:
+            async with contextlib.aclosing(cast(AsyncGenerator[Event, None], stream(on_host, messages, tried))) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta | ThinkingDelta):
+                        shown = True
+                        tokens += event.tokens if isinstance(event, TextDelta) else 0
+                    elif isinstance(event, Usage):
+                        tokens = event.completion_tokens or tokens
+                    elif isinstance(event, Error):
+                        failed = event
+                        if not shown and not last and event.kind in HOST_FAULTS:
+                            break  # the next host takes the call
+                    yield event
+        finally:
+            pool.LIVE.end(pick.host)
+            handed_on = failed is not None and not shown and not last and failed.kind in HOST_FAULTS
+            if failed is None:
+                pool.LIVE.answered(pick.host)
+            elif failed.kind in HOST_FAULTS:
+                pool.LIVE.failed(pick.host)
+            pool.record(ctx.store, model, pick, ok=failed is None, failed_over=handed_on,
+                        error=failed.message if failed else None, output_tokens=tokens,
+                        latency_s=time.monotonic() - t0)
+        if failed is None or not handed_on:
+            return
 
 
 def _redacted(message: Message) -> Message:

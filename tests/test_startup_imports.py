@@ -92,8 +92,9 @@ def test_a_config_left_for_later_is_the_one_built_at_once(monkeypatch: pytest.Mo
     assert isinstance(loaded.config, Config) and loaded.built
     assert [m.name for m in loaded.config.models] == ["smollm2", "openai"]
     assert loaded.config.models[0].model_dump() == {
-        "name": "smollm2", "model": "local/smollm2", "api_base": None, "api_key_env": None, "max_tokens": 384,
-        "temperature": 0.7, "timeout_s": 300.0, "retries": 3, "path": None, "num_ctx": 8192}
+        "name": "smollm2", "model": "local/smollm2", "api_base": None, "hosts": None, "pool": [], "api_key_env": None,
+        "max_tokens": 384, "temperature": 0.7, "seed": None, "timeout_s": 300.0, "retries": 3, "path": None,
+        "num_ctx": 8192}
     assert loaded.config.model_dump(exclude={"models"}) == Config().model_dump(exclude={"models"})
 
     user_config('[[models]]\nname = "m"\nmodel = "ollama/qwen"\n')

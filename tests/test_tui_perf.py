@@ -220,6 +220,37 @@ async def test_hosts_and_loaded_models(workbench, server) -> None:
         await until(lambda: "unreachable" in panel.text(), timeout=POLL_S + 5)
 
 
+async def test_a_pool_s_hosts_show_their_share_speed_and_failures(workbench, server) -> None:
+    """Two hosts serve one model; calls went to both, one host failed once and handed its call on."""
+    from moot.core.calls import CallContext, run_call
+    from moot.core.perf import pool
+    from moot.core.providers.base import Params
+
+    with OllamaStandIn(version="0.9.3") as second:
+        second.add_model(TAG)
+        text = config(server.url).replace(f'api_base = "{server.url}"', f'api_base = ["{server.url}", "{second.url}"]')
+        app = workbench(text)
+        async with app.run_test(size=(120, 60)) as pilot:
+            panel = await shown_panel(pilot)
+            assert "▸ qwen ·" not in panel.text() and not panel.query_one("#perf-pools-heading").display
+            model = app.loaded.config.model("qwen")
+            assert model is not None and len(model.pool) == 2
+            pool.LIVE.__init__()  # type: ignore[misc]
+            for _ in range(3):
+                assert (await run_call(model, [{"role": "user", "content": "hi"}], Params(),
+                                       ctx=CallContext(app.store))).ok
+            second.stop()
+            pool.LIVE.in_flight[server.url] = 5  # the first host is busy: the call goes to the second, which is down
+            r = await run_call(model, [{"role": "user", "content": "hi"}], Params(), ctx=CallContext(app.store))
+            pool.LIVE.__init__()  # type: ignore[misc]
+            assert r.ok and r.host == server.url and len(r.hosts_tried) == 2
+            await until(lambda: "▸ qwen ·" in panel.text(), timeout=POLL_S + 3)
+            assert panel.query_one("#perf-pools-heading").display
+            shown = panel.text()
+            assert f"qwen · {server.url.removeprefix('http://')} ·" in shown
+            assert f"qwen · {second.url.removeprefix('http://')} ·" in shown and "1 failed, 1 handed on" in shown
+
+
 # ------------------------------------------------------------------------------- the embedded engine as a host
 
 

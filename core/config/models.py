@@ -7,9 +7,9 @@ API keys never appear here: a model names the environment variable that holds it
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ..providers.kinds import KEY_ENV, KindName, ProviderKind, kind_of, provider_of
 from .policy import CheckpointsConfig, EffortPolicyConfig, ThresholdsConfig
@@ -33,7 +33,13 @@ class ModelConfig(_Strict):
     """Which model: a litellm string (``openai/gpt-4o``), ``ollama/<tag>`` for Ollama, ``local/<name>`` for the
     embedded engine (``local/smollm2`` is the shipped model)."""
     api_base: str | None = None
-    """Base URL of an OpenAI-compatible server, or the Ollama host for an ``ollama/`` model."""
+    """Base URL of an OpenAI-compatible server, or the Ollama host for an ``ollama/`` model. A list of them makes
+    a pool of hosts serving the same model (each call goes to the one predicted fastest; see ``pool``)."""
+    hosts: str | None = None
+    """The name of a ``[hosts]`` group: the hosts that serve this model, as a pool."""
+    pool: list[str] = Field(default_factory=list)
+    """The hosts serving this model when there are several (from a list ``api_base`` or ``hosts``): each call
+    goes to the one with the best predicted latency and load, and to the next when one is down."""
     api_key_env: str | None = None
     """Name of the environment variable holding the API key; the key itself never goes in a file."""
     max_tokens: int = Field(default=4096, gt=0)
@@ -57,6 +63,17 @@ class ModelConfig(_Strict):
         if not v or any(c in v for c in " ,@/"):
             raise ValueError("an alias must be non-empty and contain no spaces, commas, '@' or '/'")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _api_bases(cls, data: Any) -> Any:
+        """``api_base = ["http://a:11434", "http://b:11434"]``: a pool, the first host its ``api_base``."""
+        if isinstance(data, dict) and isinstance(data.get("api_base"), list):
+            bases = [str(b) for b in data["api_base"]]
+            if not bases:
+                raise ValueError("api_base: an empty list names no host")
+            data = {**data, "api_base": bases[0], "pool": list(dict.fromkeys(bases))}
+        return data
 
     @property
     def provider_kind(self) -> ProviderKind:
@@ -248,9 +265,26 @@ class Config(_Strict):
     """What makes moot suggest a stop."""
     effort_policy: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
     """Reasoning effort per kind of phase."""
+    hosts: dict[str, list[str]] = Field(default_factory=dict)
+    """Groups of hosts by name (``gpu = ["http://box1:11434", "http://box2:11434"]``), for models' ``hosts``."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Workbench key remapping: a binding id (see the help screen, F1) to keys, e.g. ``"proposal.maximise" =
     "z"`` or ``"screen.history" = "f3,ctrl+o"``."""
+
+    @model_validator(mode="after")
+    def _host_groups(self) -> Config:
+        for m in self.models:
+            if m.hosts is None:
+                continue
+            group = self.hosts.get(m.hosts)
+            if not group:
+                known = ", ".join(sorted(self.hosts)) or "none"
+                raise ValueError(f"model {m.name!r}: hosts = {m.hosts!r} names no [hosts] group (known: {known})")
+            bases = list(dict.fromkeys(group))
+            if m.pool != bases:
+                m.pool = bases
+                m.api_base = bases[0]
+        return self
 
     def budget_for(self, role: str) -> int:
         """Tokens of repository context for ``role`` (``proposer``, ``planner``, ``backend``, ...)."""

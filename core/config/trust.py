@@ -69,10 +69,12 @@ HARMLESS: dict[str, frozenset[str]] = {
     "effort_policy": frozenset({"*"}),
 }
 #: Fields of one of the user's own models that a project file may tune.
-MODEL_TUNING = frozenset({"name", "max_tokens", "temperature", "timeout_s", "retries", "num_ctx"})
+MODEL_TUNING = frozenset({"name", "max_tokens", "temperature", "seed", "timeout_s", "retries", "num_ctx"})
 
 _WHY = {
     "api_base": "sends this model's requests, and its key, to that host",
+    "hosts": "sends requests, and keys, to those hosts",
+    "pool": "sends this model's requests, and its key, to those hosts",
     "api_key_env": "hands this model the key in that variable",
     "model": "changes which provider, and which key, this model uses",
     "path": "has the engine load that file",

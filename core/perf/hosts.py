@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .analyse import Analyser, ModelStats, same_model, stats_of
+from .pool import summary as pool_summary
 from .reload import KEEP_ALIVE_S
 from .store import EMBEDDED_HOST, HISTORY, PerfStore, Sample, host_of, perf_store
 
@@ -131,13 +132,14 @@ def _int(value: Any) -> int | None:
 
 def ollama_hosts(config: Config) -> list[str]:
     """Every Ollama host in use: ``[ollama] host`` (else ``OLLAMA_HOST`` or the default), then each Ollama
-    model's own, in order, without repeats."""
+    model's own (every host of its pool), in order, without repeats."""
     from ..providers.ollama import resolve_host
 
     hosts = [resolve_host(config.ollama.host)]
     for m in config.models:
         if m.provider_kind.has_host:
             hosts.append(host_of(m))
+            hosts += [resolve_host(h) for h in m.pool]
     return list(dict.fromkeys(hosts))
 
 
@@ -297,6 +299,9 @@ class PerfSnapshot:
     """Recent samples that showed a reload, newest first (``reload_reason`` says what happened)."""
     decisions: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     """Recent routing decisions, newest first (rows of ``route_decisions``)."""
+    pools: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """Per pooled model and host: its share of the calls, speed, failures and why it was last chosen
+    (``pool.summary``)."""
 
     @property
     def taken_at(self) -> float:
@@ -307,6 +312,7 @@ class PerfSnapshot:
         return {
             "hosts": [h.to_json() for h in self.hosts.hosts],
             "models": [m.to_json() for m in self.models],
+            "pools": list(self.pools),
         }
 
 
@@ -371,6 +377,7 @@ class PerfMonitor:
             tuple(models),
             tuple(self.store.reloads(limit=10)),
             tuple(self.store.decisions(limit=20)),
+            tuple(pool_summary(self.store.store)),
         )
 
     def history(self, model: str, host: str, *, limit: int = HISTORY) -> list[Sample]:

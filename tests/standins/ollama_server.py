@@ -260,8 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, script.error or "invalid options: num_ctx must be positive")
         elif fail == "unavailable":
             self._error(503, script.error or "server busy")
-        else:
+        elif st.turns is None:
             self._answer(tag, script, body, mid_stream_error=fail == "error_mid_stream")
+        else:
+            with st.turns:
+                self._answer(tag, script, body, mid_stream_error=fail == "error_mid_stream")
 
     def _answer(self, tag: str, script: ModelScript, body: dict[str, Any], *, mid_stream_error: bool) -> None:
         chat = self.path == "/api/chat"
@@ -365,8 +368,11 @@ class OllamaStandIn:
     """A scriptable Ollama server on ``127.0.0.1`` (port 0 picks a free one), served from a background
     thread."""
 
-    def __init__(self, port: int = 0, version: str = "0.9.0") -> None:
+    def __init__(self, port: int = 0, version: str = "0.9.0", parallel: int | None = None) -> None:
         self.version = version
+        self.turns = threading.BoundedSemaphore(parallel) if parallel else None
+        """With ``parallel``: how many answers are generated at once; the others wait their turn, as with
+        ``OLLAMA_NUM_PARALLEL``."""
         self.models: dict[str, ModelScript] = {}
         """Pulled models by full tag (``name:tag``); ``/api/tags`` lists them."""
         self.running: list[dict[str, Any]] = []

@@ -77,6 +77,7 @@ class PerfPanel(VerticalScroll):
         scrollbar-gutter: stable;
         scrollbar-size-vertical: 1;
     }
+    #perf-pools-heading, #perf-pools { display: none; }
     PerfPanel.-shown {
         display: block;
     }
@@ -128,6 +129,8 @@ class PerfPanel(VerticalScroll):
         yield Vertical(id="perf-hosts")
         yield Static("Routing", classes="perf-heading")
         yield Lines(id="perf-routing")
+        yield Static("Pools", classes="perf-heading", id="perf-pools-heading")
+        yield Lines(id="perf-pools")
 
     def on_mount(self) -> None:
         self.border_title = "Perf"
@@ -248,6 +251,7 @@ class PerfPanel(VerticalScroll):
         self._paint_hosts(now_wall)
         self._paint_models(now, now_wall)
         self._paint_routing(now_wall)
+        self._paint_pools()
 
     @staticmethod
     def _sync(container: Vertical, views: dict[Any, Any], keys: list[Any], make: Any) -> None:
@@ -319,3 +323,21 @@ class PerfPanel(VerticalScroll):
                 (f" · {fmt.ago(now_wall - float(d.get('created_at') or now_wall))}", MUTED),
             ))
         routing.show(Content("\n").join(lines))
+
+    def _paint_pools(self) -> None:
+        """Each pooled model's calls by host: share, speed, failures (shown only when there is a pool)."""
+        pools = self.snapshot.pools if self.snapshot is not None else ()
+        for widget in (self.query_one("#perf-pools-heading"), self.query_one("#perf-pools", Lines)):
+            widget.display = bool(pools)
+        if not pools:
+            return
+        lines = []
+        for p in pools:
+            failed = f" · {p['failures']} failed, {p['failovers']} handed on" if p["failures"] else ""
+            speed = f" · {p['wall_tokens_per_s']:.0f} tok/s" if p["wall_tokens_per_s"] else ""
+            lines.append(Content.assemble(
+                ("▸ ", "$error" if p["failures"] and not p["answered"] else "$success"),
+                f"{p['alias']} · {fmt.host_label(p['host'])} · {p['answered']} answered ({p['share']:.0%})",
+                (speed + failed, MUTED),
+            ))
+        self.query_one("#perf-pools", Lines).show(Content("\n").join(lines))
