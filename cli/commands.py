@@ -32,7 +32,8 @@ def dispatch(args: argparse.Namespace) -> int:
                 "context": context, "run": run, "review": _lazy("run_cmd", "review"),
                 "accept": _lazy("run_cmd", "accept"), "reject": _lazy("run_cmd", "reject"),
                 "undo": _lazy("run_cmd", "undo"), "perf": _lazy("perf_cmd", "perf"),
-                "discuss": _lazy("discuss_cmd", "discuss"), "workflow": _lazy("workflow_cmd", "workflow")}
+                "discuss": _lazy("discuss_cmd", "discuss"), "workflow": _lazy("workflow_cmd", "workflow"),
+                "serve": _lazy("serve_cmd", "serve")}
     try:
         with guarded_output():
             loaded = load_config(Path.cwd())

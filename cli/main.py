@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the configured models and whether each is usable now")
     m.add_argument("--json", action="store_true")
     sub.add_parser("doctor", help="explain what is missing and how to fix it")
+    sv = sub.add_parser("serve", help="serve the workbench to a browser (each tab gets its own)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    sv.add_argument("--public-url", metavar="URL", help="the address browsers use, when a proxy is in front")
 
     h = sub.add_parser("history", help="past runs, newest first")
     h.add_argument("--search", help="only runs whose task contains this text")
