@@ -54,6 +54,16 @@ async def add_ollama_defaults(loaded: LoadedConfig) -> list[str]:
 
 
 async def _check(model: ModelConfig) -> ModelStatus:
+    if len(model.pool) > 1:  # a pool: usable while any of its hosts is
+        each = await asyncio.gather(*(_check(model.model_copy(update={"api_base": h, "pool": []}))
+                                      for h in model.pool))
+        up = [s for s in each if s.usable]
+        down = [f"{h}: {s.availability.reason}" for h, s in zip(model.pool, each, strict=True) if not s.usable]
+        if up:
+            detail = f"{len(up)} of {len(each)} hosts usable" + (f" (not: {'; '.join(down)})" if down else "")
+            return ModelStatus(model, Availability(True, detail))
+        return ModelStatus(model, Availability(False, "no host of the pool is usable: " + "; ".join(down),
+                                               fix=each[0].availability.fix))
     try:
         av = await asyncio.wait_for(backend_for(model).availability(model), CHECK_TIMEOUT_S)
     except TimeoutError:

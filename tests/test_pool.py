@@ -199,3 +199,17 @@ async def test_moot_perf_shows_the_pool(hosts, capsys, user_config) -> None:
     assert await asyncio.to_thread(main, ["perf"]) == 0
     out = capsys.readouterr().out
     assert "Pools (each model's calls by host)" in out and "last chosen: http://127.0.0.1:" in out
+
+
+async def test_a_pool_is_usable_while_any_host_is(hosts, user_config, tmp_path) -> None:
+    from moot.core.discovery import model_statuses
+
+    urls = ", ".join(f'"{s.url}"' for s in hosts.values())
+    user_config(f'[[models]]\nname = "coder"\nmodel = "ollama/{TAG}"\napi_base = [{urls}]\n')
+    hosts["fast"].stop()
+    (status,) = [s for s in await model_statuses(load_config(tmp_path)) if s.model.name == "coder"]
+    assert status.usable and "2 of 3 hosts usable" in status.availability.reason
+    hosts["medium"].stop()
+    hosts["slow"].stop()
+    (status,) = [s for s in await model_statuses(load_config(tmp_path)) if s.model.name == "coder"]
+    assert not status.usable and "no host of the pool is usable" in status.availability.reason
