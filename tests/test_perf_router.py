@@ -168,3 +168,15 @@ def test_decisions_are_stored(store: Store) -> None:
 
 def test_seconds_format() -> None:
     assert [fmt_s(x) for x in (12.0, 30.0, 4.5, 4.0, 0.25)] == ["12 s", "30 s", "4.5 s", "4 s", "0.2 s"]
+
+
+def test_a_pooled_local_model_is_predicted_by_its_best_host(store: Store) -> None:
+    """A pool's slow first host would send the role to the hosted model; its faster second host keeps it local."""
+    slow, fast = "http://slow:11434", "http://fast:11434"
+    history(store, eval_rate=5.0, host=slow)  # 200 tokens: 2 + 40 s
+    an = history(store, eval_rate=20.0, host=fast)  # 2 + 10 s
+    config = make_config()
+    config.models[0].pool = [slow, fast]
+    config.models[0].api_base = slow
+    d = choose("backend", config, an, prompt_tokens=1000, output_tokens=200)
+    assert d.chosen_alias == "qwen" and d.predicted_s == 12.0

@@ -179,9 +179,13 @@ def choose(
             raise RoutingError(f"no model for role {role!r}: set [roles] {role} or [router] hosted.{role}")
         return decide(chosen, "no local model for this role", predicted_s=None)
 
-    host = host_of(local)
-    up = local_up if local_up is not None else analyser.host_up(host)
-    prediction = analyser.predict(local.model, host, prompt_tokens, output_tokens, loaded=loaded)
+    hosts = [host_of(local.model_copy(update={"api_base": h, "pool": []})) for h in local.pool] or [host_of(local)]
+    seen = [(analyser.host_up(h), analyser.predict(local.model, h, prompt_tokens, output_tokens, loaded=loaded))
+            for h in hosts]  # a pool: its best host that is not down speaks for it
+    live = [s for s in seen if s[0] is not False] or seen
+    measured = [s for s in live if s[1] is not None]
+    host_up, prediction = min(measured, key=lambda s: s[1].seconds if s[1] else 0.0) if measured else live[0]
+    up = local_up if local_up is not None else host_up
     predicted = prediction.seconds if prediction is not None else None
     if up is False:
         if hosted is not None:
