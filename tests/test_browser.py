@@ -104,8 +104,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, OpenAIStandIn]]:
     """``moot serve`` in a repository, with two stand-in hosted models and a judge."""
     work = make_repo(tmp_path / "repo", {"cli.py": "import argparse\n"})
     with OpenAIStandIn(tokens_per_s=200) as server:
-        server.script("alpha", "ZEBRA-PLAN one: add the flag to the parser.")
-        server.script("beta", "ZEBRA-PLAN two: add a log level.")
+        server.script("alpha", "ZEBRAONE add the flag to the parser.")
+        server.script("beta", "ZEBRATWO add a log level.")
         server.script("judge", "## Plan\n1. Add the flag.\n\n## Consensus\n- one flag\n")
         config = tmp_path / "xdg" / "moot"
         config.mkdir(parents=True)
@@ -175,8 +175,8 @@ async def test_the_prompt_appears_and_a_typed_task_streams_proposals(served, tmp
         await page.send("Input.insertText", text="Add a verbose flag")
         await page.until("Add a verbose flag", timeout=20)  # echoed by the workbench's prompt
         await page.key("Enter", 13)
-        shown = await page.until("ZEBRA-PLAN two", timeout=60)
-        assert "ZEBRA-PLAN one" in shown
+        await page.until("ZEBRAONE", timeout=60)  # each proposal streams into its own panel
+        await page.until("ZEBRATWO", timeout=60)
     asked = [r for r in server.completions if "Add a verbose flag" in json.dumps(r.body)]
     assert len(asked) >= 2
 
