@@ -12,6 +12,7 @@ belongs together).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Mapping
@@ -63,12 +64,14 @@ _lock = threading.Lock()
 
 
 def _git(root: Path, *args: str) -> str | None:
+    """git's output, its file names as ``os.fsdecode`` reads them (as the file list does: a name that is not
+    UTF-8 keeps its bytes, and matches no listed file since such names are left out)."""
     try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=TIMEOUT_S,
                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout if out.returncode == 0 else None
+    return os.fsdecode(out.stdout) if out.returncode == 0 else None
 
 
 def read_history(root: Path, commits: int = COMMITS) -> History | None:
