@@ -47,6 +47,7 @@ from .events import (
     TaskText,
 )
 from .routing import RoutedTask
+from .shaping import ShapedTasks, Shaper
 from .speed import SpeedRouter
 from .steps import EditOutcome, cancel_point
 from .task_inputs import EDIT_TEMPERATURE, TaskInputs
@@ -93,7 +94,7 @@ def candidate_models(config: Config, n: int, tasks: Sequence[RoutedTask] = ()) -
 # ------------------------------------------------------------------------------------------------ the engine
 
 
-class Engine(TaskInputs, Checks):
+class Engine(TaskInputs, Checks, ShapedTasks):
     def __init__(self, config: Config, store: Store, run: runs.ExecRun, on_progress: ProgressSink | None):
         self.config, self.store, self.run = config, store, run
         self.run_id = run.run_id
@@ -102,6 +103,7 @@ class Engine(TaskInputs, Checks):
         self._distilled: str | None = None
         self._distilling = asyncio.Lock()
         self.speed = SpeedRouter(config, store)
+        self.shaper = Shaper(config, store)
 
     # -------------------------------------------------------------------------------------------- helpers
 
@@ -187,13 +189,32 @@ class Engine(TaskInputs, Checks):
                 context, shown = await self._context(wt, text, t.files, t.role, model, n, routed.context_budget)
                 messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context)
 
+        choice = None
+        if self.shaper.applies(model) and c.model_alias is None:
+            shaped = await self._shape(n, t, model, wt, text, plan, context)
+            if isinstance(shaped, tuple):
+                choice, model, context, shown, messages = shaped
+            else:
+                model = shaped
+
         def retrying(attempt: int, reason: str) -> None:
             runs.set_task(self.store, self.run_id, n, t.task_id, runs.TaskState.RETRYING, error=reason)
             t.attempts += 1
             runs.set_task_attempts(self.store, self.run_id, n, t.task_id, t.attempts)
 
-        outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying,
-                                         lambda: self._grammar(wt, model, t.files, shown, n))
+        started_attempts = t.attempts
+        grammar = None if choice is not None and not choice.shape.constrained else \
+            (lambda: self._grammar(wt, model, t.files, shown, n))
+        if choice is not None and choice.shape.split and len(t.files) > 1:
+            outcome = await self._file_by_file(n, wt, t, model, context, retrying)
+        else:
+            outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying, grammar)
+        if choice is not None:
+            unread = outcome.error is not None and ("could not be read" in outcome.error
+                                                    or "no SEARCH/REPLACE" in outcome.error)
+            await asyncio.to_thread(self.shaper.record, choice, model, self.run_id, t.task_id,
+                                    parsed=not unread, applied=outcome.error is None,
+                                    retried=t.attempts > started_attempts)
         if outcome.error is not None:
             await asyncio.to_thread(wtree.discard, wt)
             return self._fail(n, t, outcome.error)
@@ -266,6 +287,8 @@ class Engine(TaskInputs, Checks):
             await self._tasks(c, wt)
             result = await self._tests(c, wt)
             await self._review(c, wt)
+            await asyncio.to_thread(self.shaper.settle, self.run_id, tests_passed=result.passed if result else None,
+                                    verdict=(c.review or {}).get("verdict"))
             c.head_sha = await asyncio.to_thread(wtree.head, wt)
             c.diff_lines = await asyncio.to_thread(wtree.diff_lines, wt)
             c.status = runs.CandidateState.DONE if c.ok else runs.CandidateState.FAILED
@@ -304,6 +327,8 @@ class Engine(TaskInputs, Checks):
         assert loaded is not None
         state = runs.RunState.READY if loaded.ok else runs.RunState.FAILED
         doc = {"task": loaded.task, "plan": loaded.plan, **loaded.to_json()}
+        if loaded.chosen is not None:  # how much of the run's work a local model did
+            await asyncio.to_thread(self.shaper.share, self.run_id, [t.model_alias or "" for t in loaded.chosen.tasks])
         runs.set_state(self.store, self.run_id, state, result=doc)
         runs.release(self.store, self.run_id)
         self.emit(RunDone(self.run_id, state, winner, loaded.ok))

@@ -61,12 +61,26 @@ async def split_plan(config: Config, store: Store, repo: Path, run_id: str,
 
     context = await asyncio.to_thread(planning_context, repo, plan, config.budget_for("planner"), model.model)
     known = [f.rel for f in await asyncio.to_thread(list_files, repo)]
+    brief = await asyncio.to_thread(local_brief_for, config, store, model)
     try:
         found = await decompose(plan, model, ctx=CallContext(store, run_id, "decompose"),
-                                context_text=context.text if context else "", known_files=known, on_event=on_event)
+                                context_text=context.text if context else "", known_files=known, on_event=on_event,
+                                brief=brief)
     except InvalidTaskListError as e:
         return [whole_plan_task(plan)], f"{e}; the whole plan is one task instead"
     return list(found.tasks), None
+
+
+def local_brief_for(config: Config, store: Store, planner: ModelConfig) -> str:
+    """What a hosted planner is told of the local models the roles name (their speed, window and success by
+    task size), so that it writes tasks they can carry out; nothing for a local planner or without them."""
+    if planner.is_local or not config.router.learn_shapes:
+        return ""
+    from moot.core.perf.shapes import local_brief
+
+    local = [m for alias in dict.fromkeys(config.roles.values())
+             if (m := config.model(alias)) is not None and m.is_local]
+    return local_brief(store, local) if local else ""
 
 
 def accept_message(task: str, run_id: str) -> str:

@@ -347,6 +347,7 @@ async def decompose(
     context_text: str = "",
     on_event: EventSink | None = None,
     known_files: Sequence[str] = (),
+    brief: str = "",
 ) -> TaskList:
     """Ask ``model`` (the planner) to split ``plan`` into tasks, with the task list's JSON schema.
 
@@ -357,6 +358,7 @@ async def decompose(
         context_text: repository context to show the planner.
         on_event: receives every event of both calls.
         known_files: the repository's files (a local planner may only name these when they are few).
+        brief: what the local models can do (``landing.local_brief_for``), for a hosted planner to size tasks by.
 
     Returns:
         The validated task list.
@@ -366,7 +368,7 @@ async def decompose(
     """
     base = dataclasses.replace(ctx or CallContext(), phase="decompose")
     positional = decodes_schema(model)
-    messages: list[Message] = prompts.decompose_messages(plan, context_text, positional=positional)
+    messages: list[Message] = prompts.decompose_messages(plan, context_text, positional=positional, brief=brief)
     params = Params(schema=task_list_schema(known_files, positional=positional))
     read = positional_task_list if positional else parse_task_list
     error = ""

@@ -54,7 +54,8 @@ def make_config(url: str, *, limit: float = 30.0, hosted: bool = True, **roles: 
             {"name": "alpha", "model": "scripted/alpha", "timeout_s": 30},
         ],
         "roles": {"backend": "coder", **roles},
-        "router": {"local_max_latency_s": limit, "hosted": {"backend": "alpha"} if hosted else {}},
+        "router": {"local_max_latency_s": limit, "hosted": {"backend": "alpha"} if hosted else {},
+                   "learn_shapes": False},  # the speed rules alone (shapes: tests/test_shapes.py)
         "context": {"default_budget": 2000},
     }
     return Config.model_validate(data)

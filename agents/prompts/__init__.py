@@ -38,10 +38,14 @@ REVIEW_FORMAT = text("review_format")
 REVIEW_JSON = text("review_json")
 
 
-def decompose_messages(plan: str, context_text: str = "", *, positional: bool = False) -> list[Message]:
+def decompose_messages(plan: str, context_text: str = "", *, positional: bool = False,
+                       brief: str = "") -> list[Message]:
     """The chat that asks the planner to split ``plan`` into tasks; ``positional`` asks for the short form
-    (no ids, no dependencies) that a local engine is held to by its schema."""
+    (no ids, no dependencies) that a local engine is held to by its schema; ``brief`` tells it what the local
+    models can do, so that it sizes the tasks for them."""
     user = f"Plan:\n{plan.strip()}"
+    if brief.strip():
+        user += f"\n\n{brief.strip()}"
     if context_text.strip():
         user += f"\n\nRelevant parts of the repository:\n{context_text.strip()}"
     user += f"\n\n{DECOMPOSE_POSITIONAL if positional else DECOMPOSE_FORMAT}"
@@ -72,8 +76,13 @@ def task_messages(
     files: Sequence[str] = (),
     plan: str = "",
     context_text: str = "",
+    *,
+    terse: bool = False,
 ) -> list[Message]:
-    """The chat that hands one task to its agent."""
+    """The chat that hands one task to its agent; ``terse`` leaves out the plan and the longer brief (a shape a
+    small local model may do better with)."""
+    if terse:
+        plan = ""
     user = f"Task: {title.strip()}"
     if description.strip():
         user += f"\n\n{description.strip()}"
@@ -83,6 +92,10 @@ def task_messages(
         user += f"\n\nThe whole plan, for reference (do only this task):\n{plan.strip()}"
     if context_text.strip():
         user += f"\n\nRelevant parts of the repository:\n{context_text.strip()}"
+    if terse:
+        user += "\n\nGive the SEARCH/REPLACE blocks only."
+        system = f"You change code in a repository as its {role} engineer.\n\n{EDIT_FORMAT}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
     user += "\n\nExplain your change in a sentence or two, then give the SEARCH/REPLACE blocks."
     return [{"role": "system", "content": agent_system(role)}, {"role": "user", "content": user}]
 

@@ -234,6 +234,9 @@ class RouterConfig(_Strict):
     """A local model is used when its predicted latency for the request fits within this many seconds."""
     hosted: dict[str, str] = Field(default_factory=dict)
     """Role to the hosted model alias used when the role's local model is too slow or down."""
+    learn_shapes: bool = True
+    """Shape each local task's query (context, output cap, prompt, file by file, constrained) from what came of
+    earlier ones, and send a task to ``hosted`` when no shape is likely to succeed."""
 
 
 class Config(_Strict):
