@@ -60,7 +60,8 @@ def test_json_document_shape(project: Path, server: OllamaStandIn, capsys) -> No
     seed(server.url)
     assert main(["perf", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"hosts", "models", "pools"} and doc["pools"] == []
+    assert set(doc) == {"hosts", "models", "pools", "outcomes"} and doc["pools"] == []
+    assert doc["outcomes"] == {"models": [], "runs": []}
     ollama, embedded = doc["hosts"]
     assert set(ollama) == {"host", "reachable", "version", "loaded"}
     assert (ollama["host"], ollama["reachable"], ollama["version"]) == (server.url, True, "0.9.3")

@@ -122,3 +122,44 @@ def test_perf_panel(workbench, fixed_hosts, snap_compare) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)
+
+
+def fill_outcomes(store) -> None:  # type: ignore[no-untyped-def]
+    """Twenty backend tasks of qwen, failing at first and learning (the later ones at the 2k terse shape), and
+    six runs whose local share grew."""
+    from moot.core.perf import shapes as sh
+
+    terse, big = sh.SHAPES[1], sh.SHAPES[4]
+    for i in range(20):
+        shape = big if i < 6 else terse
+        ok = i >= 6 and i % 7 != 0
+        sh.record_outcome(store, sh.Outcome(f"ollama/{QWEN}", HOST, "backend", shape.key,
+                                            "small" if i % 3 else "medium", applied=ok, parsed=True,
+                                            created_at=NOW - 2000 + 60 * i))
+    for i, (tasks, local) in enumerate([(4, 1), (5, 2), (4, 2), (6, 4), (5, 4), (4, 4)]):
+        sh.record_share(store, f"run-{i}", tasks, local, "alpha")
+
+
+def test_perf_panel_outcomes(workbench, fixed_hosts, snap_compare) -> None:
+    """The perf panel scrolled to its end: under the routing decisions, "Local outcomes": qwen2.5-coder:7b as
+    backend, 12 of 20 tasks (60%) with a rising sparkline, by size (medium 5/7 · small 7/13), its best shape
+    (2k context, terse, output 600); and the local share per run rising from 25% to 100%, the last 4/4."""
+    app = workbench(CONFIG)
+    app.store.set_pref("user", "perf_panel", True)
+    fill_store(PerfStore(app.store))
+    fill_outcomes(app.store)
+
+    async def run_before(pilot) -> None:
+        panel = pilot.app.screen.query_one(PerfPanel)
+        for _ in range(250):
+            if panel.snapshot is not None:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause(0.2)
+        text = panel.text()
+        assert f"{QWEN} · backend · 12/20 (60%)" in text and "best: 2k context, terse, output 600" in text
+        assert "medium 5/7 · small 7/13" in text and "last 4/4" in text
+        panel.scroll_end(animate=False)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)

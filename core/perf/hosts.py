@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .analyse import Analyser, ModelStats, same_model, stats_of
 from .pool import summary as pool_summary
 from .reload import KEEP_ALIVE_S
+from .shapes import summary as shapes_summary
 from .store import EMBEDDED_HOST, HISTORY, PerfStore, Sample, host_of, perf_store
 
 if TYPE_CHECKING:
@@ -302,6 +303,9 @@ class PerfSnapshot:
     pools: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     """Per pooled model and host: its share of the calls, speed, failures and why it was last chosen
     (``pool.summary``)."""
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    """What came of local tasks: per model and role, success by shape and size and a recent series; and each
+    run's share of tasks done locally (``shapes.summary``)."""
 
     @property
     def taken_at(self) -> float:
@@ -313,6 +317,7 @@ class PerfSnapshot:
             "hosts": [h.to_json() for h in self.hosts.hosts],
             "models": [m.to_json() for m in self.models],
             "pools": list(self.pools),
+            "outcomes": self.outcomes or {"models": [], "runs": []},
         }
 
 
@@ -378,6 +383,7 @@ class PerfMonitor:
             tuple(self.store.reloads(limit=10)),
             tuple(self.store.decisions(limit=20)),
             tuple(pool_summary(self.store.store)),
+            shapes_summary(self.store.store),
         )
 
     def history(self, model: str, host: str, *, limit: int = HISTORY) -> list[Sample]:

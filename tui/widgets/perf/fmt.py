@@ -98,3 +98,17 @@ def spread(left: str, right: str, width: int) -> str:
     room = width - len(right) - 1
     left = clip(left, room)
     return left + " " * (width - len(left) - len(right)) + right
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def bars(values: Sequence[float], width: int = 12) -> str:
+    """``values`` (each 0 to 1) as a row of block characters, the latest at the right, at most ``width``."""
+    return "".join(BARS[min(len(BARS) - 1, int(max(0.0, v) * len(BARS)))] for v in list(values)[-width:])
+
+
+def rolling(series: Sequence[int], window: int = 5) -> list[float]:
+    """The success rate over each run of ``window`` outcomes (fewer at the start), oldest first."""
+    return [sum(series[max(0, i - window + 1):i + 1]) / len(series[max(0, i - window + 1):i + 1])
+            for i in range(len(series))]

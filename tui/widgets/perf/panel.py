@@ -24,6 +24,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from moot.core.perf.hosts import PerfMonitor, PerfSnapshot
+from moot.core.perf.shapes import Shape
 from moot.core.perf.store import EMBEDDED_HOST, HISTORY, Sample, host_of
 
 from . import fmt, requests
@@ -77,7 +78,7 @@ class PerfPanel(VerticalScroll):
         scrollbar-gutter: stable;
         scrollbar-size-vertical: 1;
     }
-    #perf-pools-heading, #perf-pools { display: none; }
+    #perf-pools-heading, #perf-pools, #perf-outcomes-heading, #perf-outcomes { display: none; }
     PerfPanel.-shown {
         display: block;
     }
@@ -131,6 +132,8 @@ class PerfPanel(VerticalScroll):
         yield Lines(id="perf-routing")
         yield Static("Pools", classes="perf-heading", id="perf-pools-heading")
         yield Lines(id="perf-pools")
+        yield Static("Local outcomes", classes="perf-heading", id="perf-outcomes-heading")
+        yield Lines(id="perf-outcomes")
 
     def on_mount(self) -> None:
         self.border_title = "Perf"
@@ -252,6 +255,7 @@ class PerfPanel(VerticalScroll):
         self._paint_models(now, now_wall)
         self._paint_routing(now_wall)
         self._paint_pools()
+        self._paint_outcomes()
 
     @staticmethod
     def _sync(container: Vertical, views: dict[Any, Any], keys: list[Any], make: Any) -> None:
@@ -341,3 +345,31 @@ class PerfPanel(VerticalScroll):
                 (speed + failed, MUTED),
             ))
         self.query_one("#perf-pools", Lines).show(Content("\n").join(lines))
+
+    def _paint_outcomes(self) -> None:
+        """What came of local tasks: per model and role the success rate, its trend, by size and the best shape;
+        then the share of each recent run done locally (shown once there is any)."""
+        doc = self.snapshot.outcomes if self.snapshot is not None else {}
+        models, shares = doc.get("models") or [], doc.get("runs") or []
+        for widget in (self.query_one("#perf-outcomes-heading"), self.query_one("#perf-outcomes", Lines)):
+            widget.display = bool(models or shares)
+        if not (models or shares):
+            return
+        lines = []
+        for m in models:
+            rate = m["succeeded"] / m["tried"] if m["tried"] else 0.0
+            sizes = " · ".join(f"{k} {v['succeeded']}/{v['tried']}" for k, v in m["by_size"].items())
+            best = max(m["by_shape"].items(), key=lambda kv: ((kv[1]["succeeded"] + 1) / (kv[1]["tried"] + 2),
+                                                              kv[1]["tried"]))[0]
+            lines.append(Content.assemble(("▸ ", "$success" if rate >= 0.5 else "$warning"),
+                                          f"{m['model'].split('/', 1)[-1]} · {m['role']} · "
+                                          f"{m['succeeded']}/{m['tried']} ({rate:.0%}) ",
+                                          (fmt.bars(fmt.rolling(m["recent"])), "$primary")))
+            lines.append(Content.assemble(("  " + sizes, MUTED)))
+            lines.append(Content.assemble((f"  best: {Shape.from_key(best).describe()}", MUTED)))
+        if shares:
+            last = shares[-1]
+            lines.append(Content.assemble("local share per run ", (fmt.bars([r["share"] or 0.0 for r in shares]),
+                                                                   "$primary"),
+                                          (f" · last {last['local_tasks']}/{last['tasks']}", MUTED)))
+        self.query_one("#perf-outcomes", Lines).show(Content("\n").join(lines))
