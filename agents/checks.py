@@ -98,6 +98,7 @@ class Checks(EngineBase):
         runs.set_candidate(self.store, self.run_id, n, status=runs.CandidateState.TESTING)
         runs.set_state(self.store, self.run_id, runs.RunState.TESTING)
         result = await self._run_tests(n, wt, 0)
+        self.first_tests[n] = result.passed
         limit = self.config.agents.debug_limit
         if self.config.agents.escalation:  # the escalation model takes over after the cycles the thresholds say
             limit = min(limit, self.config.thresholds.debug_escalation_after_cycles)
@@ -119,6 +120,7 @@ class Checks(EngineBase):
             task = await self._debug_task(c, wt, result)
             role, title = (task.role, task.title) if task else ("backend", "the plan")
             self.emit(DebugStarted(n, "escalation", round_ + 1, escalation.name, escalation=True))
+            self.escalated.add(n)
             if await self._fix(c, wt, escalation, role, title, result, "escalation", "fix tests (escalation)"):
                 result = await self._run_tests(n, wt, round_ + 1)
         runs.set_candidate(self.store, self.run_id, n, tests=result.to_dict())

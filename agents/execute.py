@@ -104,6 +104,7 @@ class Engine(TaskInputs, Checks, ShapedTasks):
         self._distilling = asyncio.Lock()
         self.speed = SpeedRouter(config, store)
         self.shaper = Shaper(config, store)
+        self.first_tests, self.escalated = {}, set()
 
     # -------------------------------------------------------------------------------------------- helpers
 
@@ -287,8 +288,8 @@ class Engine(TaskInputs, Checks, ShapedTasks):
             await self._tasks(c, wt)
             result = await self._tests(c, wt)
             await self._review(c, wt)
-            await asyncio.to_thread(self.shaper.settle, self.run_id, tests_passed=result.passed if result else None,
-                                    verdict=(c.review or {}).get("verdict"))
+            await asyncio.to_thread(self.shaper.settle, self.run_id, tests_passed=self.first_tests.get(n),
+                                    verdict=(c.review or {}).get("verdict"), escalated=n in self.escalated)
             c.head_sha = await asyncio.to_thread(wtree.head, wt)
             c.diff_lines = await asyncio.to_thread(wtree.diff_lines, wt)
             c.status = runs.CandidateState.DONE if c.ok else runs.CandidateState.FAILED

@@ -67,8 +67,10 @@ class Shaper:
             task_id=task_id, parsed=parsed, applied=applied, retried=retried, reason=choice.describe(),
             output_tokens=output_tokens, latency_s=latency_s))
 
-    def settle(self, run_id: str, *, tests_passed: bool | None, verdict: str | None) -> None:
-        settle_run(self.store, run_id, tests_passed=tests_passed, verdict=verdict)
+    def settle(self, run_id: str, *, tests_passed: bool | None, verdict: str | None, escalated: bool) -> None:
+        """The run's tests (their first run: what the local models' edits did), its review and whether it
+        needed the escalation model, on its local outcomes."""
+        settle_run(self.store, run_id, tests_passed=tests_passed, verdict=verdict, escalated=escalated or None)
 
     def share(self, run_id: str, aliases: Sequence[str]) -> None:
         """Keep how many of the run's tasks a local model carried out."""

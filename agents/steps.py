@@ -38,6 +38,10 @@ class EngineBase:
     run_id: str
     repo: Path
     emit: ProgressSink
+    first_tests: dict[int, bool]
+    """Per candidate: whether the tests passed on their first run, before any fix (what the tasks' models did)."""
+    escalated: set[int]
+    """The candidates whose failing tests went to the escalation model."""
 
     def _model(self, alias: str | None) -> ModelConfig | None:
         return self.config.model(alias) if alias else None

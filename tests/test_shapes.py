@@ -5,6 +5,7 @@ shape chosen."""
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,8 @@ async def test_a_local_task_runs_in_its_shape_and_its_outcome_is_kept(tmp_path: 
         repo = make_repo(tmp_path / "repo", {"x.txt": "no\n", "y.txt": "why\n"})
         config = Config.model_validate({
             "models": [{"name": "coder", "model": LOCAL, "api_base": server.url, "retries": 0, "num_ctx": 8192}],
-            "roles": {"backend": "coder", "planner": "coder"}})
+            "roles": {"backend": "coder", "planner": "coder"},
+            "project": {"test_command": f'"{sys.executable}" -c "print(open(\'x.txt\').read())"'}})
         events: list[Any] = []
         run_id = x.begin(store, repo, "make x ok", "the plan")
         run = await x.execute(config, store, run_id, route([Task(id="t1", title="make x ok", role="backend",
@@ -165,3 +167,6 @@ async def test_a_local_task_runs_in_its_shape_and_its_outcome_is_kept(tmp_path: 
     assert (m["tried"], m["succeeded"], m["role"]) == (1, 1, "backend")
     assert doc["runs"] == [{"run_id": run_id, "tasks": 1, "local_tasks": 1, "share": 1.0, "planner": "coder"}]
     assert runs.load(store, run_id).state == "ready"  # type: ignore[union-attr]
+    [kept] = sh._outcomes(store, LOCAL)
+    assert (kept.parsed, kept.applied, kept.tests_passed, kept.escalated) == (True, True, True, False)
+    assert kept.reason == routed.reason and kept.run_id == run_id
