@@ -103,7 +103,8 @@ class ShapedTasks(EngineBase):
             self.emit(TaskRouted(n, t.task_id, hosted.name, choice.describe()))
             return hosted
         shaped = model.model_copy(update={"max_tokens": min(model.max_tokens, choice.shape.output)})
-        context, shown = await self._context(wt, text, t.files, t.role, shaped, n, choice.shape.context)
+        budget = min(self.config.budget_for(t.role) or choice.shape.context, choice.shape.context)  # yours caps it
+        context, shown = await self._context(wt, text, t.files, t.role, shaped, n, budget)
         messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
                                          terse=choice.shape.prompt == "terse")
         self.emit(TaskRouted(n, t.task_id, model.name, choice.describe()))

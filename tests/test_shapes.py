@@ -170,3 +170,16 @@ async def test_a_local_task_runs_in_its_shape_and_its_outcome_is_kept(tmp_path: 
     [kept] = sh._outcomes(store, LOCAL)
     assert (kept.parsed, kept.applied, kept.tests_passed, kept.escalated) == (True, True, True, False)
     assert kept.reason == routed.reason and kept.run_id == run_id
+
+
+def test_before_any_record_the_usual_shape_is_used(store: Store) -> None:
+    """A model's first task in a role is asked the way moot always asked (no gamble on a first run)."""
+    for seed in range(20):
+        choice = sh.choose_shape(store, QWEN, "backend", small(store), predict=lambda s: 5.0, limit_s=30,
+                                 rng=random.Random(seed))
+        assert choice.shape == sh.USUAL and not choice.explored and choice.local
+    assert "(the usual shape, until there is a record)" in choice.describe()
+    sh.record_outcome(store, outcome(sh.USUAL, True))
+    shapes = {sh.choose_shape(store, QWEN, "backend", small(store), predict=lambda s: 5.0, limit_s=30,
+                              rng=random.Random(seed)).shape for seed in range(40)}
+    assert len(shapes) > 1  # with a record, the others are tried too

@@ -127,6 +127,14 @@ SHAPES = (
     Shape(2000, 1200, "full", constrained=False),
     Shape(8000, 1500, "full"),
 )
+#: The shape of a model's first tasks in a role and size, before there is any record: the way moot asked before
+#: it learned (the full brief, the format held, the whole task at once).
+USUAL = SHAPES[2]
+
+
+def prior(shape: Shape) -> tuple[float, float]:
+    """The Beta prior of a shape's success: an answer not held to its format is expected to fail more often."""
+    return (1.0, 3.0) if not shape.constrained else (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -285,6 +293,8 @@ class ShapeChoice:
         head = f"{self.alias}, {self.shape.describe()}: {evidence}{when}"
         if self.explored:
             head += " (trying it: its record is short)"
+        elif not s.tried and not any(t.tried for t in self.table):
+            head += " (the usual shape, until there is a record)"
         if not self.local:
             head += f"; likely success {self.sampled:.0%} < {LOCAL_FLOOR:.0%}: the hosted model is better"
         return head
@@ -323,7 +333,14 @@ def choose_shape(store: Store, model: ModelConfig, role: str, size: TaskSize, *,
     if not fitting:  # nothing fits: the smallest, predicted over the limit
         st = min(table, key=lambda s: (s.shape.context + s.shape.output))
         fitting = [(st, predict(st.shape))]
-    draws = [(rng.betavariate(1 + st.succeeded, 1 + st.tried - st.succeeded), st, p) for st, p in fitting]
+    if not any(st.tried for st in table) and (usual := next((f for f in fitting if f[0].shape == USUAL), None)):
+        st, p = usual  # nothing on record yet: the usual shape, and the record begins
+        return ShapeChoice(model.model, model.name, role, size, st.shape, st, p, local=True, explored=False,
+                           sampled=0.5, table=tuple(table))
+    draws = []
+    for st, p in fitting:
+        a, b = prior(st.shape)
+        draws.append((rng.betavariate(a + st.succeeded, b + st.tried - st.succeeded), st, p))
     sampled, st, p = max(draws, key=lambda d: d[0])
     best_known = max(fitting, key=lambda f: ((f[0].succeeded + 1) / (f[0].tried + 2), f[0].tried))[0]
     return ShapeChoice(model.model, model.name, role, size, st.shape, st, p, local=sampled >= LOCAL_FLOOR,
