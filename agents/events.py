@@ -169,12 +169,14 @@ class CandidateDone:
 
 @dataclass(frozen=True)
 class TaskRouted:
-    """The router chose the task's model on measured speed (``[router]``)."""
+    """The router chose the task's model on measured speed (``[router]``), or (``kind`` ``shape``) the shape of
+    its local query from the model's record, or sent it to the hosted model when no shape is likely to work."""
 
     candidate: int
     task_id: str
     model: str
     reason: str
+    kind: str = "speed"
 
 
 @dataclass(frozen=True)

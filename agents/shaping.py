@@ -100,14 +100,14 @@ class ShapedTasks(EngineBase):
         if not choice.local and hosted is not None and not hosted.is_local:
             runs.set_task_model(self.store, self.run_id, n, t.task_id, hosted.name)
             t.model_alias = hosted.name
-            self.emit(TaskRouted(n, t.task_id, hosted.name, choice.describe()))
+            self.emit(TaskRouted(n, t.task_id, hosted.name, choice.describe(), kind="shape"))
             return hosted
         shaped = model.model_copy(update={"max_tokens": min(model.max_tokens, choice.shape.output)})
         budget = min(self.config.budget_for(t.role) or choice.shape.context, choice.shape.context)  # yours caps it
         context, shown = await self._context(wt, text, t.files, t.role, shaped, n, budget)
         messages = prompts.task_messages(t.role, t.title, t.description, t.files, plan, context,
                                          terse=choice.shape.prompt == "terse")
-        self.emit(TaskRouted(n, t.task_id, model.name, choice.describe()))
+        self.emit(TaskRouted(n, t.task_id, model.name, choice.describe(), kind="shape"))
         return choice, shaped, context, shown, messages
 
     async def _file_by_file(self, n: int, wt: Worktree, t: runs.TaskRow, model: ModelConfig, context: str,

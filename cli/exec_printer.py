@@ -120,7 +120,8 @@ class ExecPrinter:
             self.meter.add(ev.tokens)
 
     def _on_task_routed(self, ev: xe.TaskRouted) -> None:
-        self.say(f"  {self._who(ev.candidate)}{ev.task_id}: routed on measured speed: {ev.reason}")
+        how = "shaped from its record" if ev.kind == "shape" else "routed on measured speed"
+        self.say(f"  {self._who(ev.candidate)}{ev.task_id}: {how}: {ev.reason}")
 
     def _on_task_text(self, ev: xe.TaskText) -> None:
         key = (ev.candidate, ev.task_id)

@@ -157,7 +157,7 @@ async def test_a_local_task_runs_in_its_shape_and_its_outcome_is_kept(tmp_path: 
         await close_backends()
     assert run.ok
     speed, routed = [e for e in events if isinstance(e, xe.TaskRouted)]  # the speed rule's, then the shape's
-    assert "no measurements yet" in speed.reason
+    assert "no measurements yet" in speed.reason and (speed.kind, routed.kind) == ("speed", "shape")
     assert routed.reason.startswith("coder, ") and "no backend task (small) tried at this shape yet" in routed.reason
     [chat] = server.requests_to("/api/chat")
     shape = next(s for s in sh.SHAPES if s.describe() in routed.reason)

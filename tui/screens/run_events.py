@@ -103,7 +103,8 @@ class RunEvents:
     def _on_task_routed(self, ev: xe.TaskRouted, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
         tasks.update(key, model=ev.model)
-        tasks.add_note(key, f"routed on measured speed: {ev.reason}")
+        how = "shaped from its record" if ev.kind == "shape" else "routed on measured speed"
+        tasks.add_note(key, f"{how}: {ev.reason}")
 
     def _on_task_retrying(self, ev: xe.TaskRetrying, tasks: TaskList) -> None:
         key = (ev.candidate, ev.task_id)
