@@ -75,7 +75,9 @@ def test_outcomes_are_settled_by_the_tests_and_the_review(store: Store) -> None:
     assert (row.tried, row.succeeded) == (3, 1)  # failed tests and a BLOCK are no success
     doc = sh.summary(store)
     [m] = doc["models"]
-    assert m["by_shape"][sh.SHAPES[1].key] == {"tried": 3, "succeeded": 1} and m["recent"] == [0, 0, 1]
+    assert m["by_shape"][sh.SHAPES[1].key] == {"tried": 3, "succeeded": 1, "recent": [0, 0, 1]}
+    assert m["recent"] == [0, 0, 1] and m["by_size"]["small"]["tried"] == 3
+    assert sh.SHAPES[3].short() == "2k terse 600 split" and sh.SHAPES[6].short() == "2k full 1200 free"
 
 
 def test_the_bandit_prefers_what_worked_and_still_explores(store: Store) -> None:

@@ -143,7 +143,8 @@ def fill_outcomes(store) -> None:  # type: ignore[no-untyped-def]
 def test_perf_panel_outcomes(workbench, fixed_hosts, snap_compare) -> None:
     """The perf panel scrolled to its end: under the routing decisions, "Local outcomes": qwen2.5-coder:7b as
     backend, 12 of 20 tasks (60%) with a rising sparkline, by size (medium 5/7 · small 7/13), its best shape
-    (2k context, terse, output 600); and the local share per run rising from 25% to 100%, the last 4/4."""
+    (2k context, terse, output 600), the two shapes tried with their own trends (2k terse 600: 12/14 rising,
+    4k full 1000: 0/6); and the local share per run rising from 25% to 100%, the last 4/4."""
     app = workbench(CONFIG)
     app.store.set_pref("user", "perf_panel", True)
     fill_store(PerfStore(app.store))
@@ -159,6 +160,7 @@ def test_perf_panel_outcomes(workbench, fixed_hosts, snap_compare) -> None:
         text = panel.text()
         assert f"{QWEN} · backend · 12/20 (60%)" in text and "best: 2k context, terse, output 600" in text
         assert "medium 5/7 · small 7/13" in text and "last 4/4" in text
+        assert "2k terse 600: 12/14" in text and "4k full 1000: 0/6" in text  # each shape with its own trend
         panel.scroll_end(animate=False)
         await pilot.pause(0.2)
 

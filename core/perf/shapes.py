@@ -107,6 +107,11 @@ class Shape:
         ctx, out, prompt, split, constrained = key.split("/")
         return cls(int(ctx[3:]), int(out[3:]), prompt, split == "split", constrained == "constrained")
 
+    def short(self) -> str:
+        """A few characters: ``2k terse 600``, ``4k full 1000 split free``."""
+        return " ".join([f"{self.context / 1000:g}k", self.prompt, str(self.output)]
+                        + (["split"] if self.split else []) + ([] if self.constrained else ["free"]))
+
     def describe(self) -> str:
         parts = [f"{self.context / 1000:g}k context", self.prompt, f"output {self.output}"]
         if self.split:
@@ -361,17 +366,16 @@ def summary(store: Store, *, runs: int = 30) -> dict[str, Any]:
 
         by_shape: dict[str, list[int]] = {}
         by_size: dict[str, list[int]] = {}
-        for r in rs:
-            by_shape.setdefault(r["shape"], [0, 0])
-            by_size.setdefault(r["size"], [0, 0])
-            for d, k in ((by_shape, r["shape"]), (by_size, r["size"])):
-                d[k][0] += 1
-                d[k][1] += ok(r)
-        series = [int(ok(r)) for r in rs[-60:]]
+        for r in rs:  # each one's outcomes in order: 1 succeeded, 0 not
+            by_shape.setdefault(r["shape"], []).append(int(ok(r)))
+            by_size.setdefault(r["size"], []).append(int(ok(r)))
+
+        def counts(d: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+            return {k: {"tried": len(v), "succeeded": sum(v), "recent": v[-30:]} for k, v in sorted(d.items())}
+
         models.append({"model": model, "role": role, "tried": len(rs), "succeeded": sum(map(ok, rs)),
-                       "by_shape": {k: {"tried": t, "succeeded": s} for k, (t, s) in sorted(by_shape.items())},
-                       "by_size": {k: {"tried": t, "succeeded": s} for k, (t, s) in sorted(by_size.items())},
-                       "recent": series})
+                       "by_shape": counts(by_shape), "by_size": counts(by_size),
+                       "recent": [int(ok(r)) for r in rs[-60:]]})
     shares = list(store.tables(SCHEMA).execute(
         "SELECT * FROM run_shares ORDER BY created_at DESC LIMIT ?", (runs,)))[::-1]
     return {"models": models,

@@ -367,6 +367,10 @@ class PerfPanel(VerticalScroll):
                                           (fmt.bars(fmt.rolling(m["recent"])), "$primary")))
             lines.append(Content.assemble(("  " + sizes, MUTED)))
             lines.append(Content.assemble((f"  best: {Shape.from_key(best).describe()}", MUTED)))
+            tried = sorted(m["by_shape"].items(), key=lambda kv: -kv[1]["tried"])[:3]
+            for key, v in tried:  # the shapes tried most, each with its own trend
+                lines.append(Content.assemble((f"  {Shape.from_key(key).short()}: {v['succeeded']}/{v['tried']} ",
+                                               MUTED), (fmt.bars(fmt.rolling(v["recent"]), 10), "$primary")))
         if shares:
             last = shares[-1]
             lines.append(Content.assemble("local share per run ", (fmt.bars([r["share"] or 0.0 for r in shares]),
