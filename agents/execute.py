@@ -215,7 +215,7 @@ class Engine(TaskInputs, Checks, ShapedTasks):
                                                     or "no SEARCH/REPLACE" in outcome.error)
             await asyncio.to_thread(self.shaper.record, choice, model, self.run_id, t.task_id,
                                     parsed=not unread, applied=outcome.error is None,
-                                    retried=t.attempts > started_attempts)
+                                    retried=t.attempts > started_attempts, candidate=n)
         if outcome.error is not None:
             await asyncio.to_thread(wtree.discard, wt)
             return self._fail(n, t, outcome.error)
@@ -288,7 +288,7 @@ class Engine(TaskInputs, Checks, ShapedTasks):
             await self._tasks(c, wt)
             result = await self._tests(c, wt)
             await self._review(c, wt)
-            await asyncio.to_thread(self.shaper.settle, self.run_id, tests_passed=self.first_tests.get(n),
+            await asyncio.to_thread(self.shaper.settle, self.run_id, n, tests_passed=self.first_tests.get(n),
                                     verdict=(c.review or {}).get("verdict"), escalated=n in self.escalated)
             c.head_sha = await asyncio.to_thread(wtree.head, wt)
             c.diff_lines = await asyncio.to_thread(wtree.diff_lines, wt)

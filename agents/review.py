@@ -336,4 +336,12 @@ async def review_diff(
         if isinstance(data, dict) and data.get("verdict") in VERDICTS:
             review = _from_json(data, result.text, model.name)
     review.omitted_files = omitted
+    if model.is_local and call_ctx.store is not None:  # a local reviewer's reply is an outcome: a verdict, or none
+        from moot.core.perf.shapes import USUAL, Outcome, bucket_of, record_outcome
+        from moot.core.perf.store import host_of
+
+        named = any(v in result.text for v in VERDICTS)
+        record_outcome(call_ctx.store, Outcome(model.model, host_of(model), "review", USUAL.key,
+                                               bucket_of(1, len(diff) // 4), run_id=call_ctx.run_id, parsed=named,
+                                               output_tokens=result.usage.completion_tokens))
     return review

@@ -61,16 +61,19 @@ class Shaper:
                             limit_s=self.config.router.local_max_latency_s, rng=self.rng)
 
     def record(self, choice: ShapeChoice, model: ModelConfig, run_id: str, task_id: str, *, parsed: bool | None,
-               applied: bool, retried: bool, output_tokens: int = 0, latency_s: float | None = None) -> None:
+               applied: bool, retried: bool, candidate: int | None = None, output_tokens: int = 0,
+               latency_s: float | None = None) -> None:
         record_outcome(self.store, Outcome(
             model.model, host_of(model), choice.role, choice.shape.key, choice.size.bucket, run_id=run_id,
-            task_id=task_id, parsed=parsed, applied=applied, retried=retried, reason=choice.describe(),
+            task_id=task_id, candidate=candidate, parsed=parsed, applied=applied, retried=retried, reason=choice.describe(),
             output_tokens=output_tokens, latency_s=latency_s))
 
-    def settle(self, run_id: str, *, tests_passed: bool | None, verdict: str | None, escalated: bool) -> None:
-        """The run's tests (their first run: what the local models' edits did), its review and whether it
-        needed the escalation model, on its local outcomes."""
-        settle_run(self.store, run_id, tests_passed=tests_passed, verdict=verdict, escalated=escalated or None)
+    def settle(self, run_id: str, candidate: int, *, tests_passed: bool | None, verdict: str | None,
+               escalated: bool) -> None:
+        """A candidate's tests (their first run: what the local models' edits did), its review and whether it
+        needed the escalation model, on that candidate's local outcomes."""
+        settle_run(self.store, run_id, tests_passed=tests_passed, verdict=verdict, escalated=escalated or None,
+                   candidate=candidate)
 
     def share(self, run_id: str, aliases: Sequence[str]) -> None:
         """Keep how many of the run's tasks a local model carried out."""

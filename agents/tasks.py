@@ -381,15 +381,32 @@ async def decompose(
                 f"decomposing the plan with {model.name} failed: {result.error.kind}: {result.error.message}"
             )
         try:
-            return read(result.text)
+            found = read(result.text)
         except TaskListError as e:
             error = str(e)
+        else:
+            _kept(base, model, plan, parsed=True, retried=attempt > 0, output_tokens=result.usage.completion_tokens)
+            return found
         messages = [
             *messages,
             {"role": "assistant", "content": result.text},
             prompts.decompose_retry_message(error),
         ]
+    _kept(base, model, plan, parsed=False, retried=True)
     raise InvalidTaskListError(f"{model.name} gave no valid task list after one retry: {error}")
+
+
+def _kept(ctx: CallContext, model: ModelConfig, plan: str, *, parsed: bool, retried: bool,
+          output_tokens: int = 0) -> None:
+    """A local planner's task list is an outcome too: read or not, at the first try or after one retry."""
+    if not model.is_local or ctx.store is None:
+        return
+    from moot.core.perf.shapes import USUAL, Outcome, bucket_of, record_outcome
+    from moot.core.perf.store import host_of
+
+    record_outcome(ctx.store, Outcome(model.model, host_of(model), "decompose", USUAL.key,
+                                      bucket_of(1, len(plan) // 4 + output_tokens), run_id=ctx.run_id,
+                                      parsed=parsed, retried=retried, output_tokens=output_tokens))
 
 
 def whole_plan_task(plan: str) -> Task:

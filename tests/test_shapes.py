@@ -69,14 +69,16 @@ def test_outcomes_are_settled_by_the_tests_and_the_review(store: Store) -> None:
     sh.record_outcome(store, outcome(sh.SHAPES[1], True, run_id="r2"))
     sh.settle_run(store, "r1", tests_passed=False, verdict="PASS")
     sh.settle_run(store, "r2", tests_passed=True, verdict="BLOCK")
-    sh.record_outcome(store, outcome(sh.SHAPES[1], True, run_id="r3"))
-    sh.settle_run(store, "r3", tests_passed=True, verdict="PASS")
+    sh.record_outcome(store, outcome(sh.SHAPES[1], True, run_id="r3", candidate=0))
+    sh.record_outcome(store, outcome(sh.SHAPES[1], True, run_id="r3", candidate=1))
+    sh.settle_run(store, "r3", tests_passed=True, verdict="PASS", candidate=0)
+    sh.settle_run(store, "r3", tests_passed=False, candidate=1)  # each candidate's own tests
     [row] = sh.shape_table(store, LOCAL, "backend")[1:2]
-    assert (row.tried, row.succeeded) == (3, 1)  # failed tests and a BLOCK are no success
+    assert (row.tried, row.succeeded) == (4, 1)  # failed tests and a BLOCK are no success
     doc = sh.summary(store)
     [m] = doc["models"]
-    assert m["by_shape"][sh.SHAPES[1].key] == {"tried": 3, "succeeded": 1, "recent": [0, 0, 1]}
-    assert m["recent"] == [0, 0, 1] and m["by_size"]["small"]["tried"] == 3
+    assert m["by_shape"][sh.SHAPES[1].key] == {"tried": 4, "succeeded": 1, "recent": [0, 0, 1, 0]}
+    assert m["recent"] == [0, 0, 1, 0] and m["by_size"]["small"]["tried"] == 4
     assert sh.SHAPES[3].short() == "2k terse 600 split" and sh.SHAPES[6].short() == "2k full 1200 free"
 
 
@@ -171,7 +173,7 @@ async def test_a_local_task_runs_in_its_shape_and_its_outcome_is_kept(tmp_path: 
     assert runs.load(store, run_id).state == "ready"  # type: ignore[union-attr]
     [kept] = sh._outcomes(store, LOCAL)
     assert (kept.parsed, kept.applied, kept.tests_passed, kept.escalated) == (True, True, True, False)
-    assert kept.reason == routed.reason and kept.run_id == run_id
+    assert kept.reason == routed.reason and kept.run_id == run_id and kept.candidate == 0
 
 
 def test_before_any_record_the_usual_shape_is_used(store: Store) -> None:
@@ -185,3 +187,24 @@ def test_before_any_record_the_usual_shape_is_used(store: Store) -> None:
     shapes = {sh.choose_shape(store, QWEN, "backend", small(store), predict=lambda s: 5.0, limit_s=30,
                               rng=random.Random(seed)).shape for seed in range(40)}
     assert len(shapes) > 1  # with a record, the others are tried too
+
+
+async def test_a_local_planner_s_task_list_and_a_local_reviewer_s_verdict_are_outcomes(store: Store) -> None:
+    from moot.agents.review import review_diff
+    from moot.agents.tasks import decompose
+    from moot.core.calls import CallContext
+
+    tasks = '{"tasks": [{"title": "make x ok", "role": "backend", "files": ["x.txt"]}]}'
+    with OllamaStandIn() as server:
+        server.add_model(TAG, pieces=[tasks])
+        model = ModelConfig(name="coder", model=LOCAL, api_base=server.url, retries=0)
+        store.start_run("r", "exec", "t", None, None)
+        found = await decompose("Make x ok.", model, ctx=CallContext(store, "r"))
+        server.add_model(TAG, pieces=['{"verdict": "PASS", "summary": "fine", "findings": []}'])
+        review = await review_diff("-no\n+ok\n", "Make x ok.", model, ctx=CallContext(store, "r"))
+        await close_backends()
+    assert found.tasks and review.verdict == "PASS"
+    kept = {o.role: o for o in sh._outcomes(store, LOCAL)}
+    assert kept["decompose"].parsed and kept["decompose"].success and kept["decompose"].applied is None
+    assert kept["review"].parsed and kept["review"].success
+    assert {m["role"] for m in sh.summary(store)["models"]} == {"decompose", "review"}

@@ -78,6 +78,12 @@ SCHEMA = Schema(
             );
             """,
         ),
+        (
+            "s002_outcome_candidate",
+            """
+            ALTER TABLE local_outcomes ADD COLUMN candidate INTEGER;  -- which of the run's candidates (null: none)
+            """,
+        ),
     ),
 )
 
@@ -193,6 +199,7 @@ class Outcome:
     size: str
     run_id: str | None = None
     task_id: str | None = None
+    candidate: int | None = None
     parsed: bool | None = None
     applied: bool | None = None
     tests_passed: bool | None = None
@@ -206,6 +213,10 @@ class Outcome:
 
     @property
     def success(self) -> bool:
+        """An edit that applied, its tests not failed, not blocked, not escalated; for a call with no edit (a task
+        list, a verdict), its structure read at the first try."""
+        if self.applied is None:
+            return bool(self.parsed) and not self.retried
         return bool(self.applied) and self.tests_passed is not False and self.verdict != "BLOCK" \
             and not self.escalated
 
@@ -215,25 +226,27 @@ def record_outcome(store: Store, o: Outcome) -> None:
         return None if v is None else int(v)
 
     store.tables(SCHEMA).execute(
-        "INSERT INTO local_outcomes (run_id, task_id, model, host, role, shape, size, parsed, applied, tests_passed, "
-        "verdict, retried, escalated, reason, output_tokens, latency_s, created_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (o.run_id, o.task_id, o.model, o.host, o.role, o.shape, o.size, b(o.parsed), b(o.applied),
+        "INSERT INTO local_outcomes (run_id, task_id, candidate, model, host, role, shape, size, parsed, applied, "
+        "tests_passed, verdict, retried, escalated, reason, output_tokens, latency_s, created_at) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (o.run_id, o.task_id, o.candidate, o.model, o.host, o.role, o.shape, o.size, b(o.parsed), b(o.applied),
          b(o.tests_passed), o.verdict, int(o.retried), int(o.escalated), o.reason, o.output_tokens, o.latency_s,
          o.created_at))
 
 
 def settle_run(store: Store, run_id: str, *, tests_passed: bool | None = None, verdict: str | None = None,
-               escalated: bool | None = None) -> None:
-    """What the run's tests, review and escalation said, on its local outcomes (they come after the tasks)."""
+               escalated: bool | None = None, candidate: int | None = None) -> None:
+    """What the run's tests, review and escalation said, on its local outcomes (they come after the tasks): those
+    of one candidate when given (each candidate has its own tests and review), else all of the run's."""
     sets, args = [], []
     for column, value in (("tests_passed", tests_passed), ("verdict", verdict), ("escalated", escalated)):
         if value is not None:
             sets.append(f"{column} = ?")
             args.append(int(value) if isinstance(value, bool) else value)
     if sets:
-        store.tables(SCHEMA).execute(f"UPDATE local_outcomes SET {', '.join(sets)} WHERE run_id = ?",
-                                     (*args, run_id))
+        where = "run_id = ?" + (" AND candidate = ?" if candidate is not None else "")
+        store.tables(SCHEMA).execute(f"UPDATE local_outcomes SET {', '.join(sets)} WHERE {where}",
+                                     (*args, run_id, *([candidate] if candidate is not None else [])))
 
 
 def record_share(store: Store, run_id: str, tasks: int, local_tasks: int, planner: str | None) -> None:
@@ -362,6 +375,8 @@ def summary(store: Store, *, runs: int = 30) -> dict[str, Any]:
     models = []
     for (model, role), rs in sorted(groups.items()):
         def ok(r: Any) -> bool:
+            if r["applied"] is None:
+                return bool(r["parsed"]) and not r["retried"]
             return bool(r["applied"]) and r["tests_passed"] != 0 and r["verdict"] != "BLOCK" and not r["escalated"]
 
         by_shape: dict[str, list[int]] = {}
