@@ -8,6 +8,7 @@ task's words is a place to start from, whatever the graph of references says.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -45,6 +46,12 @@ def words(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=262_144)
+def name_words(name: str) -> tuple[str, ...]:
+    """``words(name)``, kept: a repository uses the same names in file after file."""
+    return tuple(words(name))
+
+
 def document(index: RepoIndex, rel: str) -> list[str]:
     """What a file says about itself: its path (twice: names matter most), the names it defines, then the
     names it uses."""
@@ -52,7 +59,8 @@ def document(index: RepoIndex, rel: str) -> list[str]:
     defined = [t.name for t in info.tags if t.kind == "def"]
     used = [t.name for t in info.tags if t.kind == "ref"]
     outlined = [item.name for item in info.outline]
-    return words(" ".join([rel, rel, *defined, *outlined, *used]))
+    path = words(rel)
+    return [*path, *path, *(w for name in (*defined, *outlined, *used) for w in name_words(name))]
 
 
 def lexical_scores(index: RepoIndex, task: str) -> dict[str, float]:
