@@ -210,7 +210,9 @@ class Engine(TaskInputs, Checks, ShapedTasks):
             outcome = await self._file_by_file(n, wt, t, model, context, retrying)
         else:
             outcome = await self._edit_round(n, wt, t.task_id, model, messages, "execute", retrying, grammar)
-        if choice is not None:
+        down = outcome.error is not None and any(  # the host's fault, not the shape's: nothing to learn
+            outcome.error.startswith(f"{model.name} failed: {kind}:") for kind in ("connection", "server", "auth"))
+        if choice is not None and not down:
             unread = outcome.error is not None and ("could not be read" in outcome.error
                                                     or "no SEARCH/REPLACE" in outcome.error)
             await asyncio.to_thread(self.shaper.record, choice, model, self.run_id, t.task_id,

@@ -208,3 +208,15 @@ async def test_a_local_planner_s_task_list_and_a_local_reviewer_s_verdict_are_ou
     assert kept["decompose"].parsed and kept["decompose"].success and kept["decompose"].applied is None
     assert kept["review"].parsed and kept["review"].success
     assert {m["role"] for m in sh.summary(store)["models"]} == {"decompose", "review"}
+
+
+async def test_a_host_that_is_down_teaches_nothing_about_the_shape(tmp_path: Path, store: Store) -> None:
+    repo = make_repo(tmp_path / "repo", {"x.txt": "no\n"})
+    config = Config.model_validate({
+        "models": [{"name": "coder", "model": LOCAL, "api_base": "http://127.0.0.1:9", "retries": 0}],
+        "roles": {"backend": "coder", "planner": "coder"}})
+    run_id = x.begin(store, repo, "make x ok", "the plan")
+    run = await x.execute(config, store, run_id, route([Task(id="t1", title="make x ok", role="backend",
+                                                             files=["x.txt"])], config))
+    await close_backends()
+    assert not run.ok and sh._outcomes(store, LOCAL) == []
