@@ -366,7 +366,8 @@ async def test_timeouts_and_cancellations_at_any_moment_leave_no_warning_and_no_
 async def test_a_call_timed_out_while_litellm_prepares_it_is_not_sent_half_way(
     server: OpenAIStandIn, key: str
 ) -> None:
-    """The first call pays for litellm's import inside its deadline: its request is dropped cleanly."""
+    """A call whose limit runs out while litellm prepares its request (the client's import is not counted) is
+    dropped cleanly, the first and the next."""
     code = f"""
 import asyncio, gc, sys, warnings
 sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
@@ -411,3 +412,29 @@ async def test_a_seed_is_sent_only_when_given(server: OpenAIStandIn, key: str) -
     server.script("gpt-4o-mini", "Any.")
     await collect(gpt(server), Params(retries=0))
     assert "seed" not in server.requests[-1].body
+
+
+async def test_the_first_call_does_not_pay_for_the_client_s_import(server: OpenAIStandIn, key: str) -> None:
+    """In a fresh process the first hosted call waits for litellm's import (seconds) without its limit running:
+    a 2 s limit is enough for a quick answer."""
+    server.script("gpt-4o-mini", "Quick.")
+    code = f"""
+import asyncio, sys, time
+from moot.core.config.models import ModelConfig
+from moot.core.events import Queued, Started, TextDelta
+from moot.core.providers.base import Params
+from moot.core.providers.stream import stream
+
+async def main():
+    model = ModelConfig(name="g", model="openai/gpt-4o-mini", api_base={server.url!r}, api_key_env="MOOT_TEST_KEY")
+    t0 = time.monotonic()
+    events = [e async for e in stream(model, [{{"role": "user", "content": "hi"}}], Params(retries=0, timeout_s=2.0))]
+    kinds = [type(e).__name__ for e in events]
+    print(kinds[0], kinds[1], "".join(e.text for e in events if isinstance(e, TextDelta)), time.monotonic() - t0 > 0)
+
+asyncio.run(main())
+"""
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True,
+                                  timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Queued", "Started", "Quick.", "True"], out.stdout

@@ -16,7 +16,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config.models import ModelConfig
-from ..events import Done, Event, ProviderError, TextDelta, ThinkingDelta, Usage, error_for_status
+from ..events import (
+    Done,
+    Event,
+    ProviderError,
+    Queued,
+    Started,
+    TextDelta,
+    ThinkingDelta,
+    Usage,
+    error_for_status,
+)
 from .base import Availability, Backend, Message, Params
 from .http_errors import describe
 from .kinds import HOSTED
@@ -217,7 +227,12 @@ class HostedBackend(Backend):
         Closing the generator (``aclose``, or cancelling the task that awaits it) closes the HTTP response.
         """
         key = _api_key(model)
-        lt = _lite()
+        if _litellm is None:  # the client's first import takes seconds: the call has not begun, so neither has its limit
+            yield Queued(ahead=0)
+            lt = await asyncio.to_thread(_lite)
+            yield Started()
+        else:
+            lt = _litellm
         response: Any = None
         finish: str | None = None
         usage: Usage | None = None
