@@ -112,11 +112,15 @@ async def test_cancel_stops_the_call_and_the_server_answers_the_next(server: Ser
 
 
 async def test_a_call_past_its_time_limit_fails_alone(server: Server) -> None:
-    slow, quick = await asyncio.gather(
-        run_call(server.model(max_tokens=1000, timeout_s=0.5), ASK, Params(retries=0)),
-        run_call(server.model(max_tokens=8, timeout_s=60), ASK, Params(retries=0)))
-    assert slow.error is not None and slow.error.kind == "timeout"
-    assert quick.ok
+    """A long answer is under way; a call with a 0.5 s limit waits its turn behind it and runs out, while the long
+    one finishes."""
+    seen = asyncio.Event()
+    long = asyncio.create_task(run_call(server.model(max_tokens=120, timeout_s=60), ASK, Params(retries=0),
+                                        on_event=lambda e: seen.set() if isinstance(e, TextDelta) else None))
+    await asyncio.wait_for(seen.wait(), 60)
+    limited = await run_call(server.model(max_tokens=8, timeout_s=0.5), ASK, Params(retries=0))
+    assert limited.error is not None and limited.error.kind == "timeout"
+    assert (await long).ok
 
 
 async def test_the_server_killed_mid_stream_fails_the_call_clearly() -> None:
