@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..storage import Schema
+from .analyse import Analyser, same_model
 
 if TYPE_CHECKING:
     from ..config.models import ModelConfig
@@ -141,7 +142,6 @@ def _predict(model: ModelConfig, host: str, store: Store | None, prompt_tokens: 
     if store is None:
         return None, "no figures"
     if model.provider_kind.reports_speed:  # the perf store has its engine's figures
-        from .analyse import Analyser
         from .store import host_of
 
         key = host_of(model.model_copy(update={"api_base": host, "pool": []}))
@@ -161,7 +161,7 @@ async def order(model: ModelConfig, store: Store | None, *, prompt_tokens: int, 
     loaded_sets = await asyncio.gather(*(_loaded_models(model, h) for h in hosts))
     picks: list[Pick] = []
     for host, models in zip(hosts, loaded_sets, strict=True):
-        loaded = None if models is None else any(_same(model.short_name, m) for m in models)
+        loaded = None if models is None else any(same_model(model.model, m) for m in models)
         predicted, basis = _predict(model, host, store, prompt_tokens, output_tokens, loaded)
         picks.append(Pick(host, predicted, LIVE.in_flight[host], loaded, LIVE.is_down(host), basis))
     known = [p.predicted_s for p in picks if p.predicted_s is not None]
@@ -183,11 +183,6 @@ async def order(model: ModelConfig, store: Store | None, *, prompt_tokens: int, 
             words.append(f"failed in the last {DOWN_S:.0f} s")
         out.append(Pick(p.host, p.predicted_s, p.in_flight, p.loaded, p.down, f"{p.host}: {', '.join(words)}"))
     return out
-
-
-def _same(tag: str, loaded: str) -> bool:
-    full = tag if ":" in tag.rsplit("/", 1)[-1] else tag + ":latest"
-    return loaded in (tag, full)
 
 
 def expected_output(store: Store | None, model: ModelConfig) -> int | None:
