@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from moot.core.config import LoadedConfig
-from moot.core.text import one_line
+from moot.core.text import one_line, terminal_safe
 
 from .commands import _open_store, dump_json, err, read_task
 from .exec_printer import ExecPrinter, ticking
@@ -117,11 +117,11 @@ def show_run(run: dict[str, Any], as_json: bool) -> int:
         print(dump_json({"run_id": run["id"], "workflow": run["strategy"], "task": run["task"],
                          "status": run["status"], "phases": rows}))
         return EXIT_OK
-    print(f"# Workflow {run['strategy']} · run {run['id']} · {run['status']}\n\n{run['task'].strip()}\n")
+    print(f"# Workflow {run['strategy']} · run {run['id']} · {run['status']}\n\n{terminal_safe(run['task'].strip())}\n")
     for r in rows:
         child = f" · run {r['child_run']}" if r["child_run"] else ""
         print(f"## {r['name']} ({r['type']}) · {r['state']}{child}\n")
-        print((r["output"] or r["error"] or "").strip() + "\n")
+        print(terminal_safe((r["output"] or r["error"] or "").strip()) + "\n")
         for f in r["meta"].get("files", []):
             print(f"- wrote {f}")
         if d := r["decision"]:
@@ -148,9 +148,9 @@ def _asker(args: argparse.Namespace) -> Any:
             return answer.strip().lower() in ("", "y", "yes")
         err(f"\nmoot: checkpoint {point.when} {point.phase} ({point.setting} = {point.value})")
         for reason in point.reasons:
-            err(f"  - {reason}")
+            err(terminal_safe(f"  - {reason}"))
         if point.shown.strip():
-            err("\n" + point.shown.strip() + "\n")
+            err("\n" + terminal_safe(point.shown.strip()) + "\n")
         print("moot: go on? [y/N] ", end="", file=sys.stderr, flush=True)
         answer = await asyncio.to_thread(sys.stdin.readline)
         return answer.strip().lower() in ("y", "yes")
@@ -189,9 +189,9 @@ def show_tasks(routed: list[Any], models: list[str] | None) -> None:
         t = rt.task
         deps = f" after {', '.join(t.depends_on)}" if t.depends_on else ""
         who = "" if models else f" → {rt.alias}"
-        err(f"  {t.id}  [{rt.role}{who}] {t.title}{deps}")
+        err(terminal_safe(f"  {t.id}  [{rt.role}{who}] {t.title}{deps}"))
         if t.files:
-            err(f"      files: {', '.join(t.files)}")
+            err(terminal_safe(f"      files: {', '.join(t.files)}"))
 
 
 async def drive(args: argparse.Namespace, loaded: LoadedConfig, found: Any, task: str | None, *,
@@ -277,7 +277,7 @@ async def _run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         else:
             for p in result.phases:
                 print(f"## {p.name} ({p.type}) · {p.state}\n")
-                print((p.outcome.output if p.outcome else p.error or "").strip() + "\n")
+                print(terminal_safe((p.outcome.output if p.outcome else p.error or "").strip()) + "\n")
                 for f in p.files:
                     print(f"- wrote {f}")
         return EXIT_OK if result.state == "done" else EXIT_FAILED

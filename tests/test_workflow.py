@@ -443,3 +443,16 @@ def test_moot_run_with_a_plan_skips_what_only_the_plan_needed(repo: Path, script
     loaded = load_config(repo)
     with pytest.raises(PhaseFailed, match="has no phase nope"):
         asyncio.run(WorkflowEngine(loaded, Store(), [], repo, find("build", repo)).run("t", given={"nope": "x"}))
+
+
+def test_a_task_list_s_titles_reach_the_terminal_escaped(capsys) -> None:
+    """A model writes task titles and file names: they reach stderr with their control characters shown."""
+    from types import SimpleNamespace
+
+    from moot.agents.tasks import Task
+    from moot.cli.workflow_cmd import show_tasks
+
+    task = Task(id="t1", title="fix \x1b]0;owned\x07 it", role="backend", files=["a\x1b[2Jb.py"])
+    show_tasks([SimpleNamespace(task=task, role="backend", alias="alpha")], None)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "fix " in err and "files: a" in err
