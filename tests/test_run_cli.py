@@ -275,7 +275,9 @@ sys.exit(main(["run", "--plan", {plan!r}, "--yes"]))
 """
 
 
-def test_a_killed_run_is_listed_interrupted_and_resumes(scripted, repo, tmp_path, capsys) -> None:
+def killed_in_the_second_task(repo: Path, tmp_path: Path) -> list[str]:
+    """``moot run --plan`` of two tasks in a process of its own, killed once the second task is under way; the
+    lines it had written to stderr."""
     tasks = task_list({"id": "t1", "title": "x", "files": ["x.txt"]},
                       {"id": "t2", "title": "y", "files": ["y.txt"], "depends_on": ["t1"]})
     driver = tmp_path / "driver.py"
@@ -284,12 +286,17 @@ def test_a_killed_run_is_listed_interrupted_and_resumes(scripted, repo, tmp_path
     proc = subprocess.Popen([sys.executable, str(driver)], cwd=repo, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen = []
-    for line in proc.stderr:  # read until the second task is under way, then kill the process
+    for line in proc.stderr:
         seen.append(line)
         if "t2: alpha working" in line:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    return seen
+
+
+def test_a_killed_run_is_listed_interrupted_and_resumes(scripted, repo, tmp_path, capsys) -> None:
+    seen = killed_in_the_second_task(repo, tmp_path)
     run_id = next(line.split()[2].rstrip(":") for line in seen if line.startswith("moot: run "))
 
     assert main(["history", "--json"]) == 0
@@ -308,18 +315,7 @@ def test_a_killed_run_is_listed_interrupted_and_resumes(scripted, repo, tmp_path
 def test_a_killed_workflow_resumes_its_branch_run_where_it_stopped(scripted, repo, tmp_path, capsys) -> None:
     """``moot run --resume`` of the workflow run goes on with the branch run its execute phase had begun (the
     task done stays done), then the phases after it."""
-    tasks = task_list({"id": "t1", "title": "x", "files": ["x.txt"]},
-                      {"id": "t2", "title": "y", "files": ["y.txt"], "depends_on": ["t1"]})
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER.format(tests=str(ROOT / "tests"), tasks=tasks, first=block("x.txt", "no\n", "ok\n"),
-                                    plan=str(tmp_path / "plan.md")))
-    proc = subprocess.Popen([sys.executable, str(driver)], cwd=repo, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "t2: alpha working" in line:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed_in_the_second_task(repo, tmp_path)
     assert main(["history", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     workflow = next(r["id"] for r in rows if r["kind"] == "workflow")

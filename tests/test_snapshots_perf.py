@@ -100,6 +100,17 @@ def fixed_hosts(monkeypatch):
         yield server
 
 
+async def polled(pilot) -> PerfPanel:  # type: ignore[no-untyped-def]
+    """The perf panel once its first poll is drawn."""
+    panel = pilot.app.screen.query_one(PerfPanel)
+    for _ in range(250):
+        if panel.snapshot is not None:
+            break
+        await asyncio.sleep(0.02)
+    await pilot.pause(0.2)
+    return panel
+
+
 def test_perf_panel(workbench, fixed_hosts, snap_compare) -> None:
     """The idle workbench with the perf panel open on the right (remembered from last time), titled "Perf",
     the proposals' hint beside it. Local models first: qwen (qwen2.5-coder:7b, last used 4 min ago) with its
@@ -114,12 +125,7 @@ def test_perf_panel(workbench, fixed_hosts, snap_compare) -> None:
     fill_store(PerfStore(app.store))
 
     async def run_before(pilot) -> None:
-        panel = pilot.app.screen.query_one(PerfPanel)
-        for _ in range(250):
-            if panel.snapshot is not None:
-                break
-            await asyncio.sleep(0.02)
-        await pilot.pause(0.2)
+        await polled(pilot)
 
     assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)
 
@@ -151,12 +157,7 @@ def test_perf_panel_outcomes(workbench, fixed_hosts, snap_compare) -> None:
     fill_outcomes(app.store)
 
     async def run_before(pilot) -> None:
-        panel = pilot.app.screen.query_one(PerfPanel)
-        for _ in range(250):
-            if panel.snapshot is not None:
-                break
-            await asyncio.sleep(0.02)
-        await pilot.pause(0.2)
+        panel = await polled(pilot)
         text = panel.text()
         assert f"{QWEN} · backend · 12/20 (60%)" in text and "best: 2k context, terse, output 600" in text
         assert "medium 5/7 · small 7/13" in text and "last 4/4" in text
