@@ -141,7 +141,7 @@ async def run_call(
             call_id = result.call_id = _log(ctx, model, messages, result, started_wall)
     if local and ctx.store is not None and result.perf is not None:
         if result.host is not None:  # the host of the pool that answered
-            model = model.model_copy(update={"api_base": result.host, "pool": []})
+            model = model.on_host(result.host)
         n = (params.num_ctx if params else None) or await perf_num_ctx.learn(model, ctx.store)
         record_call(
             ctx.store, model, result.perf, prompt_tokens=result.usage.prompt_tokens,
@@ -168,7 +168,7 @@ async def _pooled(model: ModelConfig, messages: list[Message], params: Params | 
                              output_tokens=min(cap, pool.expected_output(ctx.store, model) or cap))
     for n, pick in enumerate(picks):
         last = n == len(picks) - 1
-        on_host = model.model_copy(update={"api_base": pick.host, "pool": []})
+        on_host = model.on_host(pick.host)
         tried = params if last else replace(params or Params(), retries=0)
         result.host = pick.host
         result.hosts_tried.append(pick.reason)

@@ -55,7 +55,7 @@ async def add_ollama_defaults(loaded: LoadedConfig) -> list[str]:
 
 async def _check(model: ModelConfig) -> ModelStatus:
     if len(model.pool) > 1:  # a pool: usable while any of its hosts is
-        each = await asyncio.gather(*(_check(model.model_copy(update={"api_base": h, "pool": []}))
+        each = await asyncio.gather(*(_check(model.on_host(h))
                                       for h in model.pool))
         up = [s for s in each if s.usable]
         down = [f"{h}: {s.availability.reason}" for h, s in zip(model.pool, each, strict=True) if not s.usable]

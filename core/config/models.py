@@ -75,6 +75,10 @@ class ModelConfig(_Strict):
             data = {**data, "api_base": bases[0], "pool": list(dict.fromkeys(bases))}
         return data
 
+    def on_host(self, host: str) -> ModelConfig:
+        """This model served by one host of its pool: ``host`` its ``api_base``, no pool."""
+        return self.model_copy(update={"api_base": host, "pool": []})
+
     @property
     def provider_kind(self) -> ProviderKind:
         """The kind of server that serves this model, with its facts (``providers.kinds``)."""

@@ -144,7 +144,7 @@ def _predict(model: ModelConfig, host: str, store: Store | None, prompt_tokens: 
     if model.provider_kind.reports_speed:  # the perf store has its engine's figures
         from .store import host_of
 
-        key = host_of(model.model_copy(update={"api_base": host, "pool": []}))
+        key = host_of(model.on_host(host))
         p = Analyser(store).predict(model.model, key, prompt_tokens, output_tokens, loaded=loaded)
         return (p.seconds, p.basis) if p is not None else (None, "no figures yet")
     rate = _rate(store, model, host)

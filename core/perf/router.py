@@ -179,7 +179,7 @@ def choose(
             raise RoutingError(f"no model for role {role!r}: set [roles] {role} or [router] hosted.{role}")
         return decide(chosen, "no local model for this role", predicted_s=None)
 
-    hosts = [host_of(local.model_copy(update={"api_base": h, "pool": []})) for h in local.pool] or [host_of(local)]
+    hosts = [host_of(local.on_host(h)) for h in local.pool] or [host_of(local)]
     seen = [(analyser.host_up(h), analyser.predict(local.model, h, prompt_tokens, output_tokens, loaded=loaded))
             for h in hosts]  # a pool: its best host that is not down speaks for it
     live = [s for s in seen if s[0] is not False] or seen
